@@ -1,0 +1,77 @@
+/** Starts moto server on loopback and waits until it answers. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { ensurePythonEnv, venvBinary } from './python-env.ts';
+
+export interface RunningEmulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitUntilReachable(endpoint: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`the emulator exited with code ${child.exitCode} before it answered`);
+    try {
+      const response = await fetch(`${endpoint}/moto-api/`);
+      await response.arrayBuffer();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`the emulator at ${endpoint} did not answer within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export async function startMoto(options: { port: number; host?: string; quiet?: boolean }): Promise<RunningEmulator> {
+  const host = options.host ?? '127.0.0.1';
+  if (!(await isPortFree(options.port, host))) {
+    throw new Error(`port ${options.port} on ${host} is already in use; stop what listens there or choose another port (--emulator-port)`);
+  }
+  ensurePythonEnv();
+  const child = spawn(venvBinary('moto_server'), ['-H', host, '-p', String(options.port)], {
+    stdio: ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'pipe'],
+    env: { ...process.env, MOTO_PORT: String(options.port) },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const endpoint = `http://${host}:${options.port}`;
+  try {
+    await waitUntilReachable(endpoint, 30_000, child);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${stderr}`);
+  }
+  return {
+    endpoint,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}
