@@ -163,5 +163,6 @@ export function functionEnvironment(names: {
     ANALYTICS_BUS_NAME: names.bus('analytics'),
     IMPORT_QUEUE_URL: names.queueUrl('import'),
     ANALYTICS_DLQ_URL: names.queueUrl('analytics-dlq'),
+    APP_EVENTS_DLQ_URL: names.queueUrl('app-events-dlq'),
   };
 }

@@ -1,0 +1,25 @@
+/** Reads the function's configuration from its environment, lazily, with a clear error. */
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+export function optionalEnv(name: string, fallback: string): string {
+  return process.env[name] || fallback;
+}
+
+export const config = {
+  dataTable: () => requireEnv('DATA_TABLE_NAME'),
+  analyticsTable: () => requireEnv('ANALYTICS_TABLE_NAME'),
+  appBus: () => requireEnv('APP_BUS_NAME'),
+  analyticsBus: () => requireEnv('ANALYTICS_BUS_NAME'),
+  importQueueUrl: () => requireEnv('IMPORT_QUEUE_URL'),
+  /** Where analytics events go when EventBridge will not take them (the analytics queue's DLQ). */
+  analyticsFallbackQueueUrl: () => process.env.ANALYTICS_DLQ_URL,
+  /** Where domain events go when EventBridge will not take them (the app-events queue's DLQ). */
+  appFallbackQueueUrl: () => process.env.APP_EVENTS_DLQ_URL,
+  environment: () => optionalEnv('ENVIRONMENT', 'local'),
+  /** Extra field names to redact, comma-separated, on top of the built-in list. */
+  redactFields: () => optionalEnv('REDACT_FIELDS', ''),
+};

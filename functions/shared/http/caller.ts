@@ -1,0 +1,33 @@
+/**
+ * Who is calling: the claims the API Gateway JWT authorizer verified. The tenant claim scopes
+ * every read and write; the `admin` scope opens the import and analytics routes.
+ */
+import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
+import { ApiError, forbidden } from './errors.ts';
+
+export interface Caller {
+  userId: string;
+  tenant: string;
+  isAdmin: boolean;
+}
+
+const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** API Gateway passes array claims as "[a b]" and `scope` as a space-separated string. */
+function scopesOf(claims: Record<string, string | number | boolean | string[]>): string[] {
+  const raw = claims.scope ?? claims.scp;
+  if (Array.isArray(raw)) return raw;
+  return String(raw ?? '').replace(/^\[|\]$/g, '').split(/[\s,]+/).filter(Boolean);
+}
+
+export function callerOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): Caller {
+  const claims = event.requestContext.authorizer?.jwt?.claims;
+  if (!claims || !claims.sub) throw new ApiError(401, 'UNAUTHORIZED', 'a valid bearer token is required');
+  const tenant = String(claims[process.env.TENANT_CLAIM ?? 'tenant'] ?? '');
+  if (!TENANT_PATTERN.test(tenant)) throw forbidden('the token carries no valid tenant claim');
+  return { userId: String(claims.sub), tenant, isAdmin: scopesOf(claims).includes('admin') };
+}
+
+export function requireAdmin(caller: Caller): void {
+  if (!caller.isAdmin) throw forbidden('this route needs an admin token');
+}
