@@ -1,0 +1,99 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment name; prefixes every resource (event-flows-<environment>-...)."
+  type        = string
+}
+
+variable "artifacts_dir" {
+  description = "Directory of the function zips, relative to this directory (npm run build writes dist/<function>.zip)."
+  type        = string
+  default     = "../../../dist"
+}
+
+variable "function_zip_paths" {
+  description = "Per-function zip path overrides, by function key."
+  type        = map(string)
+  default     = {}
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function key."
+  type        = map(number)
+  default     = {}
+}
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the JWT authorizer (when create_cognito_user_pool is false)."
+  type        = string
+  default     = null
+}
+
+variable "jwt_audience" {
+  description = "Accepted JWT audiences (when create_cognito_user_pool is false)."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_cognito_user_pool" {
+  description = "Create a Cognito user pool as the JWT issuer."
+  type        = bool
+  default     = false
+}
+
+variable "cors_allowed_origins" {
+  description = "Front-end origins allowed by CORS."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst limit of the API."
+  type        = number
+  default     = 200
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Rate limit of the API (requests per second)."
+  type        = number
+  default     = 100
+}
+
+variable "log_retention_days" {
+  description = "Retention of the log groups, in days."
+  type        = number
+  default     = 30
+}
+
+variable "table_deletion_protection" {
+  description = "DynamoDB deletion protection."
+  type        = bool
+  default     = true
+}
+
+variable "event_archive_retention_days" {
+  description = "Days each bus's archive keeps events."
+  type        = number
+  default     = 30
+}
+
+variable "analytics_allowed_account_ids" {
+  description = "Accounts allowed to PutEvents on the analytics bus."
+  type        = list(string)
+  default     = []
+}
+
+variable "analytics_allowed_organization_id" {
+  description = "AWS Organization allowed to PutEvents on the analytics bus."
+  type        = string
+  default     = null
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses that receive alarms."
+  type        = list(string)
+  default     = []
+}

@@ -1,0 +1,24 @@
+output "topic_arn" {
+  description = "ARN of the alarm topic."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the key encrypting the alarm topic."
+  value       = aws_kms_key.alarms.arn
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of the dashboard."
+  value       = "https://console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${aws_cloudwatch_dashboard.this.dashboard_name}"
+}
+
+output "dlq_alarm_names" {
+  description = "Depth alarm of each DLQ, by queue name."
+  value       = { for q, a in aws_cloudwatch_metric_alarm.dlq_depth : q => a.alarm_name }
+}

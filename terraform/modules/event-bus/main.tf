@@ -1,0 +1,153 @@
+locals {
+  cross_account_enabled = length(var.allowed_account_ids) > 0 || var.allowed_organization_id != null
+}
+
+resource "aws_cloudwatch_event_bus" "this" {
+  name = var.name
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "this" {
+  for_each = var.rules
+
+  name           = "${var.name_prefix}${each.key}"
+  description    = each.value.description
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  event_pattern  = each.value.event_pattern
+  state          = "ENABLED"
+  tags           = var.tags
+}
+
+# Where EventBridge puts an event it could not deliver to the target queue after the
+# retry policy ran out.
+resource "aws_sqs_queue" "delivery_dlq" {
+  for_each = var.rules
+
+  name                      = "${each.value.target_queue_name}-delivery-dlq"
+  message_retention_seconds = var.delivery_dlq_message_retention_seconds
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
+}
+
+data "aws_iam_policy_document" "delivery_dlq" {
+  for_each = var.rules
+
+  statement {
+    sid       = "AllowRuleDeadLetters"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.delivery_dlq[each.key].arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.this[each.key].arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:PurgeQueue", "sqs:SetQueueAttributes"]
+    resources = [aws_sqs_queue.delivery_dlq[each.key].arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "delivery_dlq" {
+  for_each = var.rules
+
+  queue_url = aws_sqs_queue.delivery_dlq[each.key].id
+  policy    = data.aws_iam_policy_document.delivery_dlq[each.key].json
+}
+
+resource "aws_cloudwatch_event_target" "this" {
+  for_each = var.rules
+
+  rule           = aws_cloudwatch_event_rule.this[each.key].name
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  target_id      = each.value.target_queue_name
+  arn            = each.value.target_queue_arn
+
+  retry_policy {
+    maximum_retry_attempts       = var.maximum_retry_attempts
+    maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.delivery_dlq[each.key].arn
+  }
+
+  depends_on = [aws_sqs_queue_policy.delivery_dlq]
+}
+
+resource "aws_cloudwatch_event_archive" "this" {
+  name             = substr("${var.name}-archive", 0, 48)
+  description      = "Every event of the ${var.name} bus, for replay"
+  event_source_arn = aws_cloudwatch_event_bus.this.arn
+  retention_days   = var.archive_retention_days
+}
+
+data "aws_iam_policy_document" "bus" {
+  count = local.cross_account_enabled ? 1 : 0
+
+  dynamic "statement" {
+    for_each = length(var.allowed_account_ids) > 0 ? [1] : []
+    content {
+      sid       = "AllowAccountsToPutEvents"
+      effect    = "Allow"
+      actions   = ["events:PutEvents"]
+      resources = [aws_cloudwatch_event_bus.this.arn]
+
+      principals {
+        type        = "AWS"
+        identifiers = [for id in var.allowed_account_ids : "arn:${data.aws_partition.current.partition}:iam::${id}:root"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.allowed_organization_id == null ? [] : [var.allowed_organization_id]
+    content {
+      sid       = "AllowOrganizationToPutEvents"
+      effect    = "Allow"
+      actions   = ["events:PutEvents"]
+      resources = [aws_cloudwatch_event_bus.this.arn]
+
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:PrincipalOrgID"
+        values   = [statement.value]
+      }
+    }
+  }
+}
+
+data "aws_partition" "current" {}
+
+resource "aws_cloudwatch_event_bus_policy" "this" {
+  count = local.cross_account_enabled ? 1 : 0
+
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  policy         = data.aws_iam_policy_document.bus[0].json
+}

@@ -1,0 +1,29 @@
+output "bus_name" {
+  description = "Name of the event bus."
+  value       = aws_cloudwatch_event_bus.this.name
+}
+
+output "bus_arn" {
+  description = "ARN of the event bus."
+  value       = aws_cloudwatch_event_bus.this.arn
+}
+
+output "rule_arns" {
+  description = "ARN of each rule, by logical name."
+  value       = { for k, r in aws_cloudwatch_event_rule.this : k => r.arn }
+}
+
+output "delivery_dlq_names" {
+  description = "Name of each rule's delivery DLQ, by logical rule name."
+  value       = { for k, q in aws_sqs_queue.delivery_dlq : k => q.name }
+}
+
+output "delivery_dlq_arns" {
+  description = "ARN of each rule's delivery DLQ, by logical rule name."
+  value       = { for k, q in aws_sqs_queue.delivery_dlq : k => q.arn }
+}
+
+output "archive_arn" {
+  description = "ARN of the bus's archive."
+  value       = aws_cloudwatch_event_archive.this.arn
+}

@@ -1,0 +1,103 @@
+variable "name" {
+  description = "Name of the event bus."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.name))
+    error_message = "name must be 1-256 letters, digits, dots, hyphens or underscores."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of the rule names (e.g. \"event-flows-dev-\")."
+  type        = string
+  default     = ""
+}
+
+variable "rules" {
+  description = "Rules on the bus, by logical name: description, event pattern (JSON) and the SQS queue they target. Each rule gets a delivery DLQ named <target_queue_name>-delivery-dlq."
+  type = map(object({
+    description       = optional(string, "")
+    event_pattern     = string
+    target_queue_name = string
+    target_queue_arn  = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for r in values(var.rules) : can(jsondecode(r.event_pattern))])
+    error_message = "Every rule's event_pattern must be valid JSON."
+  }
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retry attempts of each target before the event goes to its delivery DLQ."
+  type        = number
+  default     = 185
+
+  validation {
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 185
+    error_message = "maximum_retry_attempts must be between 0 and 185."
+  }
+}
+
+variable "maximum_event_age_in_seconds" {
+  description = "How long EventBridge keeps retrying an event, in seconds."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 86400
+    error_message = "maximum_event_age_in_seconds must be between 60 and 86400."
+  }
+}
+
+variable "delivery_dlq_message_retention_seconds" {
+  description = "Retention of the delivery DLQs, in seconds (default 14 days)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.delivery_dlq_message_retention_seconds >= 60 && var.delivery_dlq_message_retention_seconds <= 1209600
+    error_message = "delivery_dlq_message_retention_seconds must be between 60 and 1209600."
+  }
+}
+
+variable "archive_retention_days" {
+  description = "Days the bus's archive keeps events (for replay)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.archive_retention_days >= 1
+    error_message = "archive_retention_days must be at least 1 (0 would keep events forever)."
+  }
+}
+
+variable "allowed_account_ids" {
+  description = "AWS accounts allowed to PutEvents on this bus (cross-account analytics); empty by default."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.allowed_account_ids : can(regex("^[0-9]{12}$", id))])
+    error_message = "allowed_account_ids must be 12-digit account IDs."
+  }
+}
+
+variable "allowed_organization_id" {
+  description = "AWS Organization (o-...) whose accounts may PutEvents on this bus; null by default."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.allowed_organization_id == null || can(regex("^o-[a-z0-9]{10,32}$", var.allowed_organization_id))
+    error_message = "allowed_organization_id must look like o-xxxxxxxxxx."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,115 @@
+variable "environment" {
+  description = "Environment name (dev, prod, ...); resources are named <name_prefix>-<environment>-<logical name>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
+    error_message = "environment must be 2-16 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "event-flows"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.name_prefix))
+    error_message = "name_prefix must be 2-21 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "artifacts_dir" {
+  description = "Directory holding the function zips built by `npm run build` (<artifacts_dir>/<function>.zip)."
+  type        = string
+}
+
+variable "function_zip_paths" {
+  description = "Per-function zip path overrides, by function key (query, write, event-processor, import, analytics, analytics-api)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function key; functions not listed stay unreserved."
+  type        = map(number)
+  default     = {}
+}
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the JWT authorizer (when create_cognito_user_pool is false)."
+  type        = string
+  default     = null
+}
+
+variable "jwt_audience" {
+  description = "Accepted JWT audiences (when create_cognito_user_pool is false)."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_cognito_user_pool" {
+  description = "Create a Cognito user pool and app client as the JWT issuer and audience."
+  type        = bool
+  default     = false
+}
+
+variable "cors_allowed_origins" {
+  description = "Front-end origins allowed by CORS."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst limit of the API's $default stage."
+  type        = number
+  default     = 200
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Rate limit (requests per second) of the API's $default stage."
+  type        = number
+  default     = 100
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function and access log groups, in days."
+  type        = number
+  default     = 30
+}
+
+variable "table_deletion_protection" {
+  description = "Turn on DynamoDB deletion protection for the tables."
+  type        = bool
+  default     = true
+}
+
+variable "event_archive_retention_days" {
+  description = "Days each bus's archive keeps events."
+  type        = number
+  default     = 30
+}
+
+variable "analytics_allowed_account_ids" {
+  description = "Accounts allowed to PutEvents on the analytics bus (cross-account analytics)."
+  type        = list(string)
+  default     = []
+}
+
+variable "analytics_allowed_organization_id" {
+  description = "AWS Organization allowed to PutEvents on the analytics bus."
+  type        = string
+  default     = null
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}

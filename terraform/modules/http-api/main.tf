@@ -1,0 +1,157 @@
+data "aws_region" "current" {}
+
+locals {
+  create_user_pool = var.create_cognito_user_pool
+  jwt_issuer       = local.create_user_pool ? "https://cognito-idp.${data.aws_region.current.region}.amazonaws.com/${aws_cognito_user_pool.this[0].id}" : var.jwt_issuer
+  jwt_audience     = local.create_user_pool ? [aws_cognito_user_pool_client.this[0].id] : var.jwt_audience
+  # The functions that serve at least one route.
+  integrated_functions = toset([for route in values(var.routes) : route.function])
+}
+
+resource "aws_cognito_user_pool" "this" {
+  count = local.create_user_pool ? 1 : 0
+
+  name                     = "${var.name}-users"
+  deletion_protection      = "ACTIVE"
+  auto_verified_attributes = ["email"]
+  username_attributes      = ["email"]
+  mfa_configuration        = "OPTIONAL"
+
+  software_token_mfa_configuration {
+    enabled = true
+  }
+
+  password_policy {
+    minimum_length                   = 12
+    require_lowercase                = true
+    require_uppercase                = true
+    require_numbers                  = true
+    require_symbols                  = true
+    temporary_password_validity_days = 3
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cognito_user_pool_client" "this" {
+  count = local.create_user_pool ? 1 : 0
+
+  name                          = "${var.name}-front-end"
+  user_pool_id                  = aws_cognito_user_pool.this[0].id
+  generate_secret               = false
+  prevent_user_existence_errors = "ENABLED"
+  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  name          = var.name
+  description   = var.description
+  protocol_type = "HTTP"
+
+  cors_configuration {
+    allow_origins  = var.cors_allowed_origins
+    allow_methods  = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    allow_headers  = ["authorization", "content-type", "idempotency-key", "x-request-id"]
+    expose_headers = ["x-request-id"]
+    max_age        = 600
+  }
+
+  tags = var.tags
+}
+
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  api_id           = aws_apigatewayv2_api.this.id
+  authorizer_type  = "JWT"
+  name             = "${var.name}-jwt"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = local.jwt_issuer
+    audience = local.jwt_audience
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.create_user_pool || (var.jwt_issuer != null && length(var.jwt_audience) > 0)
+      error_message = "Set jwt_issuer and jwt_audience, or create_cognito_user_pool = true."
+    }
+  }
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  for_each = local.integrated_functions
+
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
+  integration_uri        = var.functions[each.key].invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = var.integration_timeout_milliseconds
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  #checkov:skip=CKV_AWS_309:Every route passes the JWT authorizer except those declared auth = "none" (only GET /health, a public liveness probe).
+  for_each = var.routes
+
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.this[each.value.function].id}"
+  authorization_type = each.value.auth == "jwt" ? "JWT" : "NONE"
+  authorizer_id      = each.value.auth == "jwt" ? aws_apigatewayv2_authorizer.jwt.id : null
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_338:Retention is an input (var.access_log_retention_days); access logs are operational, not an audit trail.
+  #checkov:skip=CKV_AWS_158:Encrypted by CloudWatch Logs by default; a customer-managed key is optional through var.log_kms_key_arn.
+  name              = "/aws/apigateway/${var.name}/access"
+  retention_in_days = var.access_log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit   = var.throttling_burst_limit
+    throttling_rate_limit    = var.throttling_rate_limit
+    detailed_metrics_enabled = true
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId          = "$context.requestId"
+      extendedRequestId  = "$context.extendedRequestId"
+      ip                 = "$context.identity.sourceIp"
+      requestTime        = "$context.requestTime"
+      httpMethod         = "$context.httpMethod"
+      routeKey           = "$context.routeKey"
+      path               = "$context.path"
+      status             = "$context.status"
+      protocol           = "$context.protocol"
+      responseLength     = "$context.responseLength"
+      responseLatency    = "$context.responseLatency"
+      integrationLatency = "$context.integrationLatency"
+      integrationStatus  = "$context.integrationStatus"
+      integrationError   = "$context.integration.error"
+      authorizerError    = "$context.authorizer.error"
+      userAgent          = "$context.identity.userAgent"
+    })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "api" {
+  for_each = local.integrated_functions
+
+  statement_id  = "AllowHttpApiInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = var.functions[each.key].function_name
+  principal     = "apigateway.amazonaws.com"
+  # Any stage and route of this API only.
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+}

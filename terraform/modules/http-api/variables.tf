@@ -1,0 +1,126 @@
+variable "name" {
+  description = "Name of the HTTP API (also prefixes its authorizer, log group and optional user pool)."
+  type        = string
+}
+
+variable "description" {
+  description = "Description of the API."
+  type        = string
+  default     = ""
+}
+
+variable "routes" {
+  description = "Routes by route key (\"GET /items/{collection}\"): the function (a key of var.functions) and auth, \"jwt\" or \"none\"."
+  type = map(object({
+    function = string
+    auth     = string
+  }))
+
+  validation {
+    condition     = alltrue([for route in values(var.routes) : contains(["jwt", "none"], route.auth)])
+    error_message = "Route auth must be \"jwt\" or \"none\"."
+  }
+
+  validation {
+    condition     = alltrue([for key in keys(var.routes) : can(regex("^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY) /", key))])
+    error_message = "Route keys must look like \"METHOD /path\"."
+  }
+}
+
+variable "functions" {
+  description = "Functions behind the routes, by key: invoke ARN and function name."
+  type = map(object({
+    invoke_arn    = string
+    function_name = string
+  }))
+}
+
+variable "jwt_issuer" {
+  description = "Issuer URL of the JWT authorizer (ignored when create_cognito_user_pool is true)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.jwt_issuer == null || startswith(coalesce(var.jwt_issuer, "https://"), "https://")
+    error_message = "jwt_issuer must be an https:// URL."
+  }
+}
+
+variable "jwt_audience" {
+  description = "Accepted audiences (aud) of the JWT authorizer (ignored when create_cognito_user_pool is true)."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_cognito_user_pool" {
+  description = "Create a Cognito user pool and app client, and use them as the JWT issuer and audience."
+  type        = bool
+  default     = false
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins of the front end allowed by CORS (e.g. https://app.example.com)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.cors_allowed_origins : origin != "*" && can(regex("^https?://", origin))])
+    error_message = "cors_allowed_origins must be explicit http(s) origins, not \"*\"."
+  }
+}
+
+variable "throttling_burst_limit" {
+  description = "Burst limit of the $default stage (requests)."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.throttling_burst_limit > 0
+    error_message = "throttling_burst_limit must be greater than 0."
+  }
+}
+
+variable "throttling_rate_limit" {
+  description = "Steady-state rate limit of the $default stage (requests per second)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.throttling_rate_limit > 0
+    error_message = "throttling_rate_limit must be greater than 0."
+  }
+}
+
+variable "integration_timeout_milliseconds" {
+  description = "Timeout of the Lambda integrations, in milliseconds."
+  type        = number
+  default     = 30000
+
+  validation {
+    condition     = var.integration_timeout_milliseconds >= 50 && var.integration_timeout_milliseconds <= 30000
+    error_message = "integration_timeout_milliseconds must be between 50 and 30000."
+  }
+}
+
+variable "access_log_retention_days" {
+  description = "Retention of the access log group, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.access_log_retention_days)
+    error_message = "access_log_retention_days must be a retention CloudWatch Logs accepts."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "Optional KMS key ARN for the access log group."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,149 @@
+locals {
+  # AWS's guidance for SQS event sources: visibility timeout at least six times the
+  # function timeout, plus the batching window.
+  minimum_visibility_timeout = 6 * var.consumer_timeout_seconds + var.batching_window_seconds
+  visibility_timeout         = coalesce(var.visibility_timeout_seconds, local.minimum_visibility_timeout)
+  has_event_sources          = length(var.event_source_arns) > 0
+}
+
+resource "aws_sqs_queue" "this" {
+  name                       = var.name
+  visibility_timeout_seconds = local.visibility_timeout
+  message_retention_seconds  = var.message_retention_seconds
+  receive_wait_time_seconds  = 20
+  sqs_managed_sse_enabled    = var.kms_master_key_id == null ? true : null
+  kms_master_key_id          = var.kms_master_key_id
+  tags                       = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.visibility_timeout >= local.minimum_visibility_timeout
+      error_message = "visibility_timeout_seconds must be >= 6 x consumer_timeout_seconds + batching_window_seconds."
+    }
+    precondition {
+      condition     = !var.create_dlq || var.dlq_message_retention_seconds > var.message_retention_seconds
+      error_message = "The DLQ must keep messages longer than its source queue (dlq_message_retention_seconds > message_retention_seconds)."
+    }
+  }
+}
+
+resource "aws_sqs_queue" "dlq" {
+  count = var.create_dlq ? 1 : 0
+
+  name                      = "${var.name}-dlq"
+  message_retention_seconds = var.dlq_message_retention_seconds
+  sqs_managed_sse_enabled   = var.kms_master_key_id == null ? true : null
+  kms_master_key_id         = var.kms_master_key_id
+  tags                      = var.tags
+}
+
+# Redrive (source -> DLQ) and redrive-allow (DLQ <- source) as their own resources, so
+# neither queue refers to the other and there is no dependency cycle.
+resource "aws_sqs_queue_redrive_policy" "this" {
+  count = var.create_dlq ? 1 : 0
+
+  queue_url = aws_sqs_queue.this.id
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[0].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  count = var.create_dlq ? 1 : 0
+
+  queue_url = aws_sqs_queue.dlq[0].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.this.arn]
+  })
+}
+
+data "aws_iam_policy_document" "queue" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:PurgeQueue", "sqs:SetQueueAttributes"]
+    resources = [aws_sqs_queue.this.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.has_event_sources ? [1] : []
+    content {
+      sid       = "AllowEventBridgeRules"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.this.arn]
+
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = var.event_source_arns
+      }
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "this" {
+  queue_url = aws_sqs_queue.this.id
+  policy    = data.aws_iam_policy_document.queue.json
+}
+
+data "aws_iam_policy_document" "dlq" {
+  count = var.create_dlq ? 1 : 0
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:PurgeQueue", "sqs:SetQueueAttributes", "sqs:StartMessageMoveTask"]
+    resources = [aws_sqs_queue.dlq[0].arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  count = var.create_dlq ? 1 : 0
+
+  queue_url = aws_sqs_queue.dlq[0].id
+  policy    = data.aws_iam_policy_document.dlq[0].json
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  count = var.consumer_function_name == null ? 0 : 1
+
+  event_source_arn                   = aws_sqs_queue.this.arn
+  function_name                      = var.consumer_function_name
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.maximum_concurrency
+  }
+}
