@@ -1,0 +1,163 @@
+/**
+ * `npm start`: the whole system on this machine.
+ *
+ *   npm start [-- --port 3000] [--emulator-port 4566] [--endpoint URL] [--reset] [--state-dir DIR]
+ *
+ * Starts moto on loopback (installing it on first run), provisions the topology under the
+ * prefix `event-flows-local`, restores the saved state, serves the HTTP API and polls the
+ * queues. With `--endpoint` it uses an emulator you already run (LocalStack) and starts
+ * none; state is then that emulator's business. Ctrl-C / SIGTERM stops everything cleanly.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys } from './jwt.ts';
+import { localRegion } from './lambda-context.ts';
+import { isPortFree, waitUntilReachable, type RunningEmulator } from './moto.ts';
+import { startOwnedMoto } from './moto-process.ts';
+import { stateStore, type StateStore } from './persistence.ts';
+import { clientConfig, provision } from './provision.ts';
+import { repoRoot } from './python-env.ts';
+import { startRuntime, type Runtime } from './runtime.ts';
+
+const prefix = 'event-flows-local';
+const snapshotIntervalMs = 30_000;
+
+function usage(): string {
+  return [
+    'usage: npm start -- [options]',
+    '  --port N            HTTP API port (default 3000)',
+    '  --emulator-port N   port of the moto server started here (default 4566)',
+    '  --endpoint URL      use an AWS emulator that already runs (e.g. LocalStack); start none',
+    '  --reset             start with empty tables and queues (deletes the saved state)',
+    '  --state-dir DIR     where state is saved (default .local/state)',
+  ].join('\n');
+}
+
+function portOption(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--${name} must be a port number, got "${value}"`);
+  return port;
+}
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      'emulator-port': { type: 'string' },
+      endpoint: { type: 'string' },
+      reset: { type: 'boolean', default: false },
+      'state-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage());
+    return;
+  }
+  const port = portOption(values.port ?? process.env.PORT, 3000, 'port');
+  const emulatorPort = portOption(values['emulator-port'], 4566, 'emulator-port');
+  const stateDir = values['state-dir'] ?? join(repoRoot, '.local', 'state');
+  const say = (line: string) => console.log(line);
+  const log = (line: string) => console.error(line);
+
+  let emulator: RunningEmulator | undefined;
+  let runtime: Runtime | undefined;
+  let periodic: { stop(): Promise<void> } | undefined;
+  let store: StateStore | undefined;
+  let shuttingDown: Promise<void> | undefined;
+
+  const shutdown = (reason: string): Promise<void> =>
+    (shuttingDown ??= (async () => {
+      say(`\n${reason}: stopping (waiting for running invocations)...`);
+      await runtime?.stop();
+      await periodic?.stop();
+      if (store) {
+        try {
+          const { written } = await store.save({ sourceQueues: true });
+          say(written.length > 0 ? `saved state to ${stateDir} (${written.join(', ')})` : `state in ${stateDir} is up to date`);
+        } catch (error) {
+          log(`could not save state: ${String(error)}`);
+        }
+      }
+      await emulator?.stop();
+    })());
+
+  let signals = 0;
+  let firstSignalAt = 0;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      signals++;
+      // Wrappers (npm, npx, tsx) often relay the same Ctrl-C a moment later: only a signal
+      // well after the first one means "stop now".
+      if (signals > 1) {
+        if (Date.now() - firstSignalAt < 1000) return;
+        log('second signal: exiting without waiting');
+        process.exit(130);
+      }
+      firstSignalAt = Date.now();
+      void shutdown(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log(`error while stopping: ${String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+
+  try {
+    // Fail fast, before the emulator starts, when the API port is taken.
+    if (!(await isPortFree(port))) {
+      throw new Error(`port ${port} on 127.0.0.1 is already in use (the HTTP API port); stop what listens there or choose another port with --port`);
+    }
+    let endpoint: string;
+    if (values.endpoint) {
+      endpoint = values.endpoint.replace(/\/$/, '');
+      await waitUntilReachable(endpoint, 10_000).catch(() => {
+        throw new Error(`nothing answers at ${endpoint} (--endpoint); start your emulator first`);
+      });
+      say(`AWS emulator:  ${endpoint} (yours; not started here, state is not saved by this runtime)`);
+    } else {
+      emulator = await startOwnedMoto({ port: emulatorPort });
+      endpoint = emulator.endpoint;
+      say(`AWS emulator:  ${endpoint} (moto)`);
+    }
+    if (signals > 0) return;
+
+    const target = { endpoint, region: localRegion };
+    const stack = await provision(target, prefix);
+    if (!values.endpoint) {
+      store = stateStore(stateDir, stack, { dynamodb: new DynamoDBClient(clientConfig(target)), sqs: new SQSClient(clientConfig(target)) });
+      if (values.reset) {
+        store.clear();
+        say(`state:         reset (${stateDir} cleared)`);
+      } else {
+        const restored = await store.restore();
+        say(`state:         ${stateDir} (restored ${restored.items} items, ${restored.messages} queued messages)`);
+      }
+    }
+
+    const keys = await loadOrCreateSigningKeys();
+    const issuer = process.env.JWT_ISSUER ?? defaultIssuer;
+    const audience = process.env.JWT_AUDIENCE ?? defaultAudience;
+    if (signals > 0) return;
+    runtime = await startRuntime({ endpoint, stack, port, publicKey: keys.publicKey, issuer, audience, log });
+    periodic = store?.startPeriodic(snapshotIntervalMs, log);
+
+    say(`HTTP API:      ${runtime.url}   (try: curl ${runtime.url}/health)`);
+    say(`token:         npm run -s token -- --sub alice --tenant acme [--admin]`);
+    say(`               curl -H "Authorization: Bearer $(npm run -s token -- --sub alice --tenant acme)" ${runtime.url}/items/notes`);
+    say(`ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s; Ctrl-C stops everything`);
+  } catch (error) {
+    log(`error: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown('start-up failed').catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+await main();
