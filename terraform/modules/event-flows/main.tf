@@ -13,6 +13,7 @@ locals {
     ANALYTICS_BUS_NAME   = module.event_bus["analytics"].bus_name
     IMPORT_QUEUE_URL     = module.queue["import"].queue_url
     ANALYTICS_DLQ_URL    = module.queue["analytics"].dlq_url
+    APP_EVENTS_DLQ_URL   = module.queue["app-events"].dlq_url
   }
   jwt_environment = {
     JWT_ISSUER   = module.http_api.jwt_issuer
@@ -29,8 +30,12 @@ locals {
   app_events_queue_arn   = module.queue["app-events"].queue_arn
   analytics_queue_arn    = module.queue["analytics"].queue_arn
   analytics_dlq_arn      = module.queue["analytics"].dlq_arn
+  app_events_dlq_arn     = module.queue["app-events"].dlq_arn
   sqs_consume_actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
   analytics_fallback_sid = "SendUndeliverableAnalytics"
+  # Functions that publish domain events to the app bus fall back to the app-events DLQ
+  # (APP_EVENTS_DLQ_URL, functions/shared/config.ts) when EventBridge will not take them.
+  domain_fallback = { sid = "SendUndeliverableDomainEvents", actions = ["sqs:SendMessage"], resources = [local.app_events_dlq_arn] }
 
   # Least privilege per function: exact actions on exact ARNs (tables, their indexes,
   # buses, queues). Logs and X-Ray statements are added by the function module.
@@ -44,6 +49,7 @@ locals {
       { sid = "WriteData", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [local.data_table_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
       { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+      local.domain_fallback,
     ]
     "event-processor" = [
       { sid = "ManageImports", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"], resources = [local.data_table_arn] },
@@ -51,12 +57,14 @@ locals {
       { sid = "ConsumeAppEvents", actions = local.sqs_consume_actions, resources = [local.app_events_queue_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
       { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+      local.domain_fallback,
     ]
     "import" = [
       { sid = "WriteImportedItems", actions = ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources = [local.data_table_arn] },
       { sid = "ConsumeImportQueue", actions = local.sqs_consume_actions, resources = [local.import_queue_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
       { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+      local.domain_fallback,
     ]
     "analytics" = [
       { sid = "StoreAnalytics", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"], resources = [local.analytics_table_arn] },
