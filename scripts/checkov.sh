@@ -13,7 +13,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ROOT}/.venv-checkov"
 PYTHON="${PYTHON:-python3}"
 
-if [[ ! -x "${VENV}/bin/checkov" ]] || ! "${VENV}/bin/pip" show checkov 2>/dev/null | grep -qx "Version: ${CHECKOV_VERSION}"; then
+installed() { compgen -G "${VENV}/lib/python*/site-packages/checkov-${CHECKOV_VERSION}.dist-info" >/dev/null; }
+if [[ ! -x "${VENV}/bin/checkov" ]] || ! installed; then
   echo "installing checkov ${CHECKOV_VERSION} into ${VENV}" >&2
   "${PYTHON}" -m venv "${VENV}"
   "${VENV}/bin/pip" install --quiet --disable-pip-version-check "checkov==${CHECKOV_VERSION}" >&2
@@ -21,6 +22,7 @@ fi
 
 cd "${ROOT}"
 if [[ $# -eq 0 ]]; then
+  # Failed checks in full, then the passed/failed/skipped counts.
   set -- --directory terraform --framework terraform --compact --quiet
 fi
 # No network calls: no Prisma Cloud platform, no version check, no external module download.
