@@ -69,7 +69,7 @@ variable "log_retention_days" {
 }
 
 variable "table_deletion_protection" {
-  description = "DynamoDB deletion protection."
+  description = "Deletion protection for the DynamoDB tables and the Cognito user pool (when created)."
   type        = bool
   default     = true
 }

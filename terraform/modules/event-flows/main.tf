@@ -148,18 +148,19 @@ module "function" {
 module "http_api" {
   source = "../http-api"
 
-  name                      = local.prefix
-  description               = "Event Flows HTTP API (${var.environment})"
-  routes                    = local.routes
-  functions                 = { for key, fn in module.function : key => { invoke_arn = fn.invoke_arn, function_name = fn.function_name } }
-  jwt_issuer                = var.jwt_issuer
-  jwt_audience              = var.jwt_audience
-  create_cognito_user_pool  = var.create_cognito_user_pool
-  cors_allowed_origins      = var.cors_allowed_origins
-  throttling_burst_limit    = var.api_throttling_burst_limit
-  throttling_rate_limit     = var.api_throttling_rate_limit
-  access_log_retention_days = var.log_retention_days
-  tags                      = local.tags
+  name                          = local.prefix
+  description                   = "Event Flows HTTP API (${var.environment})"
+  routes                        = local.routes
+  functions                     = { for key, fn in module.function : key => { invoke_arn = fn.invoke_arn, function_name = fn.function_name } }
+  jwt_issuer                    = var.jwt_issuer
+  jwt_audience                  = var.jwt_audience
+  create_cognito_user_pool      = var.create_cognito_user_pool
+  user_pool_deletion_protection = var.table_deletion_protection
+  cors_allowed_origins          = var.cors_allowed_origins
+  throttling_burst_limit        = var.api_throttling_burst_limit
+  throttling_rate_limit         = var.api_throttling_rate_limit
+  access_log_retention_days     = var.log_retention_days
+  tags                          = local.tags
 }
 
 module "alarms" {

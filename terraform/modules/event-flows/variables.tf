@@ -79,7 +79,7 @@ variable "log_retention_days" {
 }
 
 variable "table_deletion_protection" {
-  description = "Turn on DynamoDB deletion protection for the tables."
+  description = "Deletion protection for the DynamoDB tables and the Cognito user pool (when created)."
   type        = bool
   default     = true
 }

@@ -12,7 +12,7 @@ resource "aws_cognito_user_pool" "this" {
   count = local.create_user_pool ? 1 : 0
 
   name                     = "${var.name}-users"
-  deletion_protection      = "ACTIVE"
+  deletion_protection      = var.user_pool_deletion_protection ? "ACTIVE" : "INACTIVE"
   auto_verified_attributes = ["email"]
   username_attributes      = ["email"]
   mfa_configuration        = "OPTIONAL"

@@ -58,6 +58,12 @@ variable "create_cognito_user_pool" {
   default     = false
 }
 
+variable "user_pool_deletion_protection" {
+  description = "Deletion protection of the created Cognito user pool."
+  type        = bool
+  default     = true
+}
+
 variable "cors_allowed_origins" {
   description = "Origins of the front end allowed by CORS (e.g. https://app.example.com)."
   type        = list(string)
