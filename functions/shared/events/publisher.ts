@@ -5,6 +5,10 @@
  * reached, in the same envelope EventBridge writes, so redrive feeds it to the consumer);
  * if even that fails, to the log as an `UNDELIVERED_EVENT` line that scripts/replay-log
  * re-ingests. Either way it is counted, and the caller's response never changes.
+ *
+ * Delivery runs after the response but still inside the invocation (billed, and counted
+ * toward the function timeout), so it has a budget: every PutEvents call has a timeout and
+ * the whole flush a deadline, after which what is left goes straight to the fallback.
  */
 import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
@@ -17,6 +21,11 @@ import { countMetric, log } from '../log.ts';
 export const MAX_ENTRIES_PER_CALL = 10;
 /** Entries and requests may carry up to 1 MB since January 2026 (was 256 KB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
+/** One entry may be as large as a whole request. */
+export const MAX_ENTRY_BYTES = MAX_REQUEST_BYTES;
+
+/** The log line's message for an event nothing else would take; scripts/replay-log.ts looks for it. */
+export const UNDELIVERED_EVENT = 'UNDELIVERED_EVENT';
 
 export interface OutgoingEvent {
   source: string;
@@ -29,13 +38,21 @@ export interface OutgoingEvent {
 export interface PublisherOptions {
   busName: () => string;
   fallbackQueueUrl: () => string | undefined;
+  /** PutEvents rounds, the first included. Default 4. */
   maxAttempts?: number;
+  /** Back-off base; round n waits a random time in [0, base * 2^n]. Default 50 ms. */
   baseDelayMs?: number;
+  /** Each PutEvents call is abandoned after this long (and retried). Default 1,500 ms. */
+  callTimeoutMs?: number;
+  /** No new PutEvents round starts after this long; what is left goes to the fallback. Default 3,000 ms. */
+  flushBudgetMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
 }
 
 export interface DeliveryReport {
   delivered: number;
+  /** Entry re-sends (an entry retried twice counts twice). */
   retried: number;
   toFallbackQueue: number;
   toLog: number;
@@ -70,19 +87,43 @@ export function backoffDelay(attempt: number, baseDelayMs: number, random: () =>
   return Math.floor(random() * baseDelayMs * 2 ** attempt);
 }
 
+/** Per-entry error codes that will fail the same way however often they are retried. */
+const PERMANENT_ENTRY_ERRORS = new Set(['MalformedDetail', 'InvalidArgument', 'ValidationException', 'AccessDeniedException', 'NotAuthorizedForSourceException', 'ResourceNotFoundException']);
+
+export function isRetryableEntryError(code: string): boolean {
+  return !PERMANENT_ENTRY_ERRORS.has(code);
+}
+
+/** A whole PutEvents call that failed this way will not succeed on retry (missing bus, no permission, bad request). */
+export function isRetryableCallError(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name ?? '';
+  return !PERMANENT_ENTRY_ERRORS.has(name) && name !== 'UnrecognizedClientException';
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Failed {
+  entry: PutEventsRequestEntry;
+  reason: string;
+}
 
 export class EventPublisher {
   private buffer: PutEventsRequestEntry[] = [];
   private flushScheduled = false;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
+  private readonly callTimeoutMs: number;
+  private readonly flushBudgetMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
 
   constructor(private readonly options: PublisherOptions) {
     this.maxAttempts = options.maxAttempts ?? 4;
     this.baseDelayMs = options.baseDelayMs ?? 50;
+    this.callTimeoutMs = options.callTimeoutMs ?? 1500;
+    this.flushBudgetMs = options.flushBudgetMs ?? 3000;
     this.sleep = options.sleep ?? defaultSleep;
+    this.random = options.random ?? Math.random;
   }
 
   /** Buffers an event; it is delivered after the response. */
@@ -108,54 +149,77 @@ export class EventPublisher {
     return this.buffer.length;
   }
 
+  /** Delivers everything buffered; never rejects. */
   async flush(): Promise<DeliveryReport> {
     const entries = this.buffer.splice(0, this.buffer.length);
     const report: DeliveryReport = { delivered: 0, retried: 0, toFallbackQueue: 0, toLog: 0 };
     if (entries.length === 0) return report;
+    const deadline = Date.now() + this.flushBudgetMs;
 
-    let remaining = entries;
+    const givenUp: Failed[] = [];
+    let remaining: Failed[] = [];
+    for (const entry of entries) {
+      // An entry PutEvents would reject for its size never gets a call.
+      if (entrySize(entry) > MAX_ENTRY_BYTES) givenUp.push({ entry, reason: 'EntryTooLarge' });
+      else remaining.push({ entry, reason: '' });
+    }
     for (let attempt = 0; attempt < this.maxAttempts && remaining.length > 0; attempt++) {
       if (attempt > 0) {
+        const delay = backoffDelay(attempt, this.baseDelayMs, this.random);
+        if (Date.now() + delay >= deadline) break;
         report.retried += remaining.length;
-        await this.sleep(backoffDelay(attempt, this.baseDelayMs));
+        await this.sleep(delay);
       }
-      const failed: PutEventsRequestEntry[] = [];
+      const retry: Failed[] = [];
       await Promise.all(
-        toBatches(remaining).map(async (batch) => {
+        toBatches(remaining.map((f) => f.entry)).map(async (batch) => {
           try {
-            const result = await eventBridge().send(new PutEventsCommand({ Entries: batch }));
+            const timeout = Math.max(1, Math.min(this.callTimeoutMs, deadline - Date.now()));
+            const result = await eventBridge().send(new PutEventsCommand({ Entries: batch }), { abortSignal: AbortSignal.timeout(timeout) });
             // Entries come back in request order; an entry with an ErrorCode was not accepted.
             batch.forEach((entry, index) => {
-              if (result.Entries?.[index]?.ErrorCode || !result.Entries?.[index]?.EventId) failed.push(entry);
-              else report.delivered++;
+              const outcome = result.Entries?.[index];
+              if (outcome?.EventId && !outcome.ErrorCode) {
+                report.delivered++;
+                return;
+              }
+              const code = outcome?.ErrorCode ?? 'NoEventId';
+              (isRetryableEntryError(code) ? retry : givenUp).push({ entry, reason: code });
             });
           } catch (error) {
+            const name = (error as { name?: string } | undefined)?.name ?? 'Error';
             log.warn('PutEvents failed', { error: String(error), entries: batch.length, attempt });
-            failed.push(...batch);
+            for (const entry of batch) (isRetryableCallError(error) ? retry : givenUp).push({ entry, reason: name });
           }
         }),
       );
-      remaining = failed;
+      remaining = retry;
     }
-    if (remaining.length > 0) await this.fallBack(remaining, report);
+    const undelivered = [...givenUp, ...remaining];
+    if (undelivered.length > 0) await this.fallBack(undelivered, report);
     return report;
   }
 
-  private async fallBack(entries: PutEventsRequestEntry[], report: DeliveryReport): Promise<void> {
+  private async fallBack(failures: Failed[], report: DeliveryReport): Promise<void> {
     const queueUrl = this.options.fallbackQueueUrl();
-    let undelivered = entries;
+    let undelivered = failures;
     if (queueUrl) {
       undelivered = [];
-      for (let i = 0; i < entries.length; i += 10) {
-        const chunk = entries.slice(i, i + 10);
+      for (let i = 0; i < failures.length; i += 10) {
+        const chunk = failures.slice(i, i + 10);
         try {
           const result = await sqs().send(
             new SendMessageBatchCommand({
               QueueUrl: queueUrl,
-              Entries: chunk.map((entry, index) => ({ Id: String(index), MessageBody: JSON.stringify(toEnvelope(entry)) })),
+              Entries: chunk.map((failure, index) => ({
+                Id: String(index),
+                MessageBody: JSON.stringify(toEnvelope(failure.entry)),
+                MessageAttributes: { failureReason: { DataType: 'String', StringValue: `EventBridge PutEvents: ${failure.reason}` } },
+              })),
             }),
+            { abortSignal: AbortSignal.timeout(this.callTimeoutMs) },
           );
-          for (const failure of result.Failed ?? []) undelivered.push(chunk[Number(failure.Id)]!);
+          for (const failed of result.Failed ?? []) undelivered.push(chunk[Number(failed.Id)]!);
           report.toFallbackQueue += chunk.length - (result.Failed?.length ?? 0);
         } catch (error) {
           log.warn('fallback queue unavailable', { error: String(error) });
@@ -163,12 +227,13 @@ export class EventPublisher {
         }
       }
     }
-    for (const entry of undelivered) {
+    for (const failure of undelivered) {
       // One line per event, in the envelope EventBridge would have delivered: replayable.
-      log.error('UNDELIVERED_EVENT', { envelope: toEnvelope(entry) });
+      log.error(UNDELIVERED_EVENT, { bus: failure.entry.EventBusName, reason: failure.reason, envelope: toEnvelope(failure.entry) });
       report.toLog++;
     }
-    countMetric('UndeliveredEvents', entries.length, { EventBus: this.options.busName() });
+    countMetric('UndeliveredEvents', failures.length, { EventBus: this.options.busName() });
+    if (report.toLog > 0) countMetric('LostToLogEvents', report.toLog, { EventBus: this.options.busName() });
   }
 }
 
