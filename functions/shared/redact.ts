@@ -9,12 +9,21 @@ export const EMAIL_MASK = '[EMAIL]';
 
 const SENSITIVE_KEY =
   /pass(word|wd|phrase)?|secret|token|authori[sz]ation|api[-_]?key|credential|cookie|session[-_]?id|private[-_]?key|signature|^pin$|ssn|card[-_]?number|cvv/i;
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+/**
+ * E-mail addresses, also percent-encoded (`a%40b.org` in a query string). The local part
+ * takes RFC 5322's atom characters except the URL delimiters `? & = /`, so a query string
+ * around an address keeps its shape.
+ */
+const EMAIL = /[A-Za-z0-9.!#$%'*+^_`{|}~-]*(?:@|%40)(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]{2,}/g;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 const AWS_ACCESS_KEY = /\b(AKIA|ASIA)[A-Z0-9]{16}\b/g;
-/** `password=...`, `token: ...` inside free text and query strings. */
-const INLINE_SECRET = /\b(pass(word)?|secret|token|api[-_]?key|access[-_]?token|client[-_]?secret)(["']?\s*[=:]\s*["']?)[^\s&"',;]+/gi;
+/**
+ * `password=...`, `refresh_token: ...`, `X-Amz-Signature=...` inside free text and query
+ * strings: any name that contains a secret word, then `=` or `:`, then the value.
+ */
+const INLINE_SECRET =
+  /\b([A-Za-z0-9_-]*?(?:pass(?:word|wd|phrase)?|secret|token|api[-_]?key|authori[sz]ation|signature|session[-_]?id|credential)[A-Za-z0-9_-]*)(["']?\s*[=:]\s*["']?)(?!(?:Bearer|Basic)\s|\[REDACTED\])[^\s&"',;]+/gi;
 
 const MAX_DEPTH = 32;
 
@@ -28,7 +37,7 @@ export function redactString(value: string): string {
     .replace(BEARER, (_m, scheme: string) => `${scheme} ${REDACTED}`)
     .replace(JWT, REDACTED)
     .replace(AWS_ACCESS_KEY, REDACTED)
-    .replace(INLINE_SECRET, (_m, key: string, _p, sep: string) => `${key}${sep}${REDACTED}`)
+    .replace(INLINE_SECRET, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`)
     .replace(EMAIL, EMAIL_MASK);
 }
 
