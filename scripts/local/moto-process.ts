@@ -53,9 +53,12 @@ export async function startOwnedMoto(options: { port: number; host?: string }): 
     endpoint,
     stop: () =>
       new Promise<void>((resolve) => {
-        process.off('exit', killOnExit);
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const exited = () => {
+          process.off('exit', killOnExit);
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return exited();
+        child.once('exit', exited);
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),
