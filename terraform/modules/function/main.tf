@@ -1,5 +1,3 @@
-data "aws_partition" "current" {}
-
 locals {
   log_group_name = "/aws/lambda/${var.name}"
 }
