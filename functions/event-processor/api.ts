@@ -1,0 +1,108 @@
+/** The import API (admin tokens only): create a job, add chunks, commit, read status and failures. */
+import * as v from 'valibot';
+import { requireAdmin } from '../shared/http/caller.ts';
+import { conflict, notFound, validationFailed } from '../shared/http/errors.ts';
+import { httpFunction, type ApiRequest, type Route } from '../shared/http/http-function.ts';
+import { jsonObjectBody, NAME_PATTERN, parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
+import { completeIfDone } from '../shared/imports/complete.ts';
+import { chunksStillQueueing, commitJob, createJob, getJob, listFailures, viewOf, type ImportJob } from '../shared/imports/jobs.ts';
+import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_REQUEST_BYTES, MAX_REQUEST_ITEMS } from '../shared/imports/limits.ts';
+import { submitChunk } from './chunks.ts';
+
+const IMPORT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const Items = v.pipe(v.array(v.unknown()), v.maxLength(MAX_REQUEST_ITEMS, `at most ${MAX_REQUEST_ITEMS} items a request`));
+const ChunkId = v.pipe(v.string(), v.regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}`));
+const CreateBody = v.strictObject({
+  collection: v.pipe(v.string(), v.regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}`)),
+  items: v.optional(Items),
+});
+const ChunkBody = v.strictObject({ items: Items, chunkId: v.optional(ChunkId) });
+
+function tenantOf(request: ApiRequest): { tenant: string; userId: string } {
+  const caller = request.caller();
+  requireAdmin(caller);
+  return caller;
+}
+
+async function jobOf(request: ApiRequest): Promise<ImportJob> {
+  const { tenant } = tenantOf(request);
+  const importId = pathParameter(request.event, 'importId', IMPORT_ID_PATTERN);
+  request.analytics.importId = importId;
+  const job = await getJob(tenant, importId);
+  if (!job) throw notFound(`no import ${importId}`);
+  request.analytics.collection = job.collection;
+  return job;
+}
+
+async function create(request: ApiRequest) {
+  const { tenant, userId } = tenantOf(request);
+  const body = parseWith(CreateBody, jsonObjectBody(request.event, MAX_REQUEST_BYTES), 'body');
+  const job = await createJob(tenant, body.collection, userId);
+  request.analytics.importId = job.importId;
+  request.analytics.collection = job.collection;
+  if (body.items === undefined) return { statusCode: 201, body: { importId: job.importId, status: job.status } };
+  // Items with the request: one chunk, committed at once.
+  const receipt = await submitChunk(job, body.items, 'initial');
+  await commitJob(tenant, job.importId);
+  const finished = await completeIfDone(tenant, job.importId, request.context);
+  request.analytics.accepted = receipt.accepted;
+  request.analytics.rejected = receipt.rejected.length;
+  return {
+    statusCode: 201,
+    body: { importId: job.importId, status: finished?.status ?? 'PROCESSING', accepted: receipt.accepted, rejected: receipt.rejected },
+  };
+}
+
+async function addItems(request: ApiRequest) {
+  const job = await jobOf(request);
+  const body = parseWith(ChunkBody, jsonObjectBody(request.event, MAX_REQUEST_BYTES), 'body');
+  const receipt = await submitChunk(job, body.items, body.chunkId);
+  request.analytics.accepted = receipt.accepted;
+  request.analytics.rejected = receipt.rejected.length;
+  request.analytics.replayed = receipt.replayed;
+  return { statusCode: 202, body: receipt };
+}
+
+async function commit(request: ApiRequest) {
+  const job = await jobOf(request);
+  if (job.status === 'OPEN') {
+    const unsent = await chunksStillQueueing(job.tenant, job.importId);
+    if (unsent.length > 0) {
+      throw conflict(`chunk(s) ${unsent.slice(0, 10).join(', ')} were not fully queued; send them again (same chunkId) before committing`);
+    }
+    await commitJob(job.tenant, job.importId);
+  }
+  const finished = await completeIfDone(job.tenant, job.importId, request.context);
+  const current = finished ?? (await getJob(job.tenant, job.importId)) ?? job;
+  return { statusCode: 202, body: viewOf(current) };
+}
+
+async function status(request: ApiRequest) {
+  let job = await jobOf(request);
+  // Normally the event processor finishes the job; a read that sees it done does too.
+  if (job.status === 'PROCESSING' && job.batchesDone >= job.batchesTotal) job = (await completeIfDone(job.tenant, job.importId, request.context)) ?? (await getJob(job.tenant, job.importId)) ?? job;
+  return { statusCode: 200, body: viewOf(job) };
+}
+
+async function failures(request: ApiRequest) {
+  const job = await jobOf(request);
+  const query = queryParameters(request.event, ['limit', 'cursor']);
+  const limit = query.limit === undefined ? FAILURES_PAGE_DEFAULT : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > FAILURES_PAGE_MAX) throw validationFailed([{ field: 'query.limit', issue: `must be an integer from 1 to ${FAILURES_PAGE_MAX}` }]);
+  const page = await listFailures(job.tenant, job.importId, limit, query.cursor);
+  return { statusCode: 200, body: page };
+}
+
+const route = (type: string, handle: Route['handle'], category: Route['category'] = 'USER_ACTION'): Route => ({ type, action: 'IMPORT', category, handle });
+
+export const apiHandler = httpFunction({
+  source: 'event-flows.imports',
+  routes: {
+    'POST /imports': route('IMPORT_CREATE', create),
+    'POST /imports/{importId}/items': route('IMPORT_ITEMS', addItems),
+    'POST /imports/{importId}/commit': route('IMPORT_COMMIT', commit),
+    'GET /imports/{importId}': route('IMPORT_STATUS', status, 'QUERY'),
+    'GET /imports/{importId}/failures': route('IMPORT_FAILURES', failures, 'QUERY'),
+  },
+});

@@ -1,0 +1,165 @@
+/**
+ * The import worker: consumes the import queue (ReportBatchItemFailures). Each message is
+ * one batch of ≤ 25 items of one job, written with one BatchWriteItem (see ./writer.ts for
+ * retries) and settled exactly once (see ./batches.ts).
+ *
+ * Items are written as PUT /items writes them (toItemRecord): an id that exists is replaced,
+ * keeping its createdAt, with version + 1; a new id gets version 1.
+ *
+ * A message whose items could not all be written is reported as failed and SQS delivers it
+ * again (its written items are rewritten identically). On the last receive
+ * (ApproximateReceiveCount ≥ the queue's maxReceiveCount) the worker settles the batch with
+ * the items that still fail recorded in the job's failures, then reports the message failed
+ * once more so that SQS moves it to the DLQ.
+ */
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import * as v from 'valibot';
+import { withAfterResponse } from '../shared/after-response.ts';
+import { recordAnalytics } from '../shared/analytics/emitter.ts';
+import { IMPORT_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
+import { config } from '../shared/config.ts';
+import { publishBatchProcessed } from '../shared/imports/events.ts';
+import { importMaxReceiveCount } from '../shared/imports/limits.ts';
+import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messages.ts';
+import { toItemRecord } from '../shared/items/item.ts';
+import { advanceLastWriteAt } from '../shared/items/stats.ts';
+import { log } from '../shared/log.ts';
+import { finishBatch, getBatch, makePlan, savePlan, type BatchPlan } from './batches.ts';
+import { writeItems } from './writer.ts';
+
+export type MessageResult =
+  | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number }
+  | { kind: 'duplicate'; message: ImportMessage }
+  /** Not settled: retried by SQS. */
+  | { kind: 'retry'; message?: ImportMessage; reason: string }
+  /** Settled with failures on the last receive: reported failed so it lands in the DLQ. */
+  | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number };
+
+function workerConcurrency(): number {
+  const value = Number(process.env.IMPORT_WORKER_CONCURRENCY ?? 4);
+  return Number.isInteger(value) && value > 0 ? value : 4;
+}
+
+export async function processRecord(record: SQSRecord): Promise<MessageResult> {
+  let message: ImportMessage;
+  try {
+    message = v.parse(ImportMessageSchema, JSON.parse(record.body));
+  } catch (error) {
+    log.error('unreadable import message', { messageId: record.messageId, error: String(error) });
+    return { kind: 'retry', reason: 'unreadable message' };
+  }
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+  const lastReceive = receiveCount >= importMaxReceiveCount();
+
+  let state = await getBatch(message);
+  if (state?.status === 'DONE') return { kind: 'duplicate', message };
+  if (!state) state = await savePlan(message, await makePlan(message));
+  if (state.status === 'DONE') return { kind: 'duplicate', message };
+  const plan: BatchPlan = state.plan;
+
+  const records = message.items.map((item) => {
+    const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
+    return toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
+  });
+  const report = await writeItems(records, { tableName: config.dataTable() });
+  if (report.failures.length > 0 && !lastReceive) {
+    log.warn('import batch not fully written; SQS will deliver it again', {
+      importId: message.importId,
+      batchId: message.batchId,
+      receiveCount,
+      failures: report.failures.slice(0, 3),
+    });
+    return { kind: 'retry', message, reason: report.failures[0]!.reason };
+  }
+  const failedIds = new Set(report.failures.map((failure) => failure.id));
+  const written = message.items.filter((item) => !failedIds.has(item.id));
+  const created = written.filter((item) => plan.items[item.id]?.isNew !== false).length;
+  const settled = await finishBatch(message, { succeeded: written.length, created, failures: report.failures });
+  if (settled === 'duplicate') return { kind: 'duplicate', message };
+  if (written.length > 0) await advanceLastWriteAt(message.tenant, message.collection, plan.at);
+  publishBatchProcessed({
+    tenant: message.tenant,
+    collection: message.collection,
+    importId: message.importId,
+    batchId: message.batchId,
+    succeeded: written.length,
+    failed: report.failures.length,
+    created,
+    at: new Date().toISOString(),
+  });
+  const counts = { succeeded: written.length, failed: report.failures.length, created, unprocessedRetries: report.unprocessedRetries };
+  if (report.failures.length > 0) {
+    log.error('import items failed on the last receive; recorded in the job, message goes to the DLQ', { importId: message.importId, batchId: message.batchId, failures: report.failures });
+    return { kind: 'dead', message, ...counts };
+  }
+  return { kind: 'done', message, ...counts };
+}
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function consume(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  const started = performance.now();
+  const failures: string[] = [];
+  const results = await mapBounded(event.Records, workerConcurrency(), async (record) => {
+    try {
+      const result = await processRecord(record);
+      if (result.kind === 'retry' || result.kind === 'dead') failures.push(record.messageId);
+      return result;
+    } catch (error) {
+      log.error('import message failed', { messageId: record.messageId, error: String(error), stack: (error as Error).stack });
+      failures.push(record.messageId);
+      return { kind: 'retry', reason: String(error) } as MessageResult;
+    }
+  });
+  recordImportAnalytics(results, context, performance.now() - started);
+  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** One IMPORT analytics event per job touched by this invocation. */
+function recordImportAnalytics(results: MessageResult[], context: Context, durationMs: number): void {
+  const byJob = new Map<string, { message: ImportMessage; batches: number; duplicates: number; retries: number; succeeded: number; failed: number; created: number; unprocessedRetries: number }>();
+  for (const result of results) {
+    if (!result.message) continue;
+    const key = `${result.message.tenant}/${result.message.importId}`;
+    const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, unprocessedRetries: 0 };
+    if (result.kind === 'duplicate') entry.duplicates++;
+    else if (result.kind === 'retry') entry.retries++;
+    else {
+      entry.batches++;
+      entry.succeeded += result.succeeded;
+      entry.failed += result.failed;
+      entry.created += result.created;
+      entry.unprocessedRetries += result.unprocessedRetries;
+    }
+    byJob.set(key, entry);
+  }
+  for (const entry of byJob.values()) {
+    const { message, ...counts } = entry;
+    recordAnalytics({
+      type: 'IMPORT_BATCH',
+      action: 'IMPORT',
+      category: 'SYSTEM_EVENT',
+      source: IMPORT_EVENTS_SOURCE,
+      status: counts.failed > 0 || counts.retries > 0 ? 'FAILURE' : 'SUCCESS',
+      ...(counts.failed > 0 || counts.retries > 0 ? { errorType: 'IMPORT_WRITE_FAILED' } : {}),
+      durationMs,
+      requestId: context.awsRequestId,
+      context,
+      properties: { importId: message.importId, tenant: message.tenant, collection: message.collection, items: counts.succeeded + counts.failed, ...counts },
+    });
+  }
+}
+
+export const handler = withAfterResponse(consume);
