@@ -249,7 +249,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat    = "Sum"
           period  = 60
           view    = "timeSeries"
-          metrics = var.api_id == null ? [] : [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.api_id, "Stage", var.api_stage]]
+          metrics = [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.api_id, "Stage", var.api_stage] if var.api_id != null]
         }
       },
       {
@@ -259,7 +259,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           region  = local.region
           period  = 60
           view    = "timeSeries"
-          metrics = var.api_id == null ? [] : [for s in ["p50", "p99"] : ["AWS/ApiGateway", "Latency", "ApiId", var.api_id, "Stage", var.api_stage, { stat = s }]]
+          metrics = [for s in ["p50", "p99"] : ["AWS/ApiGateway", "Latency", "ApiId", var.api_id, "Stage", var.api_stage, { stat = s }] if var.api_id != null]
         }
       },
       {
