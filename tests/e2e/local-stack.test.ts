@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../scripts/local/moto.ts';
 import { repoRoot } from '../../scripts/local/python-env.ts';
 import { functions, routes } from '../../scripts/local/topology.ts';
@@ -115,6 +115,17 @@ describe('npm start', () => {
     expect(cleared.Item).toBeUndefined();
     expect(await stop(third)).toBe(0);
   }, 120_000);
+
+  it('with --endpoint uses that emulator, starts none and leaves it running', async () => {
+    const endpoint = inject('awsEndpoint');
+    const started = await start(['--endpoint', endpoint]);
+    expect(started.output()).toContain(`AWS emulator:  ${endpoint} (yours`);
+    expect((await fetch(`${started.apiUrl}/health`)).status).toBe(200);
+    expect(await stop(started)).toBe(0);
+    expect(started.output()).not.toContain('saved state');
+    const stillThere = await fetch(`${endpoint}/moto-api/`);
+    expect(stillThere.ok).toBe(true);
+  }, 60_000);
 
   it.each([
     ['--port', 'the HTTP API port'],

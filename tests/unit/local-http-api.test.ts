@@ -295,3 +295,40 @@ describe('response mapping', () => {
     expect(afterTaskDoneAt - answeredAt).toBeGreaterThanOrEqual(200);
   });
 });
+
+describe('shutdown', () => {
+  it('close() stops accepting but answers the requests in flight first', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    const own = createHttpApi({
+      routes: { 'GET /wait': { function: 'wait', auth: 'none' } },
+      functionFor: () => ({
+        functionName: 'wait',
+        memoryMb: 128,
+        timeoutSeconds: 5,
+        handler: async () => {
+          entered();
+          await gate;
+          return { statusCode: 200, body: 'finished' };
+        },
+      }),
+      authorizer: { publicKey: keys.publicKey, issuer: 'i', audience: 'a' },
+      log: () => undefined,
+    });
+    const url = await own.listen(0);
+    const pending = fetch(`${url}/wait`).then(async (r) => ({ status: r.status, text: await r.text() }));
+    await inHandler;
+    let closed = false;
+    const closing = own.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(false);
+    expect(own.inFlight()).toBe(1);
+    await expect(fetch(`${url}/wait`)).rejects.toThrow();
+    release();
+    expect(await pending).toEqual({ status: 200, text: 'finished' });
+    await closing;
+    expect(closed).toBe(true);
+  });
+});
