@@ -390,21 +390,25 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   };
 
   const server = createServer((req, res) => {
+    // Counted until the handler has finished, even if the client went away meanwhile, so
+    // close() never returns while an invocation still runs.
     active++;
-    res.once('close', () => {
-      active--;
-      options.afterResponse?.();
-      if (active === 0) {
-        const waiters = idleWaiters;
-        idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
-    });
-    handle(req, res).catch((error: unknown) => {
-      log(JSON.stringify({ level: 'ERROR', message: 'local HTTP API failed', error: String(error) }));
-      if (!res.headersSent) send(res, 'local', apiGatewayErrors.internal());
-      else res.destroy();
-    });
+    handle(req, res)
+      .catch((error: unknown) => {
+        log(JSON.stringify({ level: 'ERROR', message: 'local HTTP API failed', error: String(error) }));
+        if (!res.headersSent) send(res, 'local', apiGatewayErrors.internal());
+        else res.destroy();
+      })
+      .finally(() => {
+        active--;
+        // The response has been handed to the socket; what runs now cannot delay it.
+        options.afterResponse?.();
+        if (active === 0) {
+          const waiters = idleWaiters;
+          idleWaiters = [];
+          for (const resolve of waiters) resolve();
+        }
+      });
   });
 
   return {
