@@ -1,0 +1,210 @@
+/**
+ * The analytics processor: SQS batches from the analytics queue, each record an EventBridge
+ * envelope whose `detail` is an AnalyticsEvent. Per record: validate → enrich → store once
+ * (with its aggregates). Records fail independently (ReportBatchItemFailures).
+ *
+ * - Invalid records (bad JSON, wrong shape) will never succeed: they go straight to the
+ *   analytics DLQ with a `failureReason` message attribute and are removed from the queue,
+ *   instead of being received maxReceiveCount times. If that send fails, the record is
+ *   reported failed and reaches the DLQ through the redrive policy.
+ * - Transient failures (DynamoDB throttling, an outage) are reported failed, and their
+ *   visibility timeout is raised with the receive count (exponential back-off); after
+ *   maxReceiveCount receives SQS moves them to the DLQ, from where scripts/redrive.ts
+ *   brings them back.
+ * - Duplicates (same content, see shared/analytics/keys.ts) are stored and counted once.
+ *
+ * The processor emits no analytics of its own (that would feed itself); it logs and
+ * writes EMF metrics.
+ */
+import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import * as v from 'valibot';
+import { eventIdOf, tenantOf, timeParts } from '../shared/analytics/keys.ts';
+import { describeIssues, envelopeSchema } from '../shared/analytics/schema.ts';
+import { storeEvents, type Enrichment, type EventToStore, type StoreOutcome } from '../shared/analytics/store.ts';
+import { sqs } from '../shared/aws-clients.ts';
+import { config } from '../shared/config.ts';
+import { log, METRICS_NAMESPACE } from '../shared/log.ts';
+
+type Outcome = StoreOutcome | 'rejected' | 'failed';
+
+/** Visibility timeout after the n-th failed receive: base * 2^(n-1) seconds, capped (SQS allows 12 h). */
+export function retryDelaySeconds(receiveCount: number, env: NodeJS.ProcessEnv = process.env): number {
+  const base = Number(env.ANALYTICS_RETRY_BASE_SECONDS ?? 10);
+  const max = Math.min(Number(env.ANALYTICS_RETRY_MAX_SECONDS ?? 900), 43_200);
+  return Math.max(0, Math.min(max, Math.round(base * 2 ** Math.max(0, receiveCount - 1))));
+}
+
+class InvalidRecord extends Error {}
+
+function parseRecord(record: SQSRecord): v.InferOutput<typeof envelopeSchema> {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body) as unknown;
+  } catch {
+    throw new InvalidRecord('the body is not JSON');
+  }
+  const result = v.safeParse(envelopeSchema, body);
+  if (!result.success) throw new InvalidRecord(describeIssues(result.issues));
+  return result.output;
+}
+
+function enrich(envelope: v.InferOutput<typeof envelopeSchema>, receivedAt: Date): Enrichment {
+  const event = envelope.detail;
+  // Normalise the timestamp to UTC `...Z` so keys and buckets sort as time does.
+  event.detail.timestamp = new Date(event.detail.timestamp).toISOString();
+  const { day, hour } = timeParts(event.detail.timestamp);
+  return {
+    eventId: eventIdOf(event),
+    tenant: tenantOf(event.detail.metadata.properties),
+    receivedAt: receivedAt.toISOString(),
+    processingLagMs: Math.max(0, receivedAt.getTime() - Date.parse(event.detail.timestamp)),
+    environment: config.environment(),
+    day,
+    hour: `${day}T${hour}`,
+    envelopeId: envelope.id,
+  };
+}
+
+async function reject(record: SQSRecord, reason: string): Promise<Outcome> {
+  log.warn('analytics event rejected', { messageId: record.messageId, reason });
+  const dlq = config.analyticsFallbackQueueUrl();
+  if (!dlq) return 'failed';
+  try {
+    await sqs().send(
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        MessageBody: record.body,
+        MessageAttributes: {
+          failureReason: { DataType: 'String', StringValue: `INVALID_EVENT: ${reason}`.slice(0, 1024) },
+          failedAt: { DataType: 'String', StringValue: new Date().toISOString() },
+          sourceQueueArn: { DataType: 'String', StringValue: record.eventSourceARN },
+        },
+      }),
+    );
+    return 'rejected';
+  } catch (error) {
+    log.error('could not move a rejected event to the DLQ; it will be retried', { messageId: record.messageId, error: String(error) });
+    return 'failed';
+  }
+}
+
+function describeError(error: unknown) {
+  return { error: String(error), errorName: (error as Error | undefined)?.name };
+}
+
+/**
+ * Validates every record, then stores the valid ones in one transaction. When that fails
+ * for a reason other than a retryable conflict (say one event DynamoDB will not take), the
+ * events are stored one by one, so only the culprit fails.
+ */
+async function processRecords(records: SQSRecord[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = records.map(() => 'failed');
+  const valid: Array<{ index: number; item: EventToStore }> = [];
+  const receivedAt = new Date();
+  await Promise.all(
+    records.map(async (record, index) => {
+      try {
+        const envelope = parseRecord(record);
+        valid.push({ index, item: { event: envelope.detail, enrichment: enrich(envelope, receivedAt) } });
+      } catch (error) {
+        outcomes[index] = error instanceof InvalidRecord ? await reject(record, error.message) : 'failed';
+      }
+    }),
+  );
+  valid.sort((a, b) => a.index - b.index);
+  try {
+    const stored = await storeEvents(valid.map((v) => v.item));
+    valid.forEach((v, i) => (outcomes[v.index] = stored[i]!));
+  } catch (error) {
+    log.warn('batch transaction failed; storing events one by one', describeError(error));
+    for (const { index, item } of valid) {
+      try {
+        outcomes[index] = (await storeEvents([item]))[0]!;
+      } catch (single) {
+        const record = records[index]!;
+        log.error('analytics event not stored; will retry', { messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount, ...describeError(single) });
+        outcomes[index] = 'failed';
+      }
+    }
+  }
+  return outcomes;
+}
+
+const queueUrls = new Map<string, Promise<string>>();
+
+/** The queue URL for an SQS ARN (`arn:aws:sqs:<region>:<account>:<name>`), looked up once. */
+function queueUrlOf(arn: string): Promise<string> {
+  let url = queueUrls.get(arn);
+  if (!url) {
+    const [, , , , account, name] = arn.split(':');
+    url = sqs()
+      .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
+      .then((r) => r.QueueUrl ?? Promise.reject(new Error(`no URL for ${arn}`)));
+    url.catch(() => queueUrls.delete(arn));
+    queueUrls.set(arn, url);
+  }
+  return url;
+}
+
+/** Back-off for failed records: hide each for longer the more often it was received. Best effort. */
+async function delayRetries(records: SQSRecord[]): Promise<void> {
+  const byQueue = new Map<string, SQSRecord[]>();
+  for (const record of records) byQueue.set(record.eventSourceARN, [...(byQueue.get(record.eventSourceARN) ?? []), record]);
+  for (const [arn, queued] of byQueue) {
+    try {
+      const QueueUrl = await queueUrlOf(arn);
+      for (let i = 0; i < queued.length; i += 10) {
+        await sqs().send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl,
+            Entries: queued.slice(i, i + 10).map((record, n) => ({
+              Id: String(n),
+              ReceiptHandle: record.receiptHandle,
+              VisibilityTimeout: retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount ?? 1)),
+            })),
+          }),
+        );
+      }
+    } catch (error) {
+      log.warn('could not extend the visibility of failed records; the queue default applies', { error: String(error) });
+    }
+  }
+}
+
+function emitMetrics(counts: Record<Outcome, number>): void {
+  console.log(
+    JSON.stringify({
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: METRICS_NAMESPACE,
+            Dimensions: [['Function']],
+            Metrics: [
+              { Name: 'AnalyticsEventsStored', Unit: 'Count' },
+              { Name: 'AnalyticsDuplicatesDropped', Unit: 'Count' },
+              { Name: 'AnalyticsEventsRejected', Unit: 'Count' },
+              { Name: 'AnalyticsEventsFailed', Unit: 'Count' },
+            ],
+          },
+        ],
+      },
+      Function: 'analytics',
+      AnalyticsEventsStored: counts.stored,
+      AnalyticsDuplicatesDropped: counts.duplicate,
+      AnalyticsEventsRejected: counts.rejected,
+      AnalyticsEventsFailed: counts.failed,
+    }),
+  );
+}
+
+export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+  const outcomes = await processRecords(event.Records);
+  const failed = event.Records.filter((_, i) => outcomes[i] === 'failed');
+  if (failed.length > 0) await delayRetries(failed);
+  const counts: Record<Outcome, number> = { stored: 0, duplicate: 0, rejected: 0, failed: 0 };
+  for (const outcome of outcomes) counts[outcome]++;
+  emitMetrics(counts);
+  return { batchItemFailures: failed.map((record) => ({ itemIdentifier: record.messageId })) };
+}

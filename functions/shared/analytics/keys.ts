@@ -1,0 +1,88 @@
+/**
+ * The analytics table's layout (table keys pk/sk, GSI byUser(userPk, userSk), TTL expiresAt):
+ *
+ *   raw event   pk  EVENT#<tenant>#<yyyy-mm-dd>          sk      <timestamp>#<eventId>
+ *               userPk USER#<tenant>#<userId>            userSk  <timestamp>#<eventId>   (when the event has a user)
+ *   aggregate   pk  AGG#<tenant>#<yyyy-mm-dd>            sk      MINUTE#<hh:mm>#<eventType>#<category>#<errorType|->
+ *                                                        sk      HOUR#<hh>#<eventType>#<category>#<errorType|->
+ *
+ * Every key starts with the tenant, so a read can only ever see one tenant's analytics.
+ * Events without a tenant (health checks, background work) belong to SYSTEM_TENANT.
+ */
+import { createHash } from 'node:crypto';
+import type { EventCategory } from './event.ts';
+import { TENANT_NAME } from './schema.ts';
+
+export const SYSTEM_TENANT = '_system';
+export type Granularity = 'MINUTE' | 'HOUR';
+
+/** JSON with object keys sorted, so equal content always serialises the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/**
+ * An event's identity: a hash of its whole content. Every copy of one event (a PutEvents
+ * retry after a lost answer, the fallback DLQ plus a redrive, a replayed log line, SQS
+ * at-least-once delivery) has the same content and so the same id, while the EventBridge
+ * envelope id differs between those copies and cannot be used.
+ */
+export function eventIdOf(event: unknown): string {
+  return createHash('sha256').update(canonicalJson(event)).digest('hex').slice(0, 32);
+}
+
+export function tenantOf(properties: Record<string, unknown>): string {
+  const tenant = properties.tenant;
+  return typeof tenant === 'string' && TENANT_NAME.test(tenant) ? tenant : SYSTEM_TENANT;
+}
+
+/** `2026-11-27T07:20:20.123Z` → day `2026-11-27`, hour `07`, minute `07:20`. */
+export function timeParts(iso: string): { day: string; hour: string; minute: string } {
+  return { day: iso.slice(0, 10), hour: iso.slice(11, 13), minute: iso.slice(11, 16) };
+}
+
+export function eventKey(tenant: string, timestamp: string, eventId: string) {
+  return { pk: `EVENT#${tenant}#${timestamp.slice(0, 10)}`, sk: `${timestamp}#${eventId}` };
+}
+
+export function userPartition(tenant: string, userId: string): string {
+  return `USER#${tenant}#${userId}`;
+}
+
+export function aggregatePartition(tenant: string, day: string): string {
+  return `AGG#${tenant}#${day}`;
+}
+
+export function aggregateSortKey(granularity: Granularity, timestamp: string, eventType: string, category: EventCategory, errorType: string | undefined): string {
+  const { hour, minute } = timeParts(timestamp);
+  return `${granularity}#${granularity === 'MINUTE' ? minute : hour}#${eventType}#${category}#${errorType ?? '-'}`;
+}
+
+export const DEFAULT_RETENTION_DAYS: Record<EventCategory, number> = { USER_ACTION: 90, AUTHENTICATION: 90, QUERY: 30, SYSTEM_EVENT: 30 };
+export const DEFAULT_AGGREGATE_RETENTION_DAYS = 400;
+
+function positiveDays(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const days = Number(raw);
+  if (!Number.isFinite(days) || days <= 0) throw new Error(`retention must be a positive number of days, got ${JSON.stringify(raw)}`);
+  return days;
+}
+
+/** ANALYTICS_RETENTION_DAYS_<CATEGORY>, else ANALYTICS_RETENTION_DAYS, else 90 (user, auth) / 30 (query, system) days. */
+export function retentionDays(category: EventCategory, env: NodeJS.ProcessEnv = process.env): number {
+  return positiveDays(env[`ANALYTICS_RETENTION_DAYS_${category}`]) ?? positiveDays(env.ANALYTICS_RETENTION_DAYS) ?? DEFAULT_RETENTION_DAYS[category];
+}
+
+export function aggregateRetentionDays(env: NodeJS.ProcessEnv = process.env): number {
+  return positiveDays(env.ANALYTICS_AGGREGATE_RETENTION_DAYS) ?? DEFAULT_AGGREGATE_RETENTION_DAYS;
+}
+
+/** Epoch seconds `days` after `fromIso`: DynamoDB TTL's format. */
+export function expiresAt(fromIso: string, days: number): number {
+  return Math.floor(Date.parse(fromIso) / 1000 + days * 86_400);
+}

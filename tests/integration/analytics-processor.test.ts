@@ -1,0 +1,198 @@
+/**
+ * The analytics processor against the emulator: validation (poison → DLQ with its reason,
+ * batch-mates stored), idempotency, TTL on everything stored, aggregates, and back-off of
+ * transient failures through the visibility timeout.
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handler, retryDelaySeconds } from '../../functions/analytics/handler.ts';
+import { buildAnalyticsEvent, type AnalyticsEvent, type AnalyticsInput } from '../../functions/shared/analytics/event.ts';
+import { aggregatePartition, eventIdOf, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
+import { setAwsClients } from '../../functions/shared/aws-clients.ts';
+import { toSqsRecord } from '../../scripts/local/event-source-mapping.ts';
+import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
+import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
+
+let stack: ProvisionedStack;
+let sqs: SQSClient;
+let db: DynamoDBDocumentClient;
+const context = { functionName: 'query', functionVersion: '$LATEST', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 9000 };
+
+function analyticsEvent(overrides: Partial<AnalyticsInput> = {}): AnalyticsEvent {
+  return buildAnalyticsEvent({
+    type: 'ITEM_GET',
+    action: 'EXECUTE',
+    category: 'QUERY',
+    source: 'event-flows.query',
+    status: 'SUCCESS',
+    durationMs: 12.5,
+    requestId: randomUUID(),
+    userId: 'u1',
+    context,
+    properties: { tenant: 'acme' },
+    ...overrides,
+  });
+}
+
+const envelope = (detail: unknown, id = randomUUID()) =>
+  JSON.stringify({ version: '0', id, 'detail-type': (detail as { eventType?: string }).eventType ?? 'X_ANALYTICS', source: 'event-flows.query', account: '123456789012', time: new Date().toISOString(), region, resources: [], detail });
+
+async function send(queueUrl: string, bodies: string[]): Promise<void> {
+  for (let i = 0; i < bodies.length; i += 10) {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.slice(i, i + 10).map((MessageBody, n) => ({ Id: String(n), MessageBody })) }));
+  }
+}
+
+async function receive(queueUrl: string, max = 10, wait = 0): Promise<Message[]> {
+  const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: wait, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }));
+  return r.Messages ?? [];
+}
+
+/** What the event source mapping does: receive a batch, invoke, delete what did not fail. */
+async function runBatch(queueUrl: string, messages?: Message[]) {
+  const batch = messages ?? (await receive(queueUrl));
+  const arn = `arn:aws:sqs:${region}:123456789012:${queueUrl.split('/').pop()}`;
+  const event: SQSEvent = { Records: batch.map((m) => toSqsRecord(m, arn, region)) };
+  const result = await handler(event);
+  const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
+  const done = batch.filter((m) => !failed.has(m.MessageId!));
+  if (done.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle! })) }));
+  return { result, batch };
+}
+
+async function rawEvents(tenant: string, day: string) {
+  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${day}` } }));
+  return r.Items ?? [];
+}
+
+async function aggregates(tenant: string, day: string) {
+  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day) } }));
+  return r.Items ?? [];
+}
+
+beforeAll(async () => {
+  stack = await provisionTestStack();
+  sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
+  db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
+});
+
+beforeEach(() => {
+  Object.assign(process.env, stack.environment);
+  setAwsClients({});
+});
+
+describe('analytics processor', () => {
+  it('stores valid events once, sends poison messages to the DLQ with their reason, and keeps batch-mates', async () => {
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    const good = [0, 1, 2].map((n) => analyticsEvent({ properties: { tenant, n }, durationMs: 10 * (n + 1) }));
+    const failure = analyticsEvent({ type: 'ITEM_PUT', action: 'WRITE', category: 'USER_ACTION', status: 'FAILURE', errorType: 'CONFLICT', properties: { tenant } });
+    const invalid = { ...analyticsEvent({ properties: { tenant } }), eventType: 'NO_SUFFIX' };
+    await send(stack.queueUrl('analytics'), [
+      envelope(good[0]),
+      'not json at all',
+      envelope(good[1]),
+      envelope(invalid),
+      envelope(good[2]),
+      envelope(failure),
+      envelope(good[0]), // the same event again, in another envelope (e.g. PutEvents retried after a lost answer)
+    ]);
+    const messages = [...(await receive(stack.queueUrl('analytics'))), ...(await receive(stack.queueUrl('analytics')))];
+    expect(messages).toHaveLength(7);
+    const { result } = await runBatch(stack.queueUrl('analytics'), messages);
+    expect(result.batchItemFailures).toEqual([]);
+
+    const day = good[0]!.detail.timestamp.slice(0, 10);
+    const stored = await rawEvents(tenant, day);
+    expect(stored).toHaveLength(4);
+    expect(new Set(stored.map((s) => s.eventId))).toEqual(new Set([...good, failure].map((e) => eventIdOf(e))));
+    const nowSeconds = Date.now() / 1000;
+    for (const item of stored) {
+      expect(typeof item.expiresAt).toBe('number');
+      const days = item.category === 'QUERY' ? 30 : 90;
+      expect(item.expiresAt).toBe(Math.floor(Date.parse(item.event.detail.timestamp) / 1000 + days * 86_400));
+      expect(item.expiresAt).toBeGreaterThan(nowSeconds);
+      expect(item).toMatchObject({ tenant, environment: stack.prefix, day, hour: item.event.detail.timestamp.slice(0, 13) });
+      expect(item.processingLagMs).toBeGreaterThanOrEqual(0);
+      expect(Date.parse(item.receivedAt)).toBeGreaterThanOrEqual(Date.parse(item.event.detail.timestamp));
+      expect(item.userPk).toBe(`USER#${tenant}#u1`);
+    }
+    const failed = stored.find((s) => s.status === 'FAILURE');
+    expect(failed).toMatchObject({ errorType: 'CONFLICT', category: 'USER_ACTION' });
+
+    const dead = await receive(stack.queueUrl("analytics-dlq"), 10, 1);
+    const reasons = dead.map((m) => m.MessageAttributes?.failureReason?.StringValue ?? '').sort();
+    expect(reasons.some((r) => /^INVALID_EVENT: the body is not JSON/.test(r))).toBe(true);
+    expect(reasons.some((r) => /^INVALID_EVENT: detail\.eventType: must end with _ANALYTICS/.test(r))).toBe(true);
+    expect(dead.map((m) => m.Body).sort()).toEqual([envelopeBodyOf(dead, 'NO_SUFFIX'), 'not json at all'].sort());
+    expect(dead.some((m) => m.Body === 'not json at all')).toBe(true);
+
+    // Aggregates: one per minute and hour, counting each event once and the dropped copy.
+    const aggs = await aggregates(tenant, day);
+    const minuteQuery = aggs.filter((a) => a.sk.startsWith('MINUTE#') && a.eventType === 'ITEM_GET_ANALYTICS');
+    expect(minuteQuery.reduce((s, a) => s + (a.count ?? 0), 0)).toBe(3);
+    expect(minuteQuery.reduce((s, a) => s + (a.duplicates ?? 0), 0)).toBe(1);
+    expect(minuteQuery.reduce((s, a) => s + (a.durationSum ?? 0), 0)).toBeCloseTo(60, 6);
+    const hourAll = aggs.filter((a) => a.sk.startsWith("HOUR#"));
+    expect(hourAll.reduce((s, a) => s + (a.count ?? 0), 0)).toBe(4);
+    expect(hourAll.reduce((s, a) => s + (a.failures ?? 0), 0)).toBe(1);
+    for (const a of aggs) expect(a.expiresAt).toBeGreaterThan(nowSeconds + 300 * 86_400);
+  });
+
+  it('counts a redelivered message once, in a later batch too', async () => {
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    const event = analyticsEvent({ properties: { tenant } });
+    await send(stack.queueUrl('analytics'), [envelope(event)]);
+    await runBatch(stack.queueUrl('analytics'));
+    await send(stack.queueUrl('analytics'), [envelope(event), envelope(event)]);
+    await runBatch(stack.queueUrl('analytics'));
+    const day = event.detail.timestamp.slice(0, 10);
+    expect(await rawEvents(tenant, day)).toHaveLength(1);
+    const minute = (await aggregates(tenant, day)).find((a) => a.sk.startsWith('MINUTE#'));
+    expect(minute).toMatchObject({ count: 1, duplicates: 2 });
+  });
+
+  it('files events without a tenant under the system tenant', async () => {
+    const event = analyticsEvent({ type: 'HEALTH_CHECK', category: 'SYSTEM_EVENT', properties: {}, requestId: randomUUID() });
+    await send(stack.queueUrl('analytics'), [envelope(event)]);
+    await runBatch(stack.queueUrl('analytics'));
+    const stored = await db.send(new GetCommand({ TableName: stack.tableName('analytics'), Key: { pk: `EVENT#${SYSTEM_TENANT}#${event.detail.timestamp.slice(0, 10)}`, sk: `${event.detail.timestamp}#${eventIdOf(event)}` } }));
+    expect(stored.Item?.tenant).toBe(SYSTEM_TENANT);
+  });
+
+  it('reports transient failures per record and backs off through the visibility timeout', async () => {
+    process.env.ANALYTICS_TABLE_NAME = `${stack.prefix}-missing-table`;
+    process.env.ANALYTICS_RETRY_BASE_SECONDS = '0';
+    try {
+      const event = analyticsEvent();
+      await send(stack.queueUrl('analytics'), [envelope(event)]);
+      const { result, batch } = await runBatch(stack.queueUrl('analytics'));
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: batch[0]!.MessageId }]);
+      // The queue's visibility timeout is 2 s; the processor set it to 0 for a first failure with base 0.
+      const again = await receive(stack.queueUrl('analytics'));
+      expect(again.map((m) => m.MessageId)).toEqual([batch[0]!.MessageId]);
+      expect(again[0]!.Attributes?.ApproximateReceiveCount).toBe('2');
+      // Fix the cause: the redelivered message is stored.
+      process.env.ANALYTICS_TABLE_NAME = stack.tableName('analytics');
+      const { result: second } = await runBatch(stack.queueUrl('analytics'), again);
+      expect(second.batchItemFailures).toEqual([]);
+    } finally {
+      delete process.env.ANALYTICS_RETRY_BASE_SECONDS;
+    }
+  });
+
+  it('grows the retry delay with the receive count, capped', () => {
+    expect([1, 2, 3, 4, 5].map((n) => retryDelaySeconds(n, {}))).toEqual([10, 20, 40, 80, 160]);
+    expect(retryDelaySeconds(20, {})).toBe(900);
+    expect(retryDelaySeconds(3, { ANALYTICS_RETRY_BASE_SECONDS: '1', ANALYTICS_RETRY_MAX_SECONDS: '3' })).toBe(3);
+  });
+});
+
+function envelopeBodyOf(messages: Message[], eventType: string): string {
+  const body = messages.find((m) => m.Body?.includes(`"eventType":"${eventType}"`))?.Body;
+  expect(body, `a DLQ message for ${eventType}`).toBeDefined();
+  return body!;
+}

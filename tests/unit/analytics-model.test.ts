@@ -1,0 +1,113 @@
+/** Pure analytics logic: histogram accuracy, event identity, keys, retention, schema, classification. */
+import fc from 'fast-check';
+import * as v from 'valibot';
+import { describe, expect, it } from 'vitest';
+import { classifyError, frontEndCategory, requestCategory } from '../../functions/shared/analytics/classify.ts';
+import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
+import { bucketOf, bucketValue, histogramOf, percentile, RATIO, type Histogram } from '../../functions/shared/analytics/histogram.ts';
+import { aggregateSortKey, canonicalJson, eventIdOf, eventKey, expiresAt, retentionDays, tenantOf, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
+import { analyticsEventSchema, describeIssues, envelopeSchema } from '../../functions/shared/analytics/schema.ts';
+import { ApiError } from '../../functions/shared/http/errors.ts';
+
+const context = { functionName: 'fn', functionVersion: '$LATEST', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 900 };
+
+function exactPercentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]!;
+}
+
+describe('duration histogram', () => {
+  it('p50/p95/p99 are within sqrt(ratio)-1 (~2%) of the exact nearest-rank value', () => {
+    const tolerance = Math.sqrt(RATIO) - 1 + 1e-9;
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0.01, max: 120_000, noNaN: true }), { minLength: 1, maxLength: 2000 }), (durations) => {
+        const histogram: Histogram = new Map();
+        for (const d of durations) histogram.set(bucketOf(d), (histogram.get(bucketOf(d)) ?? 0) + 1);
+        for (const q of [0.5, 0.95, 0.99]) {
+          const exact = exactPercentile(durations, q);
+          const estimate = percentile(histogram, q)!;
+          expect(Math.abs(estimate - exact) / exact).toBeLessThanOrEqual(tolerance + 0.0005 / exact);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads buckets back from item attributes and ignores the rest', () => {
+    const h = histogramOf({ h400: 2, h500: 1, count: 3, hx: 5 });
+    expect([...h.entries()]).toEqual([[400, 2], [500, 1]]);
+    expect(percentile(h, 0.5)).toBeCloseTo(bucketValue(400), 3);
+    expect(percentile(new Map(), 0.5)).toBeUndefined();
+  });
+});
+
+describe('event identity and keys', () => {
+  const event = buildAnalyticsEvent({ type: 'ITEM_GET', action: 'EXECUTE', category: 'QUERY', source: 's', status: 'SUCCESS', requestId: 'r1', context, timestamp: new Date('2026-01-02T03:04:05.678Z'), properties: { tenant: 't1', b: 1, a: [1, { y: 2, x: 1 }] } });
+
+  it('the same content has the same id whatever the key order; different content differs', () => {
+    const reordered = JSON.parse(canonicalJson(event)) as unknown;
+    expect(eventIdOf(reordered)).toBe(eventIdOf(event));
+    expect(eventIdOf(JSON.parse(JSON.stringify(event)))).toBe(eventIdOf(event));
+    expect(eventIdOf({ ...event, requestId: 'r2' })).not.toBe(eventIdOf(event));
+  });
+
+  it('builds tenant-scoped keys', () => {
+    expect(eventKey('t1', event.detail.timestamp, 'abc')).toEqual({ pk: 'EVENT#t1#2026-01-02', sk: '2026-01-02T03:04:05.678Z#abc' });
+    expect(aggregateSortKey('MINUTE', event.detail.timestamp, 'ITEM_GET_ANALYTICS', 'QUERY', undefined)).toBe('MINUTE#03:04#ITEM_GET_ANALYTICS#QUERY#-');
+    expect(aggregateSortKey('HOUR', event.detail.timestamp, 'X_ANALYTICS', 'QUERY', 'NOT_FOUND')).toBe('HOUR#03#X_ANALYTICS#QUERY#NOT_FOUND');
+    expect(tenantOf({ tenant: 't1' })).toBe('t1');
+    expect(tenantOf({ tenant: 'a#b' })).toBe(SYSTEM_TENANT);
+    expect(tenantOf({})).toBe(SYSTEM_TENANT);
+  });
+
+  it('retention is configurable per category, with defaults', () => {
+    expect(retentionDays('QUERY', {})).toBe(30);
+    expect(retentionDays('USER_ACTION', {})).toBe(90);
+    expect(retentionDays('QUERY', { ANALYTICS_RETENTION_DAYS_QUERY: '7' })).toBe(7);
+    expect(retentionDays('QUERY', { ANALYTICS_RETENTION_DAYS: '14' })).toBe(14);
+    expect(() => retentionDays('QUERY', { ANALYTICS_RETENTION_DAYS_QUERY: '-1' })).toThrow(/positive/);
+    expect(expiresAt('2026-01-01T00:00:00.000Z', 1)).toBe(Date.parse('2026-01-02T00:00:00.000Z') / 1000);
+  });
+});
+
+describe('schema', () => {
+  const good = buildAnalyticsEvent({ type: 'ITEM_PUT', action: 'WRITE', category: 'USER_ACTION', source: 's', status: 'FAILURE', errorType: 'CONFLICT', durationMs: 12.3456, requestId: 'r', context, properties: { tenant: 't' } });
+
+  it('accepts what the emitter builds, in its envelope', () => {
+    expect(v.safeParse(analyticsEventSchema, good).success).toBe(true);
+    expect(v.safeParse(envelopeSchema, { id: 'e', 'detail-type': good.eventType, source: good.source, detail: good }).success).toBe(true);
+  });
+
+  it('rejects malformed events with a reason naming the field', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ ...good, eventType: 'ITEM_PUT' }, /eventType/],
+      [{ ...good, detail: { ...good.detail, timestamp: 'yesterday' } }, /detail\.timestamp/],
+      [{ ...good, detail: { ...good.detail, metadata: { ...good.detail.metadata, eventCategory: 'OTHER' } } }, /eventCategory/],
+      [{ ...good, detail: { ...good.detail, metadata: { ...good.detail.metadata, errorType: undefined } } }, /errorType/],
+      [{ ...good, detail: { ...good.detail, metadata: { ...good.detail.metadata, duration: -1 } } }, /duration/],
+      [{ ...good, eventType: 'OTHER_ANALYTICS' }, /detail\.type/],
+    ];
+    for (const [input, reason] of cases) {
+      const result = v.safeParse(analyticsEventSchema, input);
+      expect(result.success).toBe(false);
+      if (!result.success) expect(describeIssues(result.issues)).toMatch(reason);
+    }
+  });
+});
+
+describe('classification', () => {
+  it('maps failures to errorTypes through the one mapping in http/errors.ts', () => {
+    expect(classifyError(new ApiError(404, 'NOT_FOUND', 'x'))).toBe('NOT_FOUND');
+    expect(classifyError(new ApiError(400, 'VALIDATION_FAILED', 'x'))).toBe('VALIDATION_ERROR');
+    expect(classifyError(Object.assign(new Error('x'), { name: 'ProvisionedThroughputExceededException' }))).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(classifyError(new TypeError('boom'))).toBe('INTERNAL_ERROR');
+  });
+
+  it('puts every event in one of the four categories', () => {
+    expect(requestCategory('QUERY')).toBe('QUERY');
+    expect(requestCategory('QUERY', 403)).toBe('AUTHENTICATION');
+    expect(requestCategory(undefined)).toBe('SYSTEM_EVENT');
+    expect(frontEndCategory('LOGIN_CLICKED')).toBe('AUTHENTICATION');
+    expect(frontEndCategory('BUTTON_CLICKED')).toBe('USER_ACTION');
+  });
+});
