@@ -61,6 +61,27 @@ export function runtimeEnvironment(options: { endpoint: string; stack: Provision
   };
 }
 
+/**
+ * Imports a handler module. One that fails to load behaves as in Lambda (Runtime.ImportModuleError):
+ * every invocation fails (500 through the API, batch retried from a queue), the rest keep working.
+ */
+async function loadHandler(file: string, log: (line: string) => void): Promise<LocalFunction['handler']> {
+  let failure: Error;
+  try {
+    // A module's exports are whatever it declares; we only read `handler` and check it is a function.
+    const module = (await import(pathToFileURL(file).href)) as { handler?: unknown };
+    if (typeof module.handler === 'function') return module.handler as LocalFunction['handler'];
+    failure = new Error(`${file} does not export a function named "handler"`);
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+  }
+  failure.name = 'Runtime.ImportModuleError';
+  log(`ERROR could not load ${file.replace(`${repoRoot}/`, '')}: ${failure.message} (every invocation of it fails until it loads)`);
+  return () => {
+    throw failure;
+  };
+}
+
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const log = options.log ?? ((line: string) => console.error(line));
   const issuer = options.issuer ?? process.env.JWT_ISSUER ?? defaultIssuer;
@@ -78,14 +99,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       skipped.push(name);
       continue;
     }
-    // A module's exports are whatever it declares; we only read `handler` and check it is a function.
-    const module = (await import(pathToFileURL(file).href)) as { handler?: unknown };
-    if (typeof module.handler !== 'function') throw new Error(`${file} does not export a function named "handler"`);
     loaded.set(name, {
       functionName: `${options.stack.prefix}-${name}`,
       memoryMb: declaration.memoryMb,
       timeoutSeconds: declaration.timeoutSeconds,
-      handler: module.handler as LocalFunction['handler'],
+      handler: await loadHandler(file, log),
     });
   }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateSigningKeys } from '../../scripts/local/jwt.ts';
+import { generateSigningKeys, mintToken } from '../../scripts/local/jwt.ts';
 import { clientConfig } from '../../scripts/local/provision.ts';
 import { repoRoot } from '../../scripts/local/python-env.ts';
 import { startRuntime } from '../../scripts/local/runtime.ts';
@@ -46,19 +46,26 @@ describe('local runtime', () => {
   afterResponse(async () => { await new Promise((r) => setTimeout(r, 1500)); probe.afterTasks++; });
   return { batchItemFailures: [] };`,
     );
+    // A module that fails to load answers like Lambda's Runtime.ImportModuleError: 500, nothing else affected.
+    mkdirSync(join(dir, 'write'), { recursive: true });
+    writeFileSync(join(dir, 'write', 'handler.ts'), `throw new Error('broken at import');\n`);
     const stack = await provisionTestStack();
     const keys = await generateSigningKeys();
     const logs: string[] = [];
     const runtime = await startRuntime({ endpoint: awsEndpoint(), stack, port: 0, publicKey: keys.publicKey, functionsDir: dir, log: (l) => logs.push(l) });
     try {
-      expect(runtime.skipped.sort()).toEqual(['analytics', 'analytics-api', 'event-processor', 'write']);
-      expect(logs.filter((l) => l.startsWith('skipped '))).toHaveLength(4);
+      expect(runtime.skipped.sort()).toEqual(['analytics', 'analytics-api', 'event-processor']);
+      expect(logs.filter((l) => l.startsWith('skipped '))).toHaveLength(3);
+      expect(logs.some((l) => l.includes('could not load') && l.includes('broken at import'))).toBe(true);
 
       const health = await fetch(`${runtime.url}/health`);
       expect(await health.json()).toEqual({ fn: `${stack.prefix}-query`, table: stack.tableName('data') });
       const notBuilt = await fetch(`${runtime.url}/analytics/summary`, { headers: { authorization: 'Bearer x' } });
       expect(notBuilt.status).toBe(401); // the authorizer runs first, as in API Gateway
       expect(process.env.EVENT_FLOWS_LOCAL_RUNTIME).toBe('1');
+      const broken = await fetch(`${runtime.url}/items/notes/1`, { method: 'DELETE', headers: { authorization: `Bearer ${await mintToken(keys, { sub: 'a', tenant: 't' })}` } });
+      expect(broken.status).toBe(500);
+      expect(await broken.json()).toEqual({ message: 'Internal Server Error' });
 
       const sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
       await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl('import'), MessageBody: '{"chunk":1}' }));
