@@ -5,7 +5,7 @@ import { conflict, notFound, validationFailed } from '../shared/http/errors.ts';
 import { httpFunction, type ApiRequest, type Route } from '../shared/http/http-function.ts';
 import { jsonObjectBody, NAME_PATTERN, parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 import { completeIfDone } from '../shared/imports/complete.ts';
-import { chunksStillQueueing, commitJob, createJob, getJob, listFailures, viewOf, type ImportJob } from '../shared/imports/jobs.ts';
+import { commitJob, createJob, getJob, isSettled, listFailures, viewOf, type ImportJob } from '../shared/imports/jobs.ts';
 import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_REQUEST_BYTES, MAX_REQUEST_ITEMS } from '../shared/imports/limits.ts';
 import { submitChunk } from './chunks.ts';
 
@@ -67,7 +67,7 @@ async function addItems(request: ApiRequest) {
 async function commit(request: ApiRequest) {
   const job = await jobOf(request);
   if (job.status === 'OPEN') {
-    const unsent = await chunksStillQueueing(job.tenant, job.importId);
+    const unsent = job.chunksQueueing;
     if (unsent.length > 0) {
       throw conflict(`chunk(s) ${unsent.slice(0, 10).join(', ')} were not fully queued; send them again (same chunkId) before committing`);
     }
@@ -81,7 +81,7 @@ async function commit(request: ApiRequest) {
 async function status(request: ApiRequest) {
   let job = await jobOf(request);
   // Normally the event processor finishes the job; a read that sees it done does too.
-  if (job.status === 'PROCESSING' && job.batchesDone >= job.batchesTotal) job = (await completeIfDone(job.tenant, job.importId, request.context)) ?? (await getJob(job.tenant, job.importId)) ?? job;
+  if (isSettled(job)) job = (await completeIfDone(job.tenant, job.importId, request.context, job)) ?? (await getJob(job.tenant, job.importId)) ?? job;
   return { statusCode: 200, body: viewOf(job) };
 }
 

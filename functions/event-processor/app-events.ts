@@ -30,7 +30,7 @@ const Envelope = v.object({
 type Envelope = v.InferOutput<typeof Envelope>;
 
 const ItemDetail = v.object({ tenant: v.string(), collection: v.string(), id: v.string(), at: v.string() });
-const BatchDetail = v.object({ tenant: v.string(), importId: v.string() });
+const BatchDetail = v.object({ tenant: v.string(), importId: v.string(), chunkComplete: v.optional(v.boolean(), true) });
 
 export type Outcome = 'applied' | 'duplicate' | 'ignored';
 
@@ -48,6 +48,8 @@ export async function routeEnvelope(envelope: Envelope, context: Context): Promi
   }
   if (envelope.source === IMPORT_EVENTS_SOURCE && envelope['detail-type'] === IMPORT_BATCH_PROCESSED) {
     const detail = v.parse(BatchDetail, envelope.detail);
+    // Only the last batch of a chunk can be the job's last: the others need no look at the job.
+    if (!detail.chunkComplete) return 'ignored';
     await completeIfDone(detail.tenant, detail.importId, context);
     return 'applied';
   }

@@ -1,7 +1,8 @@
 /**
  * The import worker: consumes the import queue (ReportBatchItemFailures). Each message is
  * one batch of ≤ 25 items of one job, written with one BatchWriteItem (see ./writer.ts for
- * retries) and settled exactly once (see ./batches.ts).
+ * retries), planned once (./batches.ts) and settled exactly once (settleBatch in
+ * ../shared/imports/jobs.ts).
  *
  * Items are written as PUT /items writes them (toItemRecord): an id that exists is replaced,
  * keeping its createdAt, with version + 1; a new id gets version 1.
@@ -22,9 +23,10 @@ import { publishBatchProcessed } from '../shared/imports/events.ts';
 import { importMaxReceiveCount } from '../shared/imports/limits.ts';
 import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messages.ts';
 import { toItemRecord } from '../shared/items/item.ts';
+import { isBatchSettled, settleBatch } from '../shared/imports/jobs.ts';
 import { advanceLastWriteAt } from '../shared/items/stats.ts';
 import { log } from '../shared/log.ts';
-import { finishBatch, getBatch, makePlan, savePlan, type BatchPlan } from './batches.ts';
+import { getPlan, makePlan, recordFailures, savePlan, type BatchPlan } from './batches.ts';
 import { writeItems } from './writer.ts';
 
 export type MessageResult =
@@ -51,11 +53,8 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
   const lastReceive = receiveCount >= importMaxReceiveCount();
 
-  let state = await getBatch(message);
-  if (state?.status === 'DONE') return { kind: 'duplicate', message };
-  if (!state) state = await savePlan(message, await makePlan(message));
-  if (state.status === 'DONE') return { kind: 'duplicate', message };
-  const plan: BatchPlan = state.plan;
+  if (await isBatchSettled(message)) return { kind: 'duplicate', message };
+  const plan: BatchPlan = (await getPlan(message)) ?? (await savePlan(message, await makePlan(message)));
 
   const records = message.items.map((item) => {
     const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
@@ -74,8 +73,9 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const failedIds = new Set(report.failures.map((failure) => failure.id));
   const written = message.items.filter((item) => !failedIds.has(item.id));
   const created = written.filter((item) => plan.items[item.id]?.isNew !== false).length;
-  const settled = await finishBatch(message, { succeeded: written.length, created, failures: report.failures });
-  if (settled === 'duplicate') return { kind: 'duplicate', message };
+  await recordFailures(message, report.failures);
+  const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created });
+  if (settled.outcome === 'duplicate') return { kind: 'duplicate', message };
   if (written.length > 0) await advanceLastWriteAt(message.tenant, message.collection, plan.at);
   publishBatchProcessed({
     tenant: message.tenant,
@@ -85,6 +85,7 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
     succeeded: written.length,
     failed: report.failures.length,
     created,
+    chunkComplete: settled.chunkComplete,
     at: new Date().toISOString(),
   });
   const counts = { succeeded: written.length, failed: report.failures.length, created, unprocessedRetries: report.unprocessedRetries };

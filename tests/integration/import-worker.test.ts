@@ -5,7 +5,7 @@
  * over existing items keeps createdAt, bumps versions and counts only new items in the stats.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as importHandler } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { createJob, getJob, listFailures, reserveChunk, type ImportJob } from '../../functions/shared/imports/jobs.ts';
+import { commitJob, createJob, getJob, listFailures, reserveChunk, tryCompleteJob, type ImportJob } from '../../functions/shared/imports/jobs.ts';
 import { toMessages, type ImportMessage } from '../../functions/shared/imports/messages.ts';
 import { validateItems } from '../../functions/shared/imports/items.ts';
 import { getCollectionStats, getItem } from '../../functions/shared/items/repository.ts';
@@ -67,6 +67,12 @@ function sqsEvent(messages: ImportMessage[], receiveCount = 1): SQSEvent {
   };
 }
 
+/** Commit and finish the job (what the commit route and the event processor do). */
+async function finish(job: ImportJob) {
+  await commitJob(tenant, job.importId);
+  return tryCompleteJob(tenant, job.importId);
+}
+
 async function runWorker(event: SQSEvent) {
   const result = await importHandler(event, lambdaContext('import'));
   await drainAfterResponseTasks();
@@ -103,6 +109,7 @@ describe('import worker', () => {
     const after = await getJob(tenant, job.importId);
     expect(after).toMatchObject({ processed: 25, succeeded: 25, failed: 0, batchesDone: 1 });
     for (const i of [0, 9, 10, 24]) expect(await getItem({ tenant, collection: 'unprocessed', id: `u-${i}` })).toMatchObject({ version: 1, data: { n: i } });
+    expect(await finish(job)).toMatchObject({ status: 'COMPLETED', succeeded: 25 });
     expect((await getCollectionStats(tenant, 'unprocessed')).itemCount).toBe(25);
   });
 
@@ -118,14 +125,19 @@ describe('import worker', () => {
     expect(second).toMatchObject({ processed: 40, succeeded: 40, created: 40, batchesDone: 2, batchesTotal: 2 });
     expect(second?.processed).toBe(first?.processed);
     expect(await getItem({ tenant, collection: 'duplicates', id: 'd-3' })).toEqual(item);
+    await finish(job);
+    // After completion too: a late duplicate neither changes the job nor the stats.
+    expect((await runWorker(sqsEvent(messages, 3))).batchItemFailures).toEqual([]);
+    expect(await tryCompleteJob(tenant, job.importId)).toBeUndefined();
+    expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'COMPLETED', processed: 40 });
     expect((await getCollectionStats(tenant, 'duplicates')).itemCount).toBe(40);
   });
 
   it('a message redelivered after a crash mid-batch rewrites the same records and counts once', async () => {
     const { job, messages } = await jobWithChunk('crash', makeItems('k', 5));
-    // First delivery: the plan is saved, items written, then the transaction that settles it "crashes".
+    // First delivery: the plan is saved, items written, then the update that settles it "crashes".
     wrappedDynamo((command) => {
-      if ((command as { constructor: { name: string } }).constructor.name === 'TransactWriteCommand') return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
+      if (command instanceof UpdateCommand) return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
       return undefined;
     });
     expect((await runWorker(sqsEvent(messages))).batchItemFailures).toHaveLength(1);
@@ -136,12 +148,14 @@ describe('import worker', () => {
     // Not counted as "replaced" though the items already existed on the second delivery.
     expect(await getJob(tenant, job.importId)).toMatchObject({ succeeded: 5, created: 5 });
     expect(await getItem({ tenant, collection: 'crash', id: 'k-1' })).toEqual(written);
+    await finish(job);
     expect((await getCollectionStats(tenant, 'crash')).itemCount).toBe(5);
   });
 
   it('replaces existing items like PUT does: version + 1, createdAt kept, stats count only new items', async () => {
     const first = await jobWithChunk('replace', makeItems('r', 10));
     await runWorker(sqsEvent(first.messages));
+    await finish(first.job);
     const before = await getItem({ tenant, collection: 'replace', id: 'r-2' });
     const items = [...makeItems('r', 5).map((item) => ({ ...item, data: { replaced: true } })), ...makeItems('s', 3)];
     const second = await jobWithChunk('replace', items);
@@ -149,10 +163,10 @@ describe('import worker', () => {
     const after = await getItem({ tenant, collection: 'replace', id: 'r-2' });
     expect(after).toMatchObject({ version: 2, createdAt: before?.createdAt, data: { replaced: true } });
     expect(after!.updatedAt >= before!.updatedAt).toBe(true);
-    expect(await getJob(tenant, second.job.importId)).toMatchObject({ succeeded: 8, created: 3 });
+    expect(await finish(second.job)).toMatchObject({ succeeded: 8, created: 3 });
     expect((await getCollectionStats(tenant, 'replace')).itemCount).toBe(13);
     // Same stored shape as the write path's records (toItemRecord): keys and index sort keys.
-    const { Item } = await new DynamoDBDocumentClient(new DynamoDBClient({})).send(
+    const { Item } = await DynamoDBDocumentClient.from(new DynamoDBClient({})).send(
       new GetCommand({ TableName: stack.tableName('data'), Key: { pk: 'TENANT#acme#COLLECTION#replace', sk: 'ITEM#s-1' } }),
     );
     expect(Object.keys(Item ?? {}).sort()).toEqual(['collection', 'createdAt', 'createdSort', 'data', 'id', 'pk', 'sk', 'tenant', 'updatedAt', 'updatedSort', 'version']);
@@ -170,8 +184,9 @@ describe('import worker', () => {
       // DynamoDB refuses any request that holds the poison item (as it would an over-deep document).
       const refuse = () => Promise.reject(Object.assign(new Error('Nesting Levels have exceeded supported limits'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } }));
       wrappedDynamo((command) => {
-        if (command instanceof BatchWriteCommand && JSON.stringify(command.input).includes('"poison"')) return refuse();
-        if (command instanceof PutCommand && command.input.Item?.id === 'poison') return refuse();
+        const isPoison = (item?: Record<string, unknown>) => item?.id === 'poison' && String(item.sk).startsWith('ITEM#');
+        if (command instanceof BatchWriteCommand && Object.values(command.input.RequestItems ?? {}).flat().some((r) => isPoison(r.PutRequest?.Item))) return refuse();
+        if (command instanceof PutCommand && isPoison(command.input.Item)) return refuse();
         return undefined;
       });
       await sqsClient.send(
@@ -211,6 +226,7 @@ describe('import worker', () => {
       expect(Math.max(...receives)).toBe(5);
       const after = await getJob(tenant, job.importId);
       expect(after).toMatchObject({ total: 30, processed: 30, succeeded: 29, failed: 1, batchesDone: 2 });
+      expect(await finish(job)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', failed: 1 });
       const { failures } = await listFailures(tenant, job.importId, 10);
       expect(failures).toEqual([expect.objectContaining({ id: 'poison', reason: expect.stringContaining('ValidationException') })]);
       expect(await getItem({ tenant, collection: 'poison', id: 'p-6' })).toBeDefined();

@@ -5,8 +5,8 @@ import { IMPORT_EVENTS_SOURCE } from '../events/domain-events.ts';
 import { publishImportCompleted } from './events.ts';
 import { tryCompleteJob, type ImportJob } from './jobs.ts';
 
-export async function completeIfDone(tenant: string, importId: string, context: Context): Promise<ImportJob | undefined> {
-  const job = await tryCompleteJob(tenant, importId);
+export async function completeIfDone(tenant: string, importId: string, context: Context, known?: ImportJob): Promise<ImportJob | undefined> {
+  const job = await tryCompleteJob(tenant, importId, known);
   if (!job || !job.completedAt) return undefined;
   const counts = { total: job.total, succeeded: job.succeeded, failed: job.failed, rejected: job.rejected, created: job.created };
   publishImportCompleted({ tenant, collection: job.collection, importId, status: job.status, ...counts, createdAt: job.createdAt, completedAt: job.completedAt });

@@ -12,6 +12,8 @@ export interface ImportBatchProcessedDetail {
   succeeded: number;
   failed: number;
   created: number;
+  /** Every batch of this batch's chunk is settled: the job may be finished. */
+  chunkComplete: boolean;
   at: string;
 }
 

@@ -3,37 +3,42 @@
  * tenant's importId simply is not there (404):
  *
  *   pk = TENANT#<tenant>#IMPORT#<importId>
- *   sk = JOB                    the job: status and counters (only ever ADDed to: monotonic)
- *   sk = CHUNK#<chunkId>        one accepted request chunk: content hash, batch count, response
- *   sk = BATCH#<batchId>        one queue message: PLANNED (versions decided) → DONE
+ *   sk = JOB                    status; the final counters once finished
+ *   sk = CHUNK#<chunkId>        one accepted request chunk: content hash, its batch count and
+ *                               its progress counters (processed, succeeded, failed, created,
+ *                               batchesDone and the set of batch numbers done)
+ *   sk = BATCH#<batchId>        one queue message's plan (versions decided before writing)
  *   sk = FAILURE#<batchId>#<n>  an item that failed after the last retry
  *
- * Completion is exact: the job counts batches queued (batchesTotal, reserved with the
- * chunk in one transaction) and batches done (batchesDone, added in the same transaction
- * that marks the batch DONE). Committed and batchesDone = batchesTotal means finished.
+ * Why counters live on the chunk and not on the job: a batch is settled by ONE conditional
+ * UpdateItem on its chunk (`ADD doneBatches {n}, succeeded ... IF NOT contains(doneBatches, n)`),
+ * which is exactly-once without a transaction and spreads the writes over many items. The
+ * job's progress is the sum over its chunks (≤ 1,000 items each, so ≤ 100 chunk records for
+ * 100,000 items). Completion is exact: committed, every chunk queued and every chunk's
+ * batchesDone = batches. Finishing is a small state machine of single-item conditional
+ * writes (no transaction): the job record takes the final counters and `finalStatus`
+ * (only while PROCESSING without one: one winner), the collection's stats take the number
+ * of new items (guarded per import, see ../items/stats.ts), then the job's status becomes
+ * its finalStatus. Whoever finds a job with a finalStatus but still PROCESSING resumes.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { transactWrite } from './transact.ts';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { dynamo } from '../aws-clients.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
+import { applyImportToStats } from '../items/stats.ts';
 import type { Rejection } from './items.ts';
 
 export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED'] as const;
 export type ImportStatus = (typeof IMPORT_STATUSES)[number];
 
 const DAY = 24 * 3600;
-/** Jobs, chunks and failures are kept 90 days; batch markers as long as a message may live (DLQ: 14 days) and a day more. */
-const JOB_RETENTION_SECONDS = 90 * DAY;
+/** Jobs, chunks and failures are kept 90 days; batch plans as long as a message may live (DLQ: 14 days) and a day more. */
+export const JOB_RETENTION_SECONDS = 90 * DAY;
 export const BATCH_RETENTION_SECONDS = 15 * DAY;
 
-export interface ImportJob {
-  importId: string;
-  tenant: string;
-  collection: string;
-  status: ImportStatus;
+export interface Counters {
   /** Items accepted (queued). */
   total: number;
   /** Items the worker has settled: succeeded + failed. */
@@ -44,25 +49,28 @@ export interface ImportJob {
   rejected: number;
   /** Of the succeeded items, how many did not exist before (the rest replaced an item). */
   created: number;
+}
+
+export interface ImportJob extends Counters {
+  importId: string;
+  tenant: string;
+  collection: string;
+  status: ImportStatus;
+  chunks: number;
   batchesTotal: number;
   batchesDone: number;
-  chunks: number;
+  /** Chunks recorded whose messages are not all queued yet. */
+  chunksQueueing: string[];
   createdBy: string;
   createdAt: string;
   updatedAt: string;
   completedAt: string | null;
 }
 
-export interface ImportJobView {
+export interface ImportJobView extends Counters {
   importId: string;
   status: ImportStatus;
   collection: string;
-  total: number;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  rejected: number;
-  created: number;
   replaced: number;
   createdAt: string;
   updatedAt: string;
@@ -73,35 +81,13 @@ export function jobPartition(tenant: string, importId: string): string {
   return `TENANT#${tenant}#IMPORT#${importId}`;
 }
 export const JOB_SORT_KEY = 'JOB';
-export const chunkSortKey = (chunkId: string) => `CHUNK#${chunkId}`;
+export const CHUNK_PREFIX = 'CHUNK#';
+export const chunkSortKey = (chunkId: string) => `${CHUNK_PREFIX}${chunkId}`;
 export const batchSortKey = (batchId: string) => `BATCH#${batchId}`;
 export const FAILURE_PREFIX = 'FAILURE#';
 export const failureSortKey = (batchId: string, index: number) => `${FAILURE_PREFIX}${batchId}#${String(index).padStart(3, '0')}`;
 
-const epoch = (offsetSeconds: number) => Math.floor(Date.now() / 1000) + offsetSeconds;
-
-function toJob(record: Record<string, unknown>): ImportJob {
-  const n = (name: string) => Number(record[name] ?? 0);
-  return {
-    importId: String(record.importId),
-    tenant: String(record.tenant),
-    collection: String(record.collection),
-    status: record.status as ImportStatus,
-    total: n('total'),
-    processed: n('processed'),
-    succeeded: n('succeeded'),
-    failed: n('failed'),
-    rejected: n('rejected'),
-    created: n('created'),
-    batchesTotal: n('batchesTotal'),
-    batchesDone: n('batchesDone'),
-    chunks: n('chunks'),
-    createdBy: String(record.createdBy ?? ''),
-    createdAt: String(record.createdAt),
-    updatedAt: String(record.updatedAt),
-    completedAt: (record.completedAt as string | undefined) ?? null,
-  };
-}
+export const epochIn = (offsetSeconds: number) => Math.floor(Date.now() / 1000) + offsetSeconds;
 
 export function viewOf(job: ImportJob): ImportJobView {
   return {
@@ -117,12 +103,12 @@ export function viewOf(job: ImportJob): ImportJobView {
     replaced: job.succeeded - job.created,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
-    completedAt: job.completedAt,
+    completedAt: isFinished(job.status) ? job.completedAt : null,
   };
 }
 
 /** The status a finished job ends in. */
-export function finalStatus(job: Pick<ImportJob, 'succeeded' | 'failed' | 'rejected'>): ImportStatus {
+export function finalStatus(job: Pick<Counters, 'succeeded' | 'failed' | 'rejected'>): ImportStatus {
   if (job.failed === 0 && job.rejected === 0) return 'COMPLETED';
   if (job.succeeded === 0) return 'FAILED';
   return 'COMPLETED_WITH_ERRORS';
@@ -132,10 +118,23 @@ export function isFinished(status: ImportStatus): boolean {
   return status === 'COMPLETED' || status === 'COMPLETED_WITH_ERRORS' || status === 'FAILED';
 }
 
+/** Everything finished: committed, every chunk queued, every batch settled. */
+export function isSettled(job: ImportJob): boolean {
+  return job.status === 'PROCESSING' && job.chunksQueueing.length === 0 && job.batchesDone >= job.batchesTotal;
+}
+
 export async function createJob(tenant: string, collection: string, createdBy: string): Promise<ImportJob> {
   const now = new Date().toISOString();
-  const job: ImportJob = {
-    importId: randomUUID(),
+  const importId = randomUUID();
+  await dynamo().send(
+    new PutCommand({
+      TableName: config.dataTable(),
+      Item: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY, importId, tenant, collection, status: 'OPEN', createdBy, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }),
+  );
+  return {
+    importId,
     tenant,
     collection,
     status: 'OPEN',
@@ -145,30 +144,79 @@ export async function createJob(tenant: string, collection: string, createdBy: s
     failed: 0,
     rejected: 0,
     created: 0,
+    chunks: 0,
     batchesTotal: 0,
     batchesDone: 0,
-    chunks: 0,
+    chunksQueueing: [],
     createdBy,
     createdAt: now,
     updatedAt: now,
     completedAt: null,
   };
-  const { completedAt: _unset, ...stored } = job;
-  await dynamo().send(
-    new PutCommand({
-      TableName: config.dataTable(),
-      Item: { pk: jobPartition(tenant, job.importId), sk: JOB_SORT_KEY, ...stored, expiresAt: epoch(JOB_RETENTION_SECONDS) },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
-  return job;
 }
 
+async function getJobRecord(tenant: string, importId: string): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY }, ConsistentRead: true }));
+  return Item;
+}
+
+const num = (record: Record<string, unknown>, name: string) => Number(record[name] ?? 0);
+
+/** The job with its counters: stored once finished, summed over its chunks before. */
 export async function getJob(tenant: string, importId: string): Promise<ImportJob | undefined> {
-  const { Item } = await dynamo().send(
-    new GetCommand({ TableName: config.dataTable(), Key: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY }, ConsistentRead: true }),
-  );
-  return Item ? toJob(Item) : undefined;
+  const record = await getJobRecord(tenant, importId);
+  if (!record) return undefined;
+  const job: ImportJob = {
+    importId,
+    tenant,
+    collection: String(record.collection),
+    status: record.status as ImportStatus,
+    total: num(record, 'total'),
+    processed: num(record, 'processed'),
+    succeeded: num(record, 'succeeded'),
+    failed: num(record, 'failed'),
+    rejected: num(record, 'rejected'),
+    created: num(record, 'created'),
+    chunks: num(record, 'chunks'),
+    batchesTotal: num(record, 'batchesTotal'),
+    batchesDone: num(record, 'batchesDone'),
+    chunksQueueing: [],
+    createdBy: String(record.createdBy ?? ''),
+    createdAt: String(record.createdAt),
+    updatedAt: String(record.updatedAt),
+    completedAt: (record.completedAt as string | undefined) ?? null,
+  };
+  // Finished or finishing: the stored counters are the final ones.
+  if (isFinished(job.status) || record.finalStatus) return job;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName: config.dataTable(),
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
+        ExpressionAttributeValues: { ':pk': jobPartition(tenant, importId), ':chunk': CHUNK_PREFIX },
+        ProjectionExpression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
+        ExpressionAttributeNames: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+        ConsistentRead: true,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    for (const chunk of page.Items ?? []) {
+      job.chunks++;
+      job.total += num(chunk, 'accepted');
+      job.rejected += num(chunk, 'rejectedCount');
+      job.batchesTotal += num(chunk, 'batches');
+      job.batchesDone += num(chunk, 'batchesDone');
+      job.processed += num(chunk, 'processed');
+      job.succeeded += num(chunk, 'succeeded');
+      job.failed += num(chunk, 'failed');
+      job.created += num(chunk, 'created');
+      if (chunk.status !== 'QUEUED') job.chunksQueueing.push(String(chunk.chunkId));
+      if (typeof chunk.updatedAt === 'string' && chunk.updatedAt > job.updatedAt) job.updatedAt = chunk.updatedAt;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return job;
 }
 
 export interface ChunkRecord {
@@ -182,7 +230,13 @@ export interface ChunkRecord {
 
 export async function getChunk(tenant: string, importId: string, chunkId: string): Promise<ChunkRecord | undefined> {
   const { Item } = await dynamo().send(
-    new GetCommand({ TableName: config.dataTable(), Key: { pk: jobPartition(tenant, importId), sk: chunkSortKey(chunkId) }, ConsistentRead: true }),
+    new GetCommand({
+      TableName: config.dataTable(),
+      Key: { pk: jobPartition(tenant, importId), sk: chunkSortKey(chunkId) },
+      ConsistentRead: true,
+      ProjectionExpression: 'chunkId, #hash, #status, accepted, rejected, batches',
+      ExpressionAttributeNames: { '#hash': 'hash', '#status': 'status' },
+    }),
   );
   if (!Item) return undefined;
   return {
@@ -196,48 +250,31 @@ export async function getChunk(tenant: string, importId: string, chunkId: string
 }
 
 /**
- * Records a chunk and adds its counts to the job in one transaction, only while the job is
- * OPEN and only once per chunkId. `exists` when the chunk was recorded before; `not-open`
- * when the job was committed (or finished) in the meantime.
+ * Records a chunk once per chunkId, while the job is OPEN: `exists` when it was recorded
+ * before, `not-open` when the job was committed (the chunk is then taken back).
  */
-export async function reserveChunk(job: ImportJob, chunk: ChunkRecord): Promise<'reserved' | 'exists' | 'not-open'> {
-  const pk = jobPartition(job.tenant, job.importId);
+export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunk: ChunkRecord): Promise<'reserved' | 'exists' | 'not-open'> {
+  const key = { pk: jobPartition(job.tenant, job.importId), sk: chunkSortKey(chunk.chunkId) };
+  const now = new Date().toISOString();
   try {
-    await transactWrite([
-          {
-            Put: {
-              TableName: config.dataTable(),
-              Item: { pk, sk: chunkSortKey(chunk.chunkId), ...chunk, createdAt: new Date().toISOString(), expiresAt: epoch(JOB_RETENTION_SECONDS) },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            },
-          },
-          {
-            Update: {
-              TableName: config.dataTable(),
-              Key: { pk, sk: JOB_SORT_KEY },
-              UpdateExpression: 'ADD #total :accepted, #rejected :rejected, batchesTotal :batches, chunks :one SET updatedAt = :now',
-              ConditionExpression: '#status = :open',
-              ExpressionAttributeNames: { '#total': 'total', '#status': 'status', '#rejected': 'rejected' },
-              ExpressionAttributeValues: {
-                ':accepted': chunk.accepted,
-                ':rejected': chunk.rejected.length,
-                ':batches': chunk.batches,
-                ':one': 1,
-                ':now': new Date().toISOString(),
-                ':open': 'OPEN',
-              },
-            },
-          },
-    ]);
-    return 'reserved';
+    await dynamo().send(
+      new PutCommand({
+        TableName: config.dataTable(),
+        Item: { ...key, ...chunk, rejectedCount: chunk.rejected.length, batchesDone: 0, processed: 0, succeeded: 0, failed: 0, created: 0, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
   } catch (error) {
-    if ((error as Error).name !== 'TransactionCanceledException') throw error;
-    // Which condition failed: read rather than trust every emulator's CancellationReasons.
-    if (await getChunk(job.tenant, job.importId, chunk.chunkId)) return 'exists';
-    const current = await getJob(job.tenant, job.importId);
-    if (current && current.status !== 'OPEN') return 'not-open';
+    if (error instanceof ConditionalCheckFailedException) return 'exists';
     throw error;
   }
+  // Committed between our check and the put: take the chunk back (nothing was queued).
+  const record = await getJobRecord(job.tenant, job.importId);
+  if (record?.status !== 'OPEN') {
+    await dynamo().send(new DeleteCommand({ TableName: config.dataTable(), Key: key }));
+    return 'not-open';
+  }
+  return 'reserved';
 }
 
 export async function markChunkQueued(tenant: string, importId: string, chunkId: string): Promise<void> {
@@ -245,34 +282,61 @@ export async function markChunkQueued(tenant: string, importId: string, chunkId:
     new UpdateCommand({
       TableName: config.dataTable(),
       Key: { pk: jobPartition(tenant, importId), sk: chunkSortKey(chunkId) },
-      UpdateExpression: 'SET #status = :queued',
+      UpdateExpression: 'SET #status = :queued, updatedAt = :now',
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':queued': 'QUEUED' },
+      ExpressionAttributeValues: { ':queued': 'QUEUED', ':now': new Date().toISOString() },
     }),
   );
 }
 
-/** Chunks reserved whose messages were not all sent yet (the request failed half-way). */
-export async function chunksStillQueueing(tenant: string, importId: string): Promise<string[]> {
-  const ids: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
+/**
+ * Settles batch `batch` of a chunk exactly once: `settled` with the chunk's progress after
+ * it, or `duplicate` when that batch was settled before.
+ */
+export async function settleBatch(
+  message: { tenant: string; importId: string; chunkId: string; batch: number },
+  counts: { succeeded: number; failed: number; created: number },
+): Promise<{ outcome: 'settled'; chunkComplete: boolean } | { outcome: 'duplicate' }> {
+  try {
+    const { Attributes } = await dynamo().send(
+      new UpdateCommand({
         TableName: config.dataTable(),
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
-        FilterExpression: '#status = :queueing',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':pk': jobPartition(tenant, importId), ':chunk': 'CHUNK#', ':queueing': 'QUEUEING' },
-        ProjectionExpression: 'chunkId',
-        ConsistentRead: true,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        Key: { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) },
+        UpdateExpression: 'ADD doneBatches :batch, batchesDone :one, #processed :processed, #succeeded :succeeded, #failed :failed, #created :created SET updatedAt = :now',
+        ConditionExpression: 'attribute_exists(pk) AND NOT contains(doneBatches, :n)',
+        ExpressionAttributeNames: { '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+        ExpressionAttributeValues: {
+          ':batch': new Set([message.batch]),
+          ':n': message.batch,
+          ':one': 1,
+          ':processed': counts.succeeded + counts.failed,
+          ':succeeded': counts.succeeded,
+          ':failed': counts.failed,
+          ':created': counts.created,
+          ':now': new Date().toISOString(),
+        },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    for (const item of page.Items ?? []) ids.push(String(item.chunkId));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return ids;
+    return { outcome: 'settled', chunkComplete: Attributes?.status === 'QUEUED' && Number(Attributes.batchesDone) >= Number(Attributes.batches) };
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return { outcome: 'duplicate' };
+    throw error;
+  }
+}
+
+/** True when this batch of the chunk was settled already (a cheap check before writing anything). */
+export async function isBatchSettled(message: { tenant: string; importId: string; chunkId: string; batch: number }): Promise<boolean> {
+  const { Item } = await dynamo().send(
+    new GetCommand({
+      TableName: config.dataTable(),
+      Key: { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) },
+      ProjectionExpression: 'doneBatches',
+      ConsistentRead: true,
+    }),
+  );
+  const done = Item?.doneBatches as Set<number> | undefined;
+  return done instanceof Set && done.has(message.batch);
 }
 
 /** OPEN → PROCESSING. Committing a job that is already committed changes nothing. */
@@ -294,31 +358,70 @@ export async function commitJob(tenant: string, importId: string): Promise<void>
 }
 
 /**
- * Marks the job finished if it is committed and every batch is done; safe to call from
- * anywhere, any number of times: exactly one caller wins (the conditional update), and it
- * gets the finished job back to announce it.
+ * Marks the job finished if it is settled; safe to call from anywhere, any number of times.
+ * Exactly one caller gets the finished job back (to announce it); the others get undefined.
  */
-export async function tryCompleteJob(tenant: string, importId: string): Promise<ImportJob | undefined> {
-  const job = await getJob(tenant, importId);
-  if (!job || job.status !== 'PROCESSING' || job.batchesDone < job.batchesTotal) return undefined;
-  const status = finalStatus(job);
-  const now = new Date().toISOString();
+export async function tryCompleteJob(tenant: string, importId: string, known?: ImportJob): Promise<ImportJob | undefined> {
+  const key = { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY };
+  const record = await getJobRecord(tenant, importId);
+  if (!record || record.status !== 'PROCESSING') return undefined;
+  if (!record.finalStatus) {
+    const job = known && known.status === 'PROCESSING' ? known : await getJob(tenant, importId);
+    if (!job || !isSettled(job)) return undefined;
+    const now = new Date().toISOString();
+    try {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: config.dataTable(),
+          Key: key,
+          UpdateExpression:
+            'SET finalStatus = :final, completedAt = :now, updatedAt = :now, #total = :total, #processed = :processed, #succeeded = :succeeded, ' +
+            '#failed = :failed, #rejected = :rejected, #created = :created, chunks = :chunks, batchesTotal = :batchesTotal, batchesDone = :batchesDone',
+          ConditionExpression: '#status = :processing AND attribute_not_exists(finalStatus)',
+          ExpressionAttributeNames: { '#status': 'status', '#total': 'total', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#rejected': 'rejected', '#created': 'created' },
+          ExpressionAttributeValues: {
+            ':final': finalStatus(job),
+            ':now': now,
+            ':processing': 'PROCESSING',
+            ':total': job.total,
+            ':processed': job.processed,
+            ':succeeded': job.succeeded,
+            ':failed': job.failed,
+            ':rejected': job.rejected,
+            ':created': job.created,
+            ':chunks': job.chunks,
+            ':batchesTotal': job.batchesTotal,
+            ':batchesDone': job.batchesDone,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+  // Finishing (by us or by a caller that stopped half-way): stats once, then the status.
+  const finishing = await getJob(tenant, importId);
+  if (!finishing || finishing.status !== 'PROCESSING') return undefined;
+  const stored = await getJobRecord(tenant, importId);
+  const status = stored?.finalStatus as ImportStatus | undefined;
+  if (!status) return undefined;
+  await applyImportToStats({ tenant, collection: finishing.collection, importId, importCreatedAt: finishing.createdAt, created: finishing.created });
   try {
     await dynamo().send(
       new UpdateCommand({
         TableName: config.dataTable(),
-        Key: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY },
-        UpdateExpression: 'SET #status = :final, completedAt = :now, updatedAt = :now',
-        ConditionExpression: '#status = :processing AND batchesDone = batchesTotal AND #processed = :processed AND #failed = :failed',
-        ExpressionAttributeNames: { '#status': 'status', '#processed': 'processed', '#failed': 'failed' },
-        ExpressionAttributeValues: { ':final': status, ':now': now, ':processing': 'PROCESSING', ':processed': job.processed, ':failed': job.failed },
+        Key: key,
+        UpdateExpression: 'SET #status = finalStatus',
+        ConditionExpression: '#status = :processing',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':processing': 'PROCESSING' },
       }),
     );
   } catch (error) {
     if (error instanceof ConditionalCheckFailedException) return undefined;
     throw error;
   }
-  return { ...job, status, completedAt: now, updatedAt: now };
+  return { ...finishing, status };
 }
 
 export interface ImportFailure {

@@ -1,7 +1,7 @@
 /**
  * The import queue's message: one batch of at most 25 items of one job, within SQS's size
  * limit. `batchId` is `<chunkId>.<n>`: stable, so a chunk sent again produces the same
- * batches and the worker's per-batch record makes the second delivery a no-op.
+ * batches, and the chunk's set of settled batch numbers makes a second delivery a no-op.
  */
 import * as v from 'valibot';
 import { ITEMS_PER_MESSAGE, MESSAGE_ENVELOPE_BYTES, MESSAGES_PER_SEND_BATCH, SQS_MAX_MESSAGE_BYTES } from './limits.ts';
@@ -12,6 +12,10 @@ export const ImportMessageSchema = v.object({
   tenant: v.string(),
   collection: v.string(),
   importId: v.string(),
+  chunkId: v.string(),
+  /** The batch's number within its chunk. */
+  batch: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** `<chunkId>.<batch>` */
   batchId: v.string(),
   items: v.pipe(
     v.array(v.object({ id: v.string(), data: v.record(v.string(), v.unknown()) })),
@@ -53,6 +57,8 @@ export function toMessages(job: { tenant: string; collection: string; importId: 
     tenant: job.tenant,
     collection: job.collection,
     importId: job.importId,
+    chunkId,
+    batch: n,
     batchId: `${chunkId}.${n}`,
     items: batch.map(({ id, data }): ImportItem => ({ id, data })),
   }));

@@ -26,7 +26,13 @@ export async function transactWrite(items: TransactItems, attempts = 8): Promise
       return;
     } catch (error) {
       const name = (error as Error).name;
-      const retryable = (name === 'TransactionCanceledException' && isRetryableCancellation(error)) || name === 'TransactionConflictException' || name === 'TransactionInProgressException';
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
+      // 5xx: a service hiccup (the emulator also answers 500 when a transaction races a write).
+      const retryable =
+        (name === 'TransactionCanceledException' && isRetryableCancellation(error)) ||
+        name === 'TransactionConflictException' ||
+        name === 'TransactionInProgressException' ||
+        status >= 500;
       if (!retryable || attempt + 1 >= attempts) throw error;
       await sleep(Math.min(2000, backoffDelay(attempt, 25) + 5));
     }

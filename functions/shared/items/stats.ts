@@ -6,8 +6,11 @@
  * - item events (ItemCreated +1, ItemDeleted -1) are applied in a transaction with a
  *   conditional per-event marker (`EVENT#<event id>`, expires via `expiresAt`), so a
  *   redelivered event changes nothing;
- * - imports add the number of items they *created* (not replaced) in the same transaction
- *   that marks their batch done (see functions/import), so they are counted exactly once;
+ * - an import adds the number of items it *created* (not replaced) once, when it finishes:
+ *   one conditional update that also adds `<createdAt>|<importId>` to the record's
+ *   `appliedImports` string set, and refuses if it is there already (no transaction: an
+ *   import's completion must not cost a table-sized transaction in the emulator, see
+ *   docs/IMPORT.md). Tags older than APPLIED_IMPORTS_RETENTION are pruned afterwards;
  * - lastWriteAt only moves forward (a conditional max), which is idempotent by itself.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
@@ -84,4 +87,44 @@ export async function applyItemEvent(event: { eventId: string; tenant: string; c
   }
   await advanceLastWriteAt(event.tenant, event.collection, event.at);
   return outcome;
+}
+
+/** How long an import's tag stays in `appliedImports`: far longer than any retry of its completion. */
+export const APPLIED_IMPORTS_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Adds an import's new items to the collection's itemCount, at most once per import
+ * (`duplicate` when it was added before).
+ */
+export async function applyImportToStats(input: { tenant: string; collection: string; importId: string; importCreatedAt: string; created: number }): Promise<'applied' | 'duplicate'> {
+  if (input.created === 0) return 'applied';
+  const tag = `${input.importCreatedAt}|${input.importId}`;
+  try {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: config.dataTable(),
+        Key: statsKey(input.tenant, input.collection),
+        UpdateExpression: 'ADD itemCount :created, appliedImports :tags SET #tenant = :tenant, #collection = :collection',
+        ConditionExpression: 'NOT contains(appliedImports, :tag)',
+        ExpressionAttributeNames: { '#collection': 'collection', '#tenant': 'tenant' },
+        ExpressionAttributeValues: { ':created': input.created, ':tags': new Set([tag]), ':tag': tag, ':tenant': input.tenant, ':collection': input.collection },
+      }),
+    );
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return 'duplicate';
+    throw error;
+  }
+  await pruneAppliedImports(input.tenant, input.collection).catch(() => undefined);
+  return 'applied';
+}
+
+async function pruneAppliedImports(tenant: string, collection: string): Promise<void> {
+  const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: statsKey(tenant, collection), ProjectionExpression: 'appliedImports' }));
+  const tags = Item?.appliedImports instanceof Set ? [...(Item.appliedImports as Set<string>)] : [];
+  const cutoff = new Date(Date.now() - APPLIED_IMPORTS_RETENTION_MS).toISOString();
+  const old = tags.filter((tag) => tag.split('|')[0]! < cutoff);
+  if (old.length === 0) return;
+  await dynamo().send(
+    new UpdateCommand({ TableName: config.dataTable(), Key: statsKey(tenant, collection), UpdateExpression: 'DELETE appliedImports :old', ExpressionAttributeValues: { ':old': new Set(old) } }),
+  );
 }

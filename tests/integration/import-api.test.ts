@@ -1,0 +1,151 @@
+/**
+ * The import API end to end on the emulator: API → import queue → worker → table, the app
+ * bus → app-events queue → event processor finishing the job. Handlers are invoked the way
+ * API Gateway and the SQS event source mapping invoke them.
+ */
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as eventProcessor } from '../../functions/event-processor/handler.ts';
+import { handler as importWorker } from '../../functions/import/handler.ts';
+import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
+import { getJob } from '../../functions/shared/imports/jobs.ts';
+import { getCollectionStats, getItem } from '../../functions/shared/items/repository.ts';
+import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
+import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
+import { apiEvent, invoke, lambdaContext, type Claims } from '../support/invoke.ts';
+import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
+
+const admin: Claims = { sub: 'alice', tenant: 'acme', scope: 'items admin' };
+const otherAdmin: Claims = { sub: 'mallory', tenant: 'globex', scope: 'admin' };
+const user: Claims = { sub: 'bob', tenant: 'acme', scope: 'items' };
+
+let stack: ProvisionedStack;
+const mappings: EventSourceMapping[] = [];
+
+beforeAll(async () => {
+  stack = await provisionTestStack({ visibilityTimeoutSeconds: 2 });
+  process.env.ANALYTICS_ENABLED = 'false';
+  const sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
+  const consumer = (queue: 'import' | 'app-events', fn: (event: SQSEvent) => Promise<unknown>) =>
+    startEventSourceMapping({
+      sqs,
+      queueUrl: stack.queueUrl(queue),
+      fn: { functionName: queue, memoryMb: 1024, timeoutSeconds: 30, handler: (event) => fn(event as SQSEvent) },
+      batchSize: 10,
+      batchingWindowSeconds: 0,
+      maximumConcurrency: queue === 'import' ? 4 : 2,
+      idleWaitSeconds: 1,
+      afterInvocation: () => void drainAfterResponseTasks(),
+      log: () => undefined,
+    });
+  mappings.push(consumer('import', (event) => importWorker(event, lambdaContext('import'))));
+  mappings.push(consumer('app-events', (event) => eventProcessor(event, lambdaContext('event-processor'))));
+});
+afterAll(async () => {
+  await Promise.all(mappings.map((m) => m.stop()));
+  delete process.env.ANALYTICS_ENABLED;
+});
+
+const call = (routeKey: string, options: { claims?: Claims; importId?: string; body?: object; query?: Record<string, string> } = {}) => {
+  const path = routeKey.split(' ')[1]!.replace('{importId}', options.importId ?? '');
+  return invoke(eventProcessor as Parameters<typeof invoke>[0], apiEvent({
+    routeKey,
+    path,
+    claims: options.claims ?? admin,
+    ...(options.importId ? { pathParameters: { importId: options.importId } } : {}),
+    ...(options.body ? { body: options.body } : {}),
+    ...(options.query ? { query: options.query } : {}),
+  }));
+};
+
+const items = (prefix: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ id: `${prefix}${from + i}`, data: { n: from + i, tag: 'bulk' } }));
+
+async function waitFor(importId: string, onStatus?: (body: Record<string, unknown>) => void, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await call('GET /imports/{importId}', { importId });
+    onStatus?.(response.body);
+    if (!['OPEN', 'PROCESSING'].includes(response.body.status)) return response.body;
+    if (Date.now() > deadline) throw new Error(`import ${importId} still ${response.body.status}: ${JSON.stringify(response.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('import API', () => {
+  it('is for admin tokens only', async () => {
+    expect((await call('POST /imports', { claims: user, body: { collection: 'x' } })).statusCode).toBe(403);
+  });
+
+  it('validates the request', async () => {
+    expect((await call('POST /imports', { body: { collection: 'bad name' } })).statusCode).toBe(400);
+    expect((await call('POST /imports', { body: { collection: 'c', items: items('a', 0, 1001) } })).statusCode).toBe(400);
+    expect((await call('GET /imports/{importId}', { importId: 'not-a-uuid' })).statusCode).toBe(400);
+  });
+
+  it('imports 2,000 items in chunks; idempotent chunks, monotonic progress, exact stats', async () => {
+    const created = await call('POST /imports', { body: { collection: 'bulk' } });
+    expect(created.statusCode).toBe(201);
+    expect(created.body.status).toBe('OPEN');
+    const importId: string = created.body.importId;
+
+    // Another tenant's admin cannot see or feed it.
+    expect((await call('GET /imports/{importId}', { importId, claims: otherAdmin })).statusCode).toBe(404);
+    expect((await call('POST /imports/{importId}/items', { importId, claims: otherAdmin, body: { items: [] } })).statusCode).toBe(404);
+
+    const chunk0 = [...items('i', 0, 998), { id: 'bad id!', data: {} }, { id: 'nodata' }];
+    const first = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c0', items: chunk0 } });
+    expect(first.statusCode).toBe(202);
+    expect(first.body).toMatchObject({ chunkId: 'c0', accepted: 998, replayed: false });
+    expect(first.body.rejected).toEqual([
+      { index: 998, id: 'bad id!', reason: expect.stringContaining('id must be') },
+      { index: 999, id: 'nodata', reason: 'data must be a JSON object' },
+    ]);
+    // The same chunk again (a client retrying after a lost response): acknowledged, nothing queued.
+    const again = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c0', items: chunk0 } });
+    expect(again.body).toMatchObject({ chunkId: 'c0', accepted: 998, replayed: true });
+    expect(again.body.rejected).toHaveLength(2);
+    // The same chunkId with other content is refused.
+    expect((await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c0', items: items('z', 0, 3) } })).statusCode).toBe(409);
+
+    const second = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c1', items: items('i', 998, 1998) } });
+    expect(second.body).toMatchObject({ accepted: 1000, rejected: [] });
+    expect((await call('POST /imports/{importId}/items', { importId, body: { items: items('i', 1998, 2000) } })).body).toMatchObject({ accepted: 2 });
+
+    const job = await getJob('acme', importId);
+    expect(job).toMatchObject({ total: 2000, rejected: 2, batchesTotal: 40 + 40 + 1, chunks: 3 });
+
+    expect((await call('POST /imports/{importId}/commit', { importId })).statusCode).toBe(202);
+    expect((await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c2', items: items('late', 0, 1) } })).statusCode).toBe(409);
+
+    const seen: number[] = [];
+    const final = await waitFor(importId, (body) => seen.push(body.processed as number));
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
+    expect(final).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', collection: 'bulk', total: 2000, processed: 2000, succeeded: 2000, failed: 0, rejected: 2, created: 2000, replaced: 0 });
+    expect(final.completedAt).toEqual(expect.any(String));
+    expect(await getItem({ tenant: 'acme', collection: 'bulk', id: 'i1999' })).toMatchObject({ version: 1, data: { n: 1999, tag: 'bulk' } });
+    expect((await getCollectionStats('acme', 'bulk')).itemCount).toBe(2000);
+
+    const failures = await call('GET /imports/{importId}/failures', { importId });
+    expect(failures.body).toEqual({ failures: [], nextCursor: null });
+  });
+
+  it('POST /imports with items commits at once and completes', async () => {
+    const created = await call('POST /imports', { body: { collection: 'small', items: items('s', 0, 60) } });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).toMatchObject({ accepted: 60, rejected: [] });
+    const final = await waitFor(created.body.importId);
+    expect(final).toMatchObject({ status: 'COMPLETED', total: 60, succeeded: 60 });
+    // Importing the same ids again replaces them: no new items in the stats.
+    const again = await call('POST /imports', { body: { collection: 'small', items: items('s', 0, 60) } });
+    expect(await waitFor(again.body.importId)).toMatchObject({ status: 'COMPLETED', created: 0, replaced: 60 });
+    expect(await getItem({ tenant: 'acme', collection: 'small', id: 's7' })).toMatchObject({ version: 2 });
+    expect((await getCollectionStats('acme', 'small')).itemCount).toBe(60);
+  });
+
+  it('an empty job completes on commit', async () => {
+    const created = await call('POST /imports', { body: { collection: 'empty' } });
+    const committed = await call('POST /imports/{importId}/commit', { importId: created.body.importId });
+    expect(committed.body).toMatchObject({ status: 'COMPLETED', total: 0 });
+  });
+});
