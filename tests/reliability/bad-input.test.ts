@@ -1,0 +1,342 @@
+/**
+ * Bad input, property-based, against every route of the local HTTP API (the real handlers
+ * behind the local API Gateway with its JWT authorizer):
+ *
+ * random and malformed JSON, wrong types, huge and deeply nested bodies, odd unicode (lone
+ * surrogates, RTL, zero-width, NUL), path and query parameter abuse, DynamoDB expression
+ * injection through filter and sort fields, oversized headers.
+ *
+ * Properties, for every generated request:
+ *   1. never a 5xx;
+ *   2. a 4xx from our functions has exactly the body {"error":{"code","message","details?"}};
+ *      the gateway's own refusals (401 authorizer, 404 no route, 413/431 too large) have theirs;
+ *   3. a rejected request writes nothing (the data table is identical before and after);
+ *   4. a rejection by a function emits one FAILURE analytics event with an errorType.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routes } from '../../scripts/local/topology.ts';
+import {
+  captureConsole,
+  directClients,
+  eventually,
+  http,
+  isErrorBody,
+  metadataOf,
+  newTally,
+  observeEventBridge,
+  publishTally,
+  runs,
+  timeoutFor,
+  startReliabilityStack,
+  tableFingerprint,
+  type HttpAnswer,
+  type ReliabilityStack,
+} from '../support/reliability-harness.ts';
+
+const tally = newTally('bad-input');
+let local: ReliabilityStack;
+let observer: ReturnType<typeof observeEventBridge>;
+let clients: ReturnType<typeof directClients>;
+let userToken: string;
+let adminToken: string;
+let quiet: ReturnType<typeof captureConsole>;
+
+beforeAll(async () => {
+  quiet = captureConsole();
+  local = await startReliabilityStack({ pollQueues: false });
+  observer = observeEventBridge();
+  clients = directClients(local.emulator);
+  userToken = await local.token({ sub: 'fuzz-user', tenant: 'fuzz' });
+  adminToken = await local.token({ sub: 'fuzz-admin', tenant: 'fuzz', admin: true });
+  // Something to find, page through, patch and filter.
+  for (const id of ['a', 'b', 'c']) {
+    const put = await http(local.baseUrl, 'PUT', `/items/things/${id}`, { token: userToken, body: JSON.stringify({ colour: 'red', n: 1 }) });
+    expect(put.status).toBe(201);
+  }
+});
+afterAll(async () => {
+  quiet.restore();
+  await local?.stop();
+});
+
+// ---------------------------------------------------------------------------------------
+// Generators
+
+const oddStrings = fc.constantFrom(
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udfffy',
+  '\u202eevil\u202c',
+  '\u200b\u200c\u200d\ufeff',
+  'مرحبا',
+  '🧨💥',
+  'e\u0301\u0301\u0301',
+  '\u2028\u2029',
+  "' OR 1=1 --",
+  '#pk',
+  ':pk',
+  'attribute_exists(pk)',
+  'data) OR (#pk = :pk',
+  '${jndi:ldap://x}',
+  '<script>alert(1)</script>',
+  '../../etc/passwd',
+  '%00',
+  'a'.repeat(200),
+);
+
+const anyText = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.string({ unit: 'binary', maxLength: 20 }), oddStrings);
+
+/** Raw (already URL-encoded) path segments: valid names, encoded abuse, and byte sequences that are not UTF-8. */
+const pathSegment = fc.oneof(
+  { weight: 3, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/) },
+  { weight: 3, arbitrary: anyText.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '\ufffd'))) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('%ED%A0%80', '%C0%AF', '%2F', '..', '.', '%2e%2e', '%00', '%FF%FE', 'a%', '%%', '%u0041', 'x'.repeat(129), '%23pk', 'ITEM%23x', '%20'),
+  },
+);
+
+const queryKey = fc.oneof(
+  fc.constantFrom('limit', 'cursor', 'sort', 'order', 'filter.colour', 'filter.n', 'filter.', 'filter.#pk', 'filter.data.x', 'filter.a b', 'token', 'filter.' + 'x'.repeat(80), 'LIMIT', ''),
+  fc.string({ maxLength: 12 }).map((s) => `filter.${s}`),
+  fc.string({ maxLength: 12 }),
+);
+const queryValue = fc.oneof(
+  fc.constantFrom('', '0', '-1', '1e3', '101', '25', 'NaN', 'null', 'true', 'desc', 'asc', 'id', 'createdAt', '#pk', 'createdAt) OR (#pk', ':pk', 'eyJ2IjoxfQ', 'x'.repeat(3000)),
+  anyText,
+);
+const queryString = fc
+  .array(fc.tuple(queryKey, queryValue), { maxLength: 6 })
+  .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k.replace(/[\ud800-\udfff]/g, '\ufffd'))}=${encodeURIComponent(v.replace(/[\ud800-\udfff]/g, '\ufffd'))}`).join('&'));
+
+function nested(depth: number, kind: 'array' | 'object'): string {
+  return kind === 'array' ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+}
+
+const body = fc.oneof(
+  { weight: 3, arbitrary: fc.json({ maxDepth: 4 }) },
+  { weight: 2, arbitrary: fc.json({ maxDepth: 3 }).map((j) => j.slice(0, Math.max(0, j.length - 1))) },
+  { weight: 2, arbitrary: fc.dictionary(anyText, fc.oneof(anyText, fc.integer(), fc.double(), fc.boolean(), fc.constant(null)), { maxKeys: 5 }).map((o) => JSON.stringify(o)) },
+  { weight: 1, arbitrary: fc.constantFrom('', ' ', 'null', '[]', '"x"', '42', 'true', '{', '}', '{"a":}', "{'a':1}", '{"a":1}{"b":2}', '\u0000', '{"\\ud800":"\\udc00"}', '{"a":"\\u0000"}', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}') },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 20, max: 3000 }), fc.constantFrom<'array' | 'object'>('array', 'object')).map(([d, k]) => nested(d, k)) },
+  { weight: 1, arbitrary: fc.integer({ min: 340, max: 1200 }).map((kb) => JSON.stringify({ text: 'x'.repeat(kb * 1024) })) },
+  { weight: 1, arbitrary: fc.array(fc.record({ id: anyText, data: fc.anything() }), { maxLength: 30 }).map((items) => JSON.stringify({ collection: 'things', items })) },
+  { weight: 1, arbitrary: fc.constant(undefined) },
+);
+
+const headerSet = fc.record(
+  {
+    'if-match': fc.oneof(fc.constantFrom('"1"', '*', 'W/"x"', '"99999999999999999999"', '', '"-1"'), anyText.map((s) => s.replace(/[^\x20-\x7e]/g, ''))),
+    'content-type': fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x'),
+    'x-padding': fc.integer({ min: 1, max: 20 }).map((kb) => 'p'.repeat(kb * 1024)),
+    'x-amzn-trace-id': fc.constantFrom('Root=1-abc', 'Root=', ';;;', 'Root=' + 'r'.repeat(500)),
+  },
+  { requiredKeys: [] },
+);
+
+interface Case {
+  routeKey: string;
+  path: string;
+  query: string;
+  body: string | undefined;
+  headers: Record<string, string>;
+  auth: 'user' | 'admin' | 'none';
+}
+
+const routeKeys = Object.keys(routes);
+const requestCase: fc.Arbitrary<Case> = fc
+  .record({
+    routeKey: fc.constantFrom(...routeKeys),
+    segments: fc.array(pathSegment, { minLength: 3, maxLength: 3 }),
+    useUuid: fc.boolean(),
+    query: queryString,
+    body,
+    headers: headerSet,
+    auth: fc.constantFrom<Case['auth']>('user', 'user', 'admin', 'admin', 'none'),
+  })
+  .map(({ routeKey, segments, useUuid, query, body, headers, auth }) => {
+    const [, template] = routeKey.split(' ') as [string, string];
+    let i = 0;
+    const path = template.replace(/\{[^}]+\}/g, (param) => (param === '{importId}' && useUuid ? '0f5c7a2e-1b3d-4c5e-8f9a-0b1c2d3e4f5a' : segments[i++ % segments.length]!));
+    return { routeKey, path, query, body, headers, auth };
+  });
+
+// ---------------------------------------------------------------------------------------
+
+const GATEWAY_REFUSALS = new Set([401, 404, 413, 431]);
+
+function isGatewayRefusal(answer: HttpAnswer): boolean {
+  if (answer.status === 431) return true; // Node's HTTP parser: header fields too large, no body.
+  const json = answer.json as Record<string, unknown> | undefined;
+  return GATEWAY_REFUSALS.has(answer.status) && json !== undefined && Object.keys(json).length === 1 && typeof json.message === 'string';
+}
+
+async function send(c: Case): Promise<HttpAnswer> {
+  const [method] = c.routeKey.split(' ') as [string];
+  const token = c.auth === 'none' ? undefined : c.auth === 'admin' ? adminToken : userToken;
+  tally.requestsMade++;
+  try {
+    return await http(local.baseUrl, method, `${c.path}${c.query ? `?${c.query}` : ''}`, {
+      ...(token ? { token } : {}),
+      ...(c.body !== undefined && method !== 'GET' ? { body: c.body } : {}),
+      headers: c.headers,
+    });
+  } catch (error) {
+    // Node refuses a too-large header block by closing the socket after a 431; fetch may see only the reset.
+    if (Buffer.byteLength(JSON.stringify(c.headers)) > 16 * 1024) return { status: 431, headers: new Headers(), text: '', json: undefined, ms: 0 };
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Known bugs (reported to the lead; not ours to fix). Inputs that hit them are kept out of the
+// main property so `npm test` stays green for everyone, and each has an `it.fails` below that
+// starts failing, as a reminder to remove its exclusion here, once the bug is fixed.
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Which known bug a request body would hit, if any. */
+function knownBug(body: string | undefined): string | undefined {
+  if (body === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  let found: string | undefined;
+  const walk = (node: unknown, depth: number): void => {
+    if (found) return;
+    if (depth > 32) {
+      found = 'BUG-4 nesting deeper than 32';
+      return;
+    }
+    if (typeof node === 'number' && Math.abs(node) > Number.MAX_SAFE_INTEGER) found = 'BUG-1 unsafe number';
+    else if (typeof node === 'string' && LONE_SURROGATE.test(node)) found = 'BUG-3 lone surrogate';
+    else if (Array.isArray(node)) node.forEach((child) => walk(child, depth + 1));
+    else if (node !== null && typeof node === 'object') {
+      for (const [key, child] of Object.entries(node)) {
+        if (key === '') found ??= 'BUG-2 empty key';
+        if (LONE_SURROGATE.test(key)) found ??= 'BUG-3 lone surrogate';
+        walk(child, depth + 1);
+      }
+    }
+  };
+  walk(parsed, 0);
+  return found;
+}
+const knownBugHits: Record<string, number> = {};
+
+const skippedRoutes = () => routeKeys.filter((key) => local.skipped.includes(routes[key as keyof typeof routes].function));
+
+describe('bad input never breaks the API', () => {
+  it('every route: no 5xx, the error body shape, nothing written on rejection, a FAILURE analytics event', async () => {
+    const live = fc.constantFrom(...routeKeys.filter((key) => !skippedRoutes().includes(key)));
+    const liveCase = fc.tuple(requestCase, live).map(([c, routeKey]) => {
+      const [, template] = routeKey.split(' ') as [string, string];
+      const segments = c.path.split('/');
+      let i = 2;
+      const path = template.replace(/\{[^}]+\}/g, () => segments[i++] ?? 'x');
+      return { ...c, routeKey, path };
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(requestCase, liveCase), async (c) => {
+        if (skippedRoutes().includes(c.routeKey)) return; // its function does not exist yet (501); reported below
+        const bug = knownBug(c.body);
+        if (bug) {
+          knownBugHits[bug] = (knownBugHits[bug] ?? 0) + 1;
+          return;
+        }
+        tally.casesTried++;
+        const before = await tableFingerprint(clients.dynamo, local.stack.tableName('data'));
+        const answer = await send(c);
+        expect(answer.status, `5xx for ${c.routeKey} ${answer.text.slice(0, 300)}`).toBeLessThan(500);
+        if (answer.status < 400) return;
+        const after = await tableFingerprint(clients.dynamo, local.stack.tableName('data'));
+        expect(after === before, `a rejected request (${answer.status}) changed the data table`).toBe(true);
+        if (isGatewayRefusal(answer) && !isErrorBody(answer.json)) return;
+        expect(isErrorBody(answer.json), `error body shape for ${answer.status}: ${answer.text.slice(0, 300)}`).toBe(true);
+        const requestId = answer.headers.get('apigw-requestid') ?? '';
+        const seen = await eventually(() => observer.analyticsFor(requestId).length > 0, 5000);
+        expect(seen, `no analytics event for rejected request ${requestId}`).toBe(true);
+        const events = observer.analyticsFor(requestId);
+        expect(events).toHaveLength(1);
+        expect(metadataOf(events[0]!)).toMatchObject({ status: 'FAILURE', errorType: expect.stringMatching(/^[A-Z_]+$/) });
+      }),
+      { numRuns: runs(80, 1500) },
+    );
+  }, timeoutFor(80));
+
+  it('DynamoDB expression syntax in filter and sort fields is data or a 400, never an expression', async () => {
+    const injections = fc.constantFrom('#pk', ':pk', 'pk', 'sk', 'data.#pk', 'colour) OR (attribute_exists(pk)', 'colour OR 1=1', 'size(pk) > :v', '#data.#f0', ':f0v0', 'colour, pk');
+    await fc.assert(
+      fc.asyncProperty(injections, fc.oneof(fc.constant('red'), injections), fc.constantFrom('filter', 'sort'), async (field, value, where) => {
+        tally.casesTried++;
+        const query = where === 'filter' ? `filter.${encodeURIComponent(field)}=${encodeURIComponent(value)}` : `sort=${encodeURIComponent(field)}`;
+        tally.requestsMade++;
+        const answer = await http(local.baseUrl, 'GET', `/items/things?${query}`, { token: userToken });
+        expect(answer.status === 200 || answer.status === 400, `${query} → ${answer.status}`).toBe(true);
+        if (answer.status === 400) expect(isErrorBody(answer.json)).toBe(true);
+        else {
+          // Only items whose data really has that field with that value: here, none.
+          const items = (answer.json as { items: Array<{ data: Record<string, unknown> }> }).items;
+          for (const item of items) expect(item.data[field]).toBe(value);
+        }
+      }),
+      { numRuns: runs(30, 200) },
+    );
+  }, timeoutFor(30));
+
+  // BUG-1: functions/shared/items/repository.ts putItem/patchItem hand numbers beyond
+  // Number.MAX_SAFE_INTEGER (1e16, 1e126, 1e308) to lib-dynamodb, whose marshall() throws
+  // "Number ... is greater than Number.MAX_SAFE_INTEGER. Use NumberValue"; the write handler
+  // answers 500 INTERNAL_ERROR. Expected: 400 VALIDATION_FAILED naming the field.
+  it.fails('BUG-1: PUT with a number beyond Number.MAX_SAFE_INTEGER is a 400, not a 500', async () => {
+    tally.requestsMade++;
+    const answer = await http(local.baseUrl, 'PUT', '/items/bugs/unsafe-number', { token: userToken, body: '{"n":1e16}' });
+    expect(answer.status).toBe(400);
+  });
+
+  // BUG-2: an empty key in the data ({"":1} or {"a":{"":1}}) is written to DynamoDB, then
+  // reading the written item back (ReturnValues ALL_NEW → unmarshall) throws "Unsupported type
+  // passed": the caller gets 500 INTERNAL_ERROR *and* the item was changed (version bumped).
+  // Expected: 400 before anything is written (or a 2xx if empty keys are meant to be allowed).
+  it.fails('BUG-2: PUT with an empty key is answered without a 5xx and a rejection writes nothing', async () => {
+    const before = await tableFingerprint(clients.dynamo, local.stack.tableName('data'));
+    tally.requestsMade++;
+    const answer = await http(local.baseUrl, 'PUT', '/items/bugs/empty-key', { token: userToken, body: '{"a":{"":1}}' });
+    expect(answer.status).toBeLessThan(500);
+    if (answer.status >= 400) expect(await tableFingerprint(clients.dynamo, local.stack.tableName('data'))).toBe(before);
+  });
+
+  // BUG-3: a lone UTF-16 surrogate in a string or key ({"a":"\ud800"}) is valid JSON but not
+  // valid Unicode; it reaches DynamoDB, the emulator answers 500 and the API 503 (against AWS:
+  // ValidationException → 500). Expected: 400 VALIDATION_FAILED naming the field.
+  it.fails('BUG-3: PUT with a lone surrogate is a 400, not a 5xx', async () => {
+    tally.requestsMade++;
+    const answer = await http(local.baseUrl, 'PUT', '/items/bugs/surrogate', { token: userToken, body: '{"a":"\\ud800"}' });
+    expect(answer.status).toBe(400);
+  });
+
+  // BUG-4: item data nested deeper than DynamoDB's limit of 32 levels is not validated by the
+  // write handler (functions/write/handler.ts → repository putItem). Against AWS DynamoDB
+  // answers ValidationException ("Nesting Levels have exceeded supported limits") → 500; moto
+  // stores depth 33..~400 (then Scan of the table can fail with a 500) and answers 500 → 503
+  // for deeper bodies. Expected: 400 VALIDATION_FAILED for data nested deeper than 32 levels.
+  it.fails('BUG-4: PUT with data nested 40 levels deep is a 400', async () => {
+    tally.requestsMade++;
+    const answer = await http(local.baseUrl, 'PUT', '/items/bugs/deep', { token: userToken, body: nested(40, 'object') });
+    expect(answer.status).toBe(400);
+  });
+
+  it('reports routes it could not test yet (functions not written) and publishes the tally', (context) => {
+    quiet.restore();
+    const skipped = skippedRoutes();
+    console.log(`bad-input: generated cases kept out for known bugs: ${JSON.stringify(knownBugHits)}`);
+    if (skipped.length > 0) console.log(`bad-input: routes not tested because their function does not exist yet: ${skipped.join(', ')}`);
+    expect(skipped.length).toBeLessThan(routeKeys.length);
+    publishTally(context, tally);
+  });
+});
