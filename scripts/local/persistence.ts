@@ -23,7 +23,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { ProvisionedStack } from './provision.ts';
-import { queues, tables, type QueueName, type TableName } from './topology.ts';
+import { queues, ruleTargetQueues, tables, type QueueName, type TableName } from './topology.ts';
 
 export interface PersistenceClients {
   dynamodb: DynamoDBClient;
@@ -38,7 +38,8 @@ interface SavedMessage {
 type QueueKey = QueueName | `${QueueName}-dlq` | `${QueueName}-delivery-dlq`;
 
 export function deadLetterQueues(): QueueKey[] {
-  return (Object.keys(queues) as QueueName[]).flatMap((q): QueueKey[] => [`${q}-dlq`, `${q}-delivery-dlq`]);
+  const targets = new Set<QueueName>(ruleTargetQueues());
+  return (Object.keys(queues) as QueueName[]).flatMap((q): QueueKey[] => (targets.has(q) ? [`${q}-dlq`, `${q}-delivery-dlq`] : [`${q}-dlq`]));
 }
 
 /** Binary attribute values as `{"$b64": "..."}`, so a snapshot is plain JSON. */

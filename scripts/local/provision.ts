@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buses, functionEnvironment, queues, rules, tables, type BusName, type QueueName, type TableName } from './topology.ts';
+import { buses, functionEnvironment, functions, queues, rules, ruleTargetQueues, tables, type BusName, type QueueName, type TableName } from './topology.ts';
 
 export interface AwsTarget {
   endpoint: string;
@@ -20,8 +20,12 @@ export interface AwsTarget {
 }
 
 export interface LocalVisibility {
-  /** Seconds a received message stays invisible; kept short locally so retries are quick to watch. */
-  visibilityTimeoutSeconds: number;
+  /**
+   * Seconds a received message stays invisible. By default each queue's consumer timeout,
+   * so a slow invocation is not redelivered while it still runs; tests pass a short one
+   * so that retries are quick to watch.
+   */
+  visibilityTimeoutSeconds?: number;
 }
 
 export interface ProvisionedStack {
@@ -41,7 +45,7 @@ export function clientConfig(target: AwsTarget) {
   };
 }
 
-export async function provision(target: AwsTarget, prefix: string, visibility: LocalVisibility = { visibilityTimeoutSeconds: 5 }): Promise<ProvisionedStack> {
+export async function provision(target: AwsTarget, prefix: string, visibility: LocalVisibility = {}): Promise<ProvisionedStack> {
   const config = clientConfig(target);
   const dynamodb = new DynamoDBClient(config);
   const sqs = new SQSClient(config);
@@ -59,11 +63,12 @@ export async function provision(target: AwsTarget, prefix: string, visibility: L
     queueUrls.set(logical, QueueUrl);
     queueArns.set(logical, Attributes?.QueueArn ?? '');
   };
+  const targets = new Set<string>(ruleTargetQueues());
   for (const [logical, queue] of Object.entries(queues)) {
     await createQueue(`${logical}-dlq`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
-    await createQueue(`${logical}-delivery-dlq`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
+    if (targets.has(logical)) await createQueue(`${logical}-delivery-dlq`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
     await createQueue(logical, {
-      VisibilityTimeout: String(visibility.visibilityTimeoutSeconds),
+      VisibilityTimeout: String(visibility.visibilityTimeoutSeconds ?? functions[queue.consumer].timeoutSeconds),
       MessageRetentionPeriod: String(4 * 24 * 3600),
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: queueArns.get(`${logical}-dlq`), maxReceiveCount: queue.maxReceiveCount }),
     });

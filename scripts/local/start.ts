@@ -9,6 +9,10 @@
  * none; state is then that emulator's business. Ctrl-C / SIGTERM stops everything cleanly.
  */
 import { parseArgs } from 'node:util';
+
+// This machine runs Node 20 while the functions deploy to nodejs22.x: the SDK's notice that
+// its 2027 releases need Node 22 is known, and would only clutter the start-up output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';

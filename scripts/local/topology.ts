@@ -128,6 +128,11 @@ export const rules = {
   },
 } as const satisfies Record<string, RuleDeclaration>;
 
+/** Queues that a rule targets: each gets a `<queue>-delivery-dlq` for EventBridge delivery failures. */
+export function ruleTargetQueues(): QueueName[] {
+  return [...new Set(Object.values(rules).map((rule) => rule.targetQueue))];
+}
+
 export const routes = {
   'GET /health': { function: 'query', auth: 'none' },
   'GET /items/{collection}': { function: 'query', auth: 'jwt' },
