@@ -1,0 +1,81 @@
+/** Pure logic of the import flow: item validation, batching within SQS/DynamoDB limits, back-off. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { validateItems } from '../../functions/shared/imports/items.ts';
+import { ITEMS_PER_MESSAGE, MAX_IMPORT_ITEM_DATA_BYTES, SQS_MAX_MESSAGE_BYTES } from '../../functions/shared/imports/limits.ts';
+import { groupForSend, splitIntoBatches, toMessages } from '../../functions/shared/imports/messages.ts';
+import { retryDelay } from '../../scripts/import/http.ts';
+
+const job = { tenant: 'acme', collection: 'c', importId: '00000000-0000-4000-8000-000000000000' };
+
+describe('validateItems', () => {
+  it('accepts {id, data} and rejects the rest with reasons and indexes', () => {
+    const { accepted, rejected } = validateItems([
+      { id: 'a', data: { x: 1 } },
+      { id: 'bad id', data: {} },
+      { id: 'b', data: [] },
+      'nope',
+      { id: 'c', data: {}, extra: 1 },
+      { id: 'a', data: {} },
+      { id: 'x'.repeat(129), data: {} },
+      { id: 'big', data: { blob: 'x'.repeat(MAX_IMPORT_ITEM_DATA_BYTES) } },
+    ]);
+    expect(accepted.map((item) => item.id)).toEqual(['a']);
+    expect(rejected.map((r) => [r.index, r.reason.split(' ')[0]])).toEqual([
+      [1, 'id'],
+      [2, 'data'],
+      [3, 'must'],
+      [4, 'unknown'],
+      [5, 'duplicate'],
+      [6, 'id'],
+      [7, 'data'],
+    ]);
+  });
+});
+
+describe('batching', () => {
+  it('never exceeds 25 items or the message size, keeps order and loses nothing', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 120_000 }), { maxLength: 300 }), (sizes) => {
+        const items = sizes.map((bytes, i) => ({ id: `i${i}`, data: {}, index: i, bytes }));
+        const batches = splitIntoBatches(items);
+        expect(batches.flat().map((item) => item.id)).toEqual(items.map((item) => item.id));
+        for (const batch of batches) {
+          expect(batch.length).toBeLessThanOrEqual(ITEMS_PER_MESSAGE);
+          expect(batch.reduce((n, item) => n + item.bytes, 0)).toBeLessThanOrEqual(SQS_MAX_MESSAGE_BYTES);
+        }
+      }),
+    );
+  });
+
+  it('real messages of large items stay within 256 KB and group ≤ 10 / 256 KB per SendMessageBatch', () => {
+    const { accepted } = validateItems(Array.from({ length: 60 }, (_, i) => ({ id: `id-${i}`, data: { blob: 'é'.repeat(20_000 + i * 500) } })));
+    const messages = toMessages(job, 'c0', accepted);
+    expect(messages.flatMap((m) => m.items).length).toBe(60);
+    const bodies = messages.map((m) => JSON.stringify(m));
+    for (const body of bodies) expect(Buffer.byteLength(body)).toBeLessThanOrEqual(SQS_MAX_MESSAGE_BYTES);
+    expect(messages.map((m) => m.batchId)).toEqual(messages.map((_, n) => `c0.${n}`));
+    const groups = groupForSend(bodies);
+    expect(groups.flat()).toEqual(bodies);
+    for (const group of groups) {
+      expect(group.length).toBeLessThanOrEqual(10);
+      expect(group.reduce((n, body) => n + Buffer.byteLength(body), 0)).toBeLessThanOrEqual(SQS_MAX_MESSAGE_BYTES);
+    }
+  });
+
+  it('a chunk of 1,000 small items makes 40 messages of 25', () => {
+    const { accepted } = validateItems(Array.from({ length: 1000 }, (_, i) => ({ id: `i${i}`, data: { i } })));
+    const messages = toMessages(job, 'c7', accepted);
+    expect(messages).toHaveLength(40);
+    expect(messages.every((m) => m.items.length === 25 && m.chunkId === 'c7')).toBe(true);
+  });
+});
+
+describe('retryDelay', () => {
+  it('is full jitter within an exponentially growing, capped window', () => {
+    expect(retryDelay(0, 100, 10_000, () => 0.999)).toBe(99);
+    expect(retryDelay(3, 100, 10_000, () => 0.5)).toBe(400);
+    expect(retryDelay(20, 100, 10_000, () => 0.999)).toBe(9990);
+    expect(retryDelay(5, 100, 10_000, () => 0)).toBe(0);
+  });
+});
