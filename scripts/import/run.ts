@@ -34,6 +34,8 @@ export interface RunOptions {
   out?: Output;
   err?: Output;
   maxRejectionsShown?: number;
+  /** Told after each chunk the API acknowledged (tests interrupt uploads with it). */
+  onChunkAcked?: (seq: number) => void;
   /** Retry tuning (tests). */
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
 }
@@ -176,6 +178,7 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
       }
       saving = saving.then(() => saveState(paths.state, current));
       await saving;
+      options.onChunkAcked?.(chunk.seq);
       progress.update({ label: 'upload', fraction: size > 0 ? bytesRead / size : 1, items: sentThisRun, detail: `(${current.accepted.toLocaleString('en-US')} accepted)` });
     };
     const worker = async () => {
