@@ -4,7 +4,7 @@
  *
  * - event-flows.items ItemCreated / ItemDeleted → collection stats ±1 (deduplicated by the
  *   envelope's id), ItemUpdated → lastWriteAt;
- * - event-flows.imports ImportBatchProcessed → finish the job when its last batch is done;
+ * - event-flows.imports ImportProgress → finish the job when its last batch is done;
  * - anything else is acknowledged and logged (a new event type must not clog the queue).
  *
  * Only the records that failed are reported (ReportBatchItemFailures); SQS retries them and
@@ -17,7 +17,7 @@ import { withAfterResponse } from '../shared/after-response.ts';
 import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE, ITEM_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
 import { completeIfDone } from '../shared/imports/complete.ts';
-import { IMPORT_BATCH_PROCESSED, IMPORT_COMPLETED } from '../shared/imports/events.ts';
+import { IMPORT_COMPLETED, IMPORT_PROGRESS } from '../shared/imports/events.ts';
 import { applyItemEvent, advanceLastWriteAt } from '../shared/items/stats.ts';
 import { log } from '../shared/log.ts';
 
@@ -30,7 +30,7 @@ const Envelope = v.object({
 type Envelope = v.InferOutput<typeof Envelope>;
 
 const ItemDetail = v.object({ tenant: v.string(), collection: v.string(), id: v.string(), at: v.string() });
-const BatchDetail = v.object({ tenant: v.string(), importId: v.string(), chunkComplete: v.optional(v.boolean(), true) });
+const ProgressDetail = v.object({ tenant: v.string(), importId: v.string(), chunksCompleted: v.optional(v.number(), 1) });
 
 export type Outcome = 'applied' | 'duplicate' | 'ignored';
 
@@ -46,10 +46,10 @@ export async function routeEnvelope(envelope: Envelope, context: Context): Promi
     }
     return applyItemEvent({ eventId: envelope.id, tenant: detail.tenant, collection: detail.collection, delta, at: detail.at });
   }
-  if (envelope.source === IMPORT_EVENTS_SOURCE && envelope['detail-type'] === IMPORT_BATCH_PROCESSED) {
-    const detail = v.parse(BatchDetail, envelope.detail);
-    // Only the last batch of a chunk can be the job's last: the others need no look at the job.
-    if (!detail.chunkComplete) return 'ignored';
+  if (envelope.source === IMPORT_EVENTS_SOURCE && envelope['detail-type'] === IMPORT_PROGRESS) {
+    const detail = v.parse(ProgressDetail, envelope.detail);
+    // Only a chunk's last batch can be the job's last: otherwise there is no need to look at the job.
+    if (detail.chunksCompleted === 0) return 'ignored';
     await completeIfDone(detail.tenant, detail.importId, context);
     return 'applied';
   }

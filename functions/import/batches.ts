@@ -11,7 +11,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../shared/aws-clients.ts';
 import { config } from '../shared/config.ts';
-import { BATCH_RETENTION_SECONDS, batchSortKey, epochIn, failureSortKey, JOB_RETENTION_SECONDS, jobPartition } from '../shared/imports/jobs.ts';
+import { BATCH_RETENTION_SECONDS, batchSortKey, chunkSortKey, epochIn, failureSortKey, JOB_RETENTION_SECONDS, jobPartition } from '../shared/imports/jobs.ts';
 import type { ImportMessage } from '../shared/imports/messages.ts';
 import { collectionPartition, itemSortKey } from '../shared/items/keys.ts';
 
@@ -31,34 +31,58 @@ export interface BatchPlan {
 const keyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function getPlan(message: ImportMessage): Promise<BatchPlan | undefined> {
-  const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(message), ConsistentRead: true }));
-  return Item ? (Item.plan as BatchPlan) : undefined;
-}
+export type BatchState = { settled: true } | { settled: false; plan: BatchPlan };
 
-/** Reads the batch's items as they are now and decides what the import writes. */
-export async function makePlan(message: ImportMessage, now = new Date().toISOString()): Promise<BatchPlan> {
+/**
+ * One BatchGetItem for everything the worker needs to know before writing: whether the
+ * batch is settled already (its chunk's doneBatches), its stored plan, and otherwise the
+ * current version and createdAt of its items, from which a new plan is made.
+ */
+export async function loadBatch(message: ImportMessage, now = new Date().toISOString()): Promise<BatchState & { planIsNew?: boolean }> {
   const table = config.dataTable();
-  const pk = collectionPartition(message.tenant, message.collection);
-  const existing = new Map<string, { version: number; createdAt: string }>();
-  let keys: Array<Record<string, string>> = message.items.map((item) => ({ pk, sk: itemSortKey(item.id) }));
+  const jobPk = jobPartition(message.tenant, message.importId);
+  const itemPk = collectionPartition(message.tenant, message.collection);
+  const chunkKey = { pk: jobPk, sk: chunkSortKey(message.chunkId) };
+  const records: Array<Record<string, unknown>> = [];
+  let keys: Array<Record<string, string>> = [keyOf(message), chunkKey, ...message.items.map((item) => ({ pk: itemPk, sk: itemSortKey(item.id) }))];
   for (let attempt = 0; keys.length > 0; attempt++) {
     if (attempt >= 8) throw new Error('BatchGetItem kept returning unprocessed keys');
     if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt * Math.random()));
     const result = await dynamo().send(
       new BatchGetCommand({
-        RequestItems: { [table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#id, #version, createdAt', ExpressionAttributeNames: { '#id': 'id', '#version': 'version' } } },
+        RequestItems: {
+          [table]: {
+            Keys: keys,
+            ConsistentRead: true,
+            ProjectionExpression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches',
+            ExpressionAttributeNames: { '#id': 'id', '#version': 'version', '#plan': 'plan' },
+          },
+        },
       }),
     );
-    for (const record of result.Responses?.[table] ?? []) existing.set(String(record.id), { version: Number(record.version), createdAt: String(record.createdAt) });
+    records.push(...(result.Responses?.[table] ?? []));
     keys = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, string>>;
+  }
+  const existing = new Map<string, { version: number; createdAt: string }>();
+  for (const record of records) {
+    if (record.pk === chunkKey.pk && record.sk === chunkKey.sk) {
+      const done = record.doneBatches;
+      if (done instanceof Set && done.has(message.batch)) return { settled: true };
+    } else if (record.pk === jobPk) {
+      if (record.plan) return { settled: false, plan: record.plan as BatchPlan };
+    } else existing.set(String(record.id), { version: Number(record.version), createdAt: String(record.createdAt) });
   }
   const items: Record<string, PlannedItem> = {};
   for (const item of message.items) {
     const before = existing.get(item.id);
     items[item.id] = before ? { version: before.version + 1, createdAt: before.createdAt, isNew: false } : { version: 1, createdAt: now, isNew: true };
   }
-  return { at: now, items };
+  return { settled: false, plan: { at: now, items }, planIsNew: true };
+}
+
+async function getPlan(message: ImportMessage): Promise<BatchPlan | undefined> {
+  const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(message), ConsistentRead: true }));
+  return Item ? (Item.plan as BatchPlan) : undefined;
 }
 
 /** Stores the plan unless one is there already; returns the plan that counts. */

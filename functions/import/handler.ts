@@ -19,23 +19,22 @@ import { withAfterResponse } from '../shared/after-response.ts';
 import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
 import { config } from '../shared/config.ts';
-import { publishBatchProcessed } from '../shared/imports/events.ts';
+import { publishImportProgress } from '../shared/imports/events.ts';
 import { importMaxReceiveCount } from '../shared/imports/limits.ts';
 import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messages.ts';
 import { toItemRecord } from '../shared/items/item.ts';
-import { isBatchSettled, settleBatch } from '../shared/imports/jobs.ts';
-import { advanceLastWriteAt } from '../shared/items/stats.ts';
+import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
-import { getPlan, makePlan, recordFailures, savePlan, type BatchPlan } from './batches.ts';
+import { loadBatch, recordFailures, savePlan, type BatchPlan } from './batches.ts';
 import { writeItems } from './writer.ts';
 
 export type MessageResult =
-  | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number }
+  | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunkComplete: boolean }
   | { kind: 'duplicate'; message: ImportMessage }
   /** Not settled: retried by SQS. */
   | { kind: 'retry'; message?: ImportMessage; reason: string }
   /** Settled with failures on the last receive: reported failed so it lands in the DLQ. */
-  | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number };
+  | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunkComplete: boolean };
 
 function workerConcurrency(): number {
   const value = Number(process.env.IMPORT_WORKER_CONCURRENCY ?? 4);
@@ -53,8 +52,9 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
   const lastReceive = receiveCount >= importMaxReceiveCount();
 
-  if (await isBatchSettled(message)) return { kind: 'duplicate', message };
-  const plan: BatchPlan = (await getPlan(message)) ?? (await savePlan(message, await makePlan(message)));
+  const state = await loadBatch(message);
+  if (state.settled) return { kind: 'duplicate', message };
+  const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
 
   const records = message.items.map((item) => {
     const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
@@ -76,19 +76,7 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   await recordFailures(message, report.failures);
   const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created });
   if (settled.outcome === 'duplicate') return { kind: 'duplicate', message };
-  if (written.length > 0) await advanceLastWriteAt(message.tenant, message.collection, plan.at);
-  publishBatchProcessed({
-    tenant: message.tenant,
-    collection: message.collection,
-    importId: message.importId,
-    batchId: message.batchId,
-    succeeded: written.length,
-    failed: report.failures.length,
-    created,
-    chunkComplete: settled.chunkComplete,
-    at: new Date().toISOString(),
-  });
-  const counts = { succeeded: written.length, failed: report.failures.length, created, unprocessedRetries: report.unprocessedRetries };
+  const counts = { succeeded: written.length, failed: report.failures.length, created, unprocessedRetries: report.unprocessedRetries, chunkComplete: settled.chunkComplete };
   if (report.failures.length > 0) {
     log.error('import items failed on the last receive; recorded in the job, message goes to the DLQ', { importId: message.importId, batchId: message.batchId, failures: report.failures });
     return { kind: 'dead', message, ...counts };
@@ -124,17 +112,23 @@ async function consume(event: SQSEvent, context: Context): Promise<SQSBatchRespo
       return { kind: 'retry', reason: String(error) } as MessageResult;
     }
   });
-  recordImportAnalytics(results, context, performance.now() - started);
+  reportProgress(results, context, performance.now() - started);
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
-/** One IMPORT analytics event per job touched by this invocation. */
-function recordImportAnalytics(results: MessageResult[], context: Context, durationMs: number): void {
-  const byJob = new Map<string, { message: ImportMessage; batches: number; duplicates: number; retries: number; succeeded: number; failed: number; created: number; unprocessedRetries: number }>();
+/**
+ * Per job touched by this invocation: one progress event on the application bus (the event
+ * processor finishes the job when a chunk completed) and one IMPORT analytics event.
+ */
+function reportProgress(results: MessageResult[], context: Context, durationMs: number): void {
+  const byJob = new Map<
+    string,
+    { message: ImportMessage; batches: number; duplicates: number; retries: number; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunksCompleted: number }
+  >();
   for (const result of results) {
     if (!result.message) continue;
     const key = `${result.message.tenant}/${result.message.importId}`;
-    const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, unprocessedRetries: 0 };
+    const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, unprocessedRetries: 0, chunksCompleted: 0 };
     if (result.kind === 'duplicate') entry.duplicates++;
     else if (result.kind === 'retry') entry.retries++;
     else {
@@ -143,11 +137,25 @@ function recordImportAnalytics(results: MessageResult[], context: Context, durat
       entry.failed += result.failed;
       entry.created += result.created;
       entry.unprocessedRetries += result.unprocessedRetries;
+      if (result.chunkComplete) entry.chunksCompleted++;
     }
     byJob.set(key, entry);
   }
   for (const entry of byJob.values()) {
     const { message, ...counts } = entry;
+    if (counts.batches > 0) {
+      publishImportProgress({
+        tenant: message.tenant,
+        collection: message.collection,
+        importId: message.importId,
+        batches: counts.batches,
+        succeeded: counts.succeeded,
+        failed: counts.failed,
+        created: counts.created,
+        chunksCompleted: counts.chunksCompleted,
+        at: new Date().toISOString(),
+      });
+    }
     recordAnalytics({
       type: 'IMPORT_BATCH',
       action: 'IMPORT',

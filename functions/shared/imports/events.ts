@@ -1,19 +1,20 @@
 /** Import progress on the application bus (source event-flows.imports). */
 import { appEventPublisher, IMPORT_EVENTS_SOURCE } from '../events/domain-events.ts';
 
-export const IMPORT_BATCH_PROCESSED = 'ImportBatchProcessed';
+export const IMPORT_PROGRESS = 'ImportProgress';
 export const IMPORT_COMPLETED = 'ImportCompleted';
 
-export interface ImportBatchProcessedDetail {
+/** What one worker invocation settled for one job (counts are of this invocation, not totals). */
+export interface ImportProgressDetail {
   tenant: string;
   collection: string;
   importId: string;
-  batchId: string;
+  batches: number;
   succeeded: number;
   failed: number;
   created: number;
-  /** Every batch of this batch's chunk is settled: the job may be finished. */
-  chunkComplete: boolean;
+  /** Chunks whose last batch this invocation settled: when > 0 the job may be finished. */
+  chunksCompleted: number;
   at: string;
 }
 
@@ -31,8 +32,8 @@ export interface ImportCompletedDetail {
   completedAt: string;
 }
 
-export function publishBatchProcessed(detail: ImportBatchProcessedDetail): void {
-  appEventPublisher().publish({ source: IMPORT_EVENTS_SOURCE, detailType: IMPORT_BATCH_PROCESSED, detail });
+export function publishImportProgress(detail: ImportProgressDetail): void {
+  appEventPublisher().publish({ source: IMPORT_EVENTS_SOURCE, detailType: IMPORT_PROGRESS, detail });
 }
 
 export function publishImportCompleted(detail: ImportCompletedDetail): void {

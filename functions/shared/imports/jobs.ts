@@ -27,7 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { dynamo } from '../aws-clients.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
-import { applyImportToStats } from '../items/stats.ts';
+import { advanceLastWriteAt, applyImportToStats } from '../items/stats.ts';
 import type { Rejection } from './items.ts';
 
 export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED'] as const;
@@ -325,20 +325,6 @@ export async function settleBatch(
   }
 }
 
-/** True when this batch of the chunk was settled already (a cheap check before writing anything). */
-export async function isBatchSettled(message: { tenant: string; importId: string; chunkId: string; batch: number }): Promise<boolean> {
-  const { Item } = await dynamo().send(
-    new GetCommand({
-      TableName: config.dataTable(),
-      Key: { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) },
-      ProjectionExpression: 'doneBatches',
-      ConsistentRead: true,
-    }),
-  );
-  const done = Item?.doneBatches as Set<number> | undefined;
-  return done instanceof Set && done.has(message.batch);
-}
-
 /** OPEN → PROCESSING. Committing a job that is already committed changes nothing. */
 export async function commitJob(tenant: string, importId: string): Promise<void> {
   try {
@@ -406,6 +392,8 @@ export async function tryCompleteJob(tenant: string, importId: string, known?: I
   const status = stored?.finalStatus as ImportStatus | undefined;
   if (!status) return undefined;
   await applyImportToStats({ tenant, collection: finishing.collection, importId, importCreatedAt: finishing.createdAt, created: finishing.created });
+  // The import's last write: when its last batch was settled (idempotent: only moves forward).
+  if (finishing.succeeded > 0) await advanceLastWriteAt(tenant, finishing.collection, finishing.updatedAt);
   try {
     await dynamo().send(
       new UpdateCommand({
