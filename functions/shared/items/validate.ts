@@ -1,0 +1,50 @@
+/**
+ * What DynamoDB can store faithfully, checked before anything is written, so that data it
+ * would refuse (or the SDK could not marshal) is a 400 naming the field, never a 5xx or a
+ * half-done write.
+ */
+import type { ErrorDetail } from '../http/errors.ts';
+
+/** DynamoDB nests documents at most 32 levels; the item's `data` attribute is the first. */
+export const MAX_NESTING = 32;
+/** Numbers JavaScript holds exactly (JSON.parse has already rounded anything bigger). */
+const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
+/** DynamoDB's smallest positive number is 1E-130. */
+const MIN_MAGNITUDE = 1e-130;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const MAX_DETAILS = 10;
+
+/** Returns what is wrong with `data` (empty when it can be stored), with a JSON path per problem. */
+export function itemDataProblems(data: Record<string, unknown>, prefix = 'body'): ErrorDetail[] {
+  const problems: ErrorDetail[] = [];
+  const add = (field: string, issue: string) => {
+    if (problems.length < MAX_DETAILS) problems.push({ field, issue });
+  };
+  const walk = (node: unknown, path: string, depth: number): void => {
+    if (problems.length >= MAX_DETAILS) return;
+    if (typeof node === 'string') {
+      if (LONE_SURROGATE.test(node)) add(path, 'is not valid Unicode (a lone surrogate)');
+    } else if (typeof node === 'number') {
+      if (!Number.isFinite(node) || Math.abs(node) > MAX_NUMBER) add(path, `numbers must lie within ±${MAX_NUMBER}; send larger values as strings`);
+      else if (node !== 0 && Math.abs(node) < MIN_MAGNITUDE) add(path, 'numbers smaller in magnitude than 1e-130 cannot be stored; send them as strings');
+    } else if (node !== null && typeof node === 'object') {
+      if (depth > MAX_NESTING) {
+        add(path, `is nested deeper than ${MAX_NESTING} levels`);
+        return;
+      }
+      if (Array.isArray(node)) node.forEach((child, index) => walk(child, `${path}[${index}]`, depth + 1));
+      else
+        for (const [key, child] of Object.entries(node)) {
+          if (key === '') add(`${path}.""`, 'field names must not be empty');
+          else if (LONE_SURROGATE.test(key)) add(path, 'has a field name that is not valid Unicode (a lone surrogate)');
+          walk(child, `${path}.${key}`, depth + 1);
+        }
+    }
+  };
+  for (const [key, value] of Object.entries(data)) {
+    if (key === '') add(`${prefix}.""`, 'field names must not be empty');
+    else if (LONE_SURROGATE.test(key)) add(prefix, 'has a field name that is not valid Unicode (a lone surrogate)');
+    walk(value, `${prefix}.${key}`, 2);
+  }
+  return problems;
+}

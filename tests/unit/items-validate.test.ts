@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { itemDataProblems, MAX_NESTING } from '../../functions/shared/items/validate.ts';
+
+function nested(depth: number): Record<string, unknown> {
+  // depth 1 is the data object itself.
+  let node: Record<string, unknown> = { leaf: true };
+  for (let i = 1; i < depth; i++) node = { n: node };
+  return node;
+}
+
+describe('item data DynamoDB can store', () => {
+  it('accepts ordinary JSON objects, up to the nesting limit', () => {
+    expect(itemDataProblems({ title: 'Dune', year: 1965, tags: ['a', { b: [1.5, -2, 0, null, true] }], note: 'émoji 😀' })).toEqual([]);
+    expect(itemDataProblems(nested(MAX_NESTING))).toEqual([]);
+    expect(itemDataProblems({ big: Number.MAX_SAFE_INTEGER, small: 1e-100 })).toEqual([]);
+  });
+
+  it.each([
+    ['a number beyond 2^53', { n: 1e16 }, 'body.n'],
+    ['a huge float', { a: [1, 1e308] }, 'body.a[1]'],
+    ['a number below 1e-130', { tiny: 1e-200 }, 'body.tiny'],
+    ['an empty key', { a: { '': 1 } }, 'body.a.""'],
+    ['an empty top-level key', { '': 1 }, 'body.""'],
+    ['a lone surrogate in a value', { s: 'x\ud800y' }, 'body.s'],
+    ['a lone surrogate in a key', { o: { '\udc00': 1 } }, 'body.o'],
+  ])('refuses %s, naming %s', (_name, data, field) => {
+    const problems = itemDataProblems(data as Record<string, unknown>);
+    expect(problems.map((p) => p.field)).toContain(field);
+  });
+
+  it('refuses data nested deeper than DynamoDB allows', () => {
+    expect(itemDataProblems(nested(MAX_NESTING + 1))).toHaveLength(1);
+    expect(itemDataProblems(nested(400))[0]?.issue).toMatch(/nested deeper than 32/);
+  });
+
+  it('caps the number of problems it reports', () => {
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 1e300]));
+    expect(itemDataProblems(many)).toHaveLength(10);
+  });
+});
