@@ -194,23 +194,27 @@ export interface ObservedEntry {
  * Wraps the functions' EventBridge client (through setAwsClients) so every PutEvents entry
  * is observed on its way to the real client. Other clients are rebuilt from the environment.
  */
-export function observeEventBridge(): { entries: ObservedEntry[]; analyticsFor(apiRequestId: string): ObservedEntry[] } {
+export function observeEventBridge(options: { retain?: boolean; onEntry?: (entry: ObservedEntry) => void } = {}): { entries: ObservedEntry[]; analyticsFor(apiRequestId: string): ObservedEntry[] } {
+  // With retain: false (a load test) entries are only passed to onEntry, so memory stays flat.
+  const retain = options.retain ?? true;
   const entries: ObservedEntry[] = [];
   const client = new EventBridgeClient({});
   const send = client.send.bind(client);
-  const observed = async (command: unknown, options?: unknown) => {
+  const observed = async (command: unknown, sendOptions?: unknown) => {
     // send() is overloaded; we pass through exactly what we were given.
-    const result = (await (send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options)) as { Entries?: Array<{ EventId?: string; ErrorCode?: string }> };
+    const result = (await (send as (c: unknown, o?: unknown) => Promise<unknown>)(command, sendOptions)) as { Entries?: Array<{ EventId?: string; ErrorCode?: string }> };
     if (command instanceof PutEventsCommand) {
       (command.input.Entries ?? []).forEach((entry, index) => {
         const outcome = result.Entries?.[index];
-        entries.push({
+        const observed: ObservedEntry = {
           source: entry.Source ?? '',
           detailType: entry.DetailType ?? '',
           detail: JSON.parse(entry.Detail ?? '{}') as Record<string, unknown>,
           raw: entry.Detail ?? '',
           delivered: Boolean(outcome?.EventId && !outcome.ErrorCode),
-        });
+        };
+        if (retain) entries.push(observed);
+        options.onEntry?.(observed);
       });
     }
     return result;
@@ -233,7 +237,7 @@ export function metadataOf(entry: ObservedEntry): { status?: string; errorType?:
 }
 
 /** Everything written to console.log/info/warn/error/debug until restore() (and still passed on). */
-export function captureConsole(): { lines: string[]; restore(): void } {
+export function captureConsole(): { lines: string[]; restore(): void; print(line: string): void } {
   const lines: string[] = [];
   const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
   const originals = methods.map((m) => console[m]);
@@ -247,6 +251,8 @@ export function captureConsole(): { lines: string[]; restore(): void } {
   return {
     lines,
     restore: () => methods.forEach((method, i) => (console[method] = originals[i]!)),
+    /** Prints past the capture (the test's own report lines). */
+    print: (line: string) => originals[0]!(line),
   };
 }
 
