@@ -79,3 +79,14 @@ describe('retryDelay', () => {
     expect(retryDelay(5, 100, 10_000, () => 0)).toBe(0);
   });
 });
+
+describe('job status', () => {
+  it('finished jobs end COMPLETED, COMPLETED_WITH_ERRORS or FAILED', async () => {
+    const { finalStatus } = await import('../../functions/shared/imports/jobs.ts');
+    expect(finalStatus({ succeeded: 10, failed: 0, rejected: 0 })).toBe('COMPLETED');
+    expect(finalStatus({ succeeded: 0, failed: 0, rejected: 0 })).toBe('COMPLETED');
+    expect(finalStatus({ succeeded: 9, failed: 1, rejected: 0 })).toBe('COMPLETED_WITH_ERRORS');
+    expect(finalStatus({ succeeded: 9, failed: 0, rejected: 3 })).toBe('COMPLETED_WITH_ERRORS');
+    expect(finalStatus({ succeeded: 0, failed: 2, rejected: 1 })).toBe('FAILED');
+  });
+});
