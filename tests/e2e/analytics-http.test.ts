@@ -9,6 +9,8 @@ import { startLocalStack, type LocalStack } from '../support/local-stack.ts';
 let local: LocalStack;
 
 beforeAll(async () => {
+  // moto fails concurrent transactions now and then; retry those records after 1 s, not 10.
+  process.env.ANALYTICS_RETRY_BASE_SECONDS = '1';
   local = await startLocalStack();
 });
 afterAll(async () => {
