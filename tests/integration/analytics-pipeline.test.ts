@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -127,6 +127,14 @@ describe('analytics pipeline', () => {
     call(analyticsApi, 'analytics-api', apiEvent({ routeKey, path, claims, ...(query ? { query } : {}), ...(pathParameters ? { pathParameters } : {}) }));
 
   it('summarises the tenant from aggregates: totals, failures, error rate, percentiles, breakdowns', async () => {
+    // An aggregate past its TTL that DynamoDB has not deleted yet: never counted.
+    const now = new Date();
+    await db.send(
+      new PutCommand({
+        TableName: stack.tableName('analytics'),
+        Item: { pk: `AGG#${tenant}#${now.toISOString().slice(0, 10)}`, sk: `MINUTE#${now.toISOString().slice(11, 16)}#OLD_ANALYTICS#QUERY#-`, bucket: now.toISOString().slice(0, 16), eventType: 'OLD_ANALYTICS', category: 'QUERY', errorType: '-', count: 100, expiresAt: Math.floor(Date.now() / 1000) - 10 },
+      }),
+    );
     const res = await get('GET /analytics/summary', '/analytics/summary', admin, { from: new Date(Date.now() - 3_600_000).toISOString() });
     expect(res.statusCode).toBe(200);
     expect(res.body.totals).toMatchObject({ count: 12, failures: 2, errorRate: 0.167 });
@@ -156,6 +164,14 @@ describe('analytics pipeline', () => {
   });
 
   it("pages through a user's events in time order, in the AnalyticsEvent shape plus enrichment", async () => {
+    // A raw event past its TTL that DynamoDB has not deleted yet: never returned.
+    const ts = new Date(Date.now() - 60_000).toISOString();
+    await db.send(
+      new PutCommand({
+        TableName: stack.tableName('analytics'),
+        Item: { pk: `EVENT#${tenant}#${ts.slice(0, 10)}`, sk: `${ts}#expired`, userPk: `USER#${tenant}#alice`, userSk: `${ts}#expired`, event: { eventType: 'OLD_ANALYTICS', detail: { timestamp: ts } }, expiresAt: Math.floor(Date.now() / 1000) - 10 },
+      }),
+    );
     const seen: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any -- response events
     let cursor: string | undefined;
     for (let page = 0; page < 10; page++) {
