@@ -9,7 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { conflict } from '../shared/http/errors.ts';
 import { validateItems, type Rejection } from '../shared/imports/items.ts';
-import { getChunk, markChunkQueued, reserveChunk, type ChunkRecord, type ImportJob } from '../shared/imports/jobs.ts';
+import { attachChunk, getChunk, markChunkQueued, reserveChunk, type ChunkRecord, type ImportJob } from '../shared/imports/jobs.ts';
 import { toMessages } from '../shared/imports/messages.ts';
 import { sendImportMessages } from '../shared/imports/queue.ts';
 
@@ -58,7 +58,8 @@ export async function submitChunk(job: ImportJob, items: readonly unknown[], req
 async function replay(job: ImportJob, existing: ChunkRecord, hash: string, items: readonly unknown[]): Promise<ChunkReceipt> {
   if (existing.hash !== hash) throw conflict(`chunk ${existing.chunkId} was submitted before with other items`);
   if (existing.status === 'QUEUEING') {
-    // The first attempt recorded the chunk but may not have queued all of it: queue it again.
+    // The first attempt recorded the chunk but may not have listed it on the job or queued all of it.
+    if (!(await attachChunk(job, existing.chunkId))) throw conflict(`import ${job.importId} was committed; it takes no more items`);
     await sendImportMessages(toMessages(job, existing.chunkId, validateItems(items).accepted));
     await markChunkQueued(job.tenant, job.importId, existing.chunkId);
   }

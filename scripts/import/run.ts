@@ -257,7 +257,7 @@ async function follow(request: Request, importId: string, err: Output, options: 
       job = await request<JobView>('GET', `/imports/${importId}`);
       progress.update({ label: 'process', fraction: job.total > 0 ? job.processed / job.total : 1, items: job.processed, detail: `(${job.status.toLowerCase()}, ${job.failed} failed)` });
       if (FINISHED.has(job.status) || Date.now() > deadline) return job;
-      await sleep(options.pollIntervalMs ?? 1000);
+      await sleep(options.pollIntervalMs ?? 2000);
     }
   } finally {
     progress.stop();

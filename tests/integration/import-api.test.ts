@@ -26,6 +26,8 @@ const mappings: EventSourceMapping[] = [];
 beforeAll(async () => {
   stack = await provisionTestStack({ visibilityTimeoutSeconds: 2 });
   process.env.ANALYTICS_ENABLED = 'false';
+  // One batch at a time: the emulator's DynamoDB loses concurrent updates of one item (see docs/IMPORT.md).
+  process.env.IMPORT_WORKER_CONCURRENCY = '1';
   const sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
   const consumer = (queue: 'import' | 'app-events', fn: (event: SQSEvent) => Promise<unknown>) =>
     startEventSourceMapping({
@@ -34,7 +36,7 @@ beforeAll(async () => {
       fn: { functionName: queue, memoryMb: 1024, timeoutSeconds: 30, handler: (event) => fn(event as SQSEvent) },
       batchSize: 10,
       batchingWindowSeconds: 0,
-      maximumConcurrency: queue === 'import' ? 4 : 2,
+      maximumConcurrency: 1,
       idleWaitSeconds: 1,
       afterInvocation: () => void drainAfterResponseTasks(),
       log: () => undefined,
@@ -45,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(mappings.map((m) => m.stop()));
   delete process.env.ANALYTICS_ENABLED;
+  delete process.env.IMPORT_WORKER_CONCURRENCY;
 });
 
 const call = (routeKey: string, options: { claims?: Claims; importId?: string; body?: object; query?: Record<string, string> } = {}) => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
       fn: { functionName: queue, memoryMb: 1024, timeoutSeconds: 30, handler: (event) => fn(event as SQSEvent) },
       batchSize: 10,
       batchingWindowSeconds: 0,
-      maximumConcurrency: 2,
+      maximumConcurrency: 1,
       idleWaitSeconds: 1,
       afterInvocation: () => void drainAfterResponseTasks(),
       log: () => undefined,

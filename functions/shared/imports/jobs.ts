@@ -3,7 +3,7 @@
  * tenant's importId simply is not there (404):
  *
  *   pk = TENANT#<tenant>#IMPORT#<importId>
- *   sk = JOB                    status; the final counters once finished
+ *   sk = JOB                    status, chunkIds (string set); the final counters once finished
  *   sk = CHUNK#<chunkId>        one accepted request chunk: content hash, its batch count and
  *                               its progress counters (processed, succeeded, failed, created,
  *                               batchesDone and the set of batch numbers done)
@@ -22,7 +22,7 @@
  * its finalStatus. Whoever finds a job with a finalStatus but still PROCESSING resumes.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { dynamo } from '../aws-clients.ts';
 import { config } from '../config.ts';
@@ -188,35 +188,54 @@ export async function getJob(tenant: string, importId: string): Promise<ImportJo
   };
   // Finished or finishing: the stored counters are the final ones.
   if (isFinished(job.status) || record.finalStatus) return job;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(
-      new QueryCommand({
-        TableName: config.dataTable(),
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
-        ExpressionAttributeValues: { ':pk': jobPartition(tenant, importId), ':chunk': CHUNK_PREFIX },
-        ProjectionExpression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
-        ExpressionAttributeNames: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
-        ConsistentRead: true,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    for (const chunk of page.Items ?? []) {
-      job.chunks++;
-      job.total += num(chunk, 'accepted');
-      job.rejected += num(chunk, 'rejectedCount');
-      job.batchesTotal += num(chunk, 'batches');
-      job.batchesDone += num(chunk, 'batchesDone');
-      job.processed += num(chunk, 'processed');
-      job.succeeded += num(chunk, 'succeeded');
-      job.failed += num(chunk, 'failed');
-      job.created += num(chunk, 'created');
-      if (chunk.status !== 'QUEUED') job.chunksQueueing.push(String(chunk.chunkId));
-      if (typeof chunk.updatedAt === 'string' && chunk.updatedAt > job.updatedAt) job.updatedAt = chunk.updatedAt;
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const chunkIds = record.chunkIds instanceof Set ? [...(record.chunkIds as Set<string>)] : [];
+  for (const chunk of await getChunkProgress(tenant, importId, chunkIds)) {
+    job.chunks++;
+    job.total += num(chunk, 'accepted');
+    job.rejected += num(chunk, 'rejectedCount');
+    job.batchesTotal += num(chunk, 'batches');
+    job.batchesDone += num(chunk, 'batchesDone');
+    job.processed += num(chunk, 'processed');
+    job.succeeded += num(chunk, 'succeeded');
+    job.failed += num(chunk, 'failed');
+    job.created += num(chunk, 'created');
+    if (chunk.status !== 'QUEUED') job.chunksQueueing.push(String(chunk.chunkId));
+    if (typeof chunk.updatedAt === 'string' && chunk.updatedAt > job.updatedAt) job.updatedAt = chunk.updatedAt;
+  }
   return job;
+}
+
+/**
+ * The progress fields of the given chunks, by key (BatchGetItem, 100 keys a call). Not a
+ * Query of the job's partition: the emulator answers a Query in time proportional to the
+ * whole table, which a status poll during a large import cannot afford.
+ */
+async function getChunkProgress(tenant: string, importId: string, chunkIds: readonly string[]): Promise<Array<Record<string, unknown>>> {
+  const table = config.dataTable();
+  const pk = jobPartition(tenant, importId);
+  const records: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < chunkIds.length; i += 100) {
+    let keys: Array<Record<string, string>> = chunkIds.slice(i, i + 100).map((id) => ({ pk, sk: chunkSortKey(id) }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt >= 8) throw new Error('BatchGetItem kept returning unprocessed keys');
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt * Math.random())));
+      const result = await dynamo().send(
+        new BatchGetCommand({
+          RequestItems: {
+            [table]: {
+              Keys: keys,
+              ConsistentRead: true,
+              ProjectionExpression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
+              ExpressionAttributeNames: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+            },
+          },
+        }),
+      );
+      records.push(...(result.Responses?.[table] ?? []));
+      keys = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, string>>;
+    }
+  }
+  return records;
 }
 
 export interface ChunkRecord {
@@ -268,13 +287,35 @@ export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, 
     if (error instanceof ConditionalCheckFailedException) return 'exists';
     throw error;
   }
-  // Committed between our check and the put: take the chunk back (nothing was queued).
-  const record = await getJobRecord(job.tenant, job.importId);
-  if (record?.status !== 'OPEN') {
+  // List the chunk on the job, only while it is OPEN; otherwise take the chunk back (nothing was queued).
+  if (!(await attachChunk(job, chunk.chunkId))) {
     await dynamo().send(new DeleteCommand({ TableName: config.dataTable(), Key: key }));
     return 'not-open';
   }
   return 'reserved';
+}
+
+/**
+ * Adds the chunk to the job's `chunkIds` set while the job is OPEN (or if it is listed
+ * already: repeating is harmless). False when the job no longer takes chunks.
+ */
+export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunkId: string): Promise<boolean> {
+  try {
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: config.dataTable(),
+        Key: { pk: jobPartition(job.tenant, job.importId), sk: JOB_SORT_KEY },
+        UpdateExpression: 'ADD chunkIds :ids SET updatedAt = :now',
+        ConditionExpression: '#status = :open OR contains(chunkIds, :id)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':ids': new Set([chunkId]), ':id': chunkId, ':open': 'OPEN', ':now': new Date().toISOString() },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
 }
 
 export async function markChunkQueued(tenant: string, importId: string, chunkId: string): Promise<void> {
