@@ -2,7 +2,7 @@
  * Bulk import CLI:
  *
  *   npm run import -- <file> --collection C [--api URL] [--token T] [--format json|ndjson|csv]
- *                     [--id-field id] [--concurrency 4] [--resume | --restart]
+ *                     [--id-field id] [--concurrency 4] [--max-backlog 10000] [--resume | --restart]
  *   npm run import -- --failures <importId> [--api URL] [--token T]
  *
  * Streams a JSON array, NDJSON or CSV file of any size with constant memory, sends chunks
@@ -14,7 +14,7 @@
 import { parseArgs } from 'node:util';
 import { printFailures, runImport } from './import/run.ts';
 
-const usage = `usage: npm run import -- <file> --collection C [--api URL] [--token T] [--format json|ndjson|csv] [--id-field id] [--concurrency N] [--resume | --restart]
+const usage = `usage: npm run import -- <file> --collection C [--api URL] [--token T] [--format json|ndjson|csv] [--id-field id] [--concurrency N] [--max-backlog N] [--resume | --restart]
        npm run import -- --failures <importId> [--api URL] [--token T]`;
 
 async function main(): Promise<number> {
@@ -27,6 +27,7 @@ async function main(): Promise<number> {
       format: { type: 'string' },
       'id-field': { type: 'string' },
       concurrency: { type: 'string', default: '4' },
+      'max-backlog': { type: 'string', default: '10000' },
       resume: { type: 'boolean', default: false },
       restart: { type: 'boolean', default: false },
       'state-dir': { type: 'string' },
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     ...(values['id-field'] ? { idField: values['id-field'] } : {}),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     concurrency,
+    maxBacklog: Number(values['max-backlog']),
     resume: values.resume ? 'required' : values.restart ? 'never' : 'auto',
     signal: controller.signal,
   });

@@ -22,6 +22,11 @@ export interface RunOptions {
   idField?: string;
   /** Chunk requests in flight at once (default 4). */
   concurrency?: number;
+  /**
+   * Most items accepted but not yet processed before the upload waits for the workers
+   * (default 10,000; 0: never wait). Keeps the import queue short.
+   */
+  maxBacklog?: number;
   /** `auto` (default): continue an interrupted upload of this file if there is one; `required`: fail if there is none; `never`: start a new job. */
   resume?: 'auto' | 'required' | 'never';
   stateDir?: string;
@@ -181,12 +186,25 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
       options.onChunkAcked?.(chunk.seq);
       progress.update({ label: 'upload', fraction: size > 0 ? bytesRead / size : 1, items: sentThisRun, detail: `(${current.accepted.toLocaleString('en-US')} accepted)` });
     };
+    // Back-pressure: while too many accepted items wait in the queue, wait for the workers.
+    const maxBacklog = options.maxBacklog ?? 10_000;
+    let processed = 0;
+    let polling: Promise<void> | undefined;
+    const pollProgress = () =>
+      (polling ??= (async () => {
+        await sleep(1000);
+        processed = (await request<JobView>('GET', `/imports/${current.importId}`)).processed;
+      })().finally(() => (polling = undefined)));
     const worker = async () => {
       for (;;) {
         if (options.signal?.aborted) return;
         const next = await chunks.next();
         if (next.done) return;
         if (isAcked(current.acked, next.value.seq)) continue;
+        while (maxBacklog > 0 && current.accepted - processed > maxBacklog && !options.signal?.aborted) {
+          progress.update({ label: 'upload', fraction: size > 0 ? bytesRead / size : 1, items: sentThisRun, detail: '(waiting for the workers)' });
+          await pollProgress();
+        }
         await send(next.value);
       }
     };
