@@ -2,26 +2,13 @@
  * moto for `npm start`: like startMoto() in ./moto.ts, but
  * - in its own process group, so Ctrl-C (SIGINT to the terminal's whole foreground group)
  *   reaches only the runtime, which then saves the emulator's state before stopping it;
- * - with a watchdog thread that ends moto when its parent process is gone, so a runtime
- *   killed with SIGKILL does not leave an emulator holding the port.
+ * - with --exit-with-parent, so a runtime killed with SIGKILL does not leave an emulator
+ *   holding the port.
  */
 import { spawn } from 'node:child_process';
 import { ensurePythonEnv, venvBinary } from './python-env.ts';
-import { isPortFree, waitUntilReachable, type RunningEmulator } from './moto.ts';
+import { isPortFree, MOTO_LAUNCHER, waitUntilReachable, type RunningEmulator } from './moto.ts';
 
-const watchdog = `
-import os, sys, threading, time
-parent = os.getppid()
-def watch():
-    while True:
-        if os.getppid() != parent:
-            os._exit(0)
-        time.sleep(0.5)
-threading.Thread(target=watch, daemon=True).start()
-from moto.server import main
-sys.argv = ['moto_server'] + sys.argv[1:]
-main()
-`;
 
 export async function startOwnedMoto(options: { port: number; host?: string }): Promise<RunningEmulator> {
   const host = options.host ?? '127.0.0.1';
@@ -29,7 +16,7 @@ export async function startOwnedMoto(options: { port: number; host?: string }): 
     throw new Error(`port ${options.port} on ${host} is already in use (the emulator port); stop what listens there, use it with --endpoint http://${host}:${options.port}, or choose another port with --emulator-port`);
   }
   ensurePythonEnv();
-  const child = spawn(venvBinary('python'), ['-c', watchdog, '-H', host, '-p', String(options.port)], {
+  const child = spawn(venvBinary('python'), [MOTO_LAUNCHER, '--exit-with-parent', '-H', host, '-p', String(options.port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
     env: { ...process.env, MOTO_PORT: String(options.port) },

@@ -1,7 +1,11 @@
 /** Starts moto server on loopback and waits until it answers. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { ensurePythonEnv, venvBinary } from './python-env.ts';
+import { join } from 'node:path';
+import { ensurePythonEnv, repoRoot, venvBinary } from './python-env.ts';
+
+/** moto's server with our patches for its DynamoDB transaction defects (see the file). */
+export const MOTO_LAUNCHER = join(repoRoot, 'scripts/local/moto_server.py');
 
 export interface RunningEmulator {
   endpoint: string;
@@ -49,7 +53,7 @@ export async function startMoto(options: { port: number; host?: string; quiet?: 
     throw new Error(`port ${options.port} on ${host} is already in use; stop what listens there or choose another port (--emulator-port)`);
   }
   ensurePythonEnv();
-  const child = spawn(venvBinary('moto_server'), ['-H', host, '-p', String(options.port)], {
+  const child = spawn(venvBinary('python'), [MOTO_LAUNCHER, '--exit-with-parent', '-H', host, '-p', String(options.port)], {
     stdio: ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'pipe'],
     env: { ...process.env, MOTO_PORT: String(options.port) },
   });
