@@ -4,6 +4,10 @@ import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
 import { notFound } from '../shared/http/errors.ts';
 import { parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 import { getCollectionStats, getItem, listItems } from '../shared/items/repository.ts';
+import { afterResponseReady } from '../shared/after-response.ts';
+
+// Register the after-response extension during Init (see after-response.ts).
+await afterResponseReady();
 
 const FILTER_PREFIX = 'filter.';
 const MAX_FILTERS = 10;

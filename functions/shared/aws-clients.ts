@@ -15,19 +15,35 @@ export interface AwsClients {
 
 let clients: Partial<AwsClients> = {};
 
+/**
+ * Every call gets a deadline well inside the function's timeout: a data store that hangs
+ * becomes a TimeoutError the SDK retries (3 attempts) and then our 503, instead of an
+ * invocation killed by Lambda with no answer of ours and no analytics event.
+ */
+function clientOptions() {
+  return {
+    maxAttempts: Number(process.env.AWS_MAX_ATTEMPTS ?? 3),
+    requestHandler: {
+      connectionTimeout: Number(process.env.AWS_CONNECT_TIMEOUT_MS ?? 1000),
+      requestTimeout: Number(process.env.AWS_REQUEST_TIMEOUT_MS ?? 2000),
+      throwOnRequestTimeout: true,
+    },
+  };
+}
+
 export function dynamo(): DynamoDBDocumentClient {
-  return (clients.dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  return (clients.dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient(clientOptions()), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: { wrapNumbers: false },
   }));
 }
 
 export function eventBridge(): EventBridgeClient {
-  return (clients.eventBridge ??= new EventBridgeClient({}));
+  return (clients.eventBridge ??= new EventBridgeClient(clientOptions()));
 }
 
 export function sqs(): SQSClient {
-  return (clients.sqs ??= new SQSClient({}));
+  return (clients.sqs ??= new SQSClient(clientOptions()));
 }
 
 /** Replaces some or all clients (for a fault-injecting test, say); `{}` resets to defaults. */

@@ -1,10 +1,15 @@
 /** Write flow: change DynamoDB, answer, then publish the domain event and analytics. */
 import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
-import { payloadTooLarge } from '../shared/http/errors.ts';
+import { payloadTooLarge, validationFailed } from '../shared/http/errors.ts';
+import { afterResponseReady } from '../shared/after-response.ts';
 import { ifMatchVersion, jsonObjectBody, pathParameter } from '../shared/http/request.ts';
 import { publishItemEvent } from '../shared/events/domain-events.ts';
 import { MAX_ITEM_DATA_BYTES } from '../shared/items/item.ts';
 import { deleteItem, patchItem, putItem, type ItemAddress } from '../shared/items/repository.ts';
+import { itemDataProblems } from '../shared/items/validate.ts';
+
+// Register the after-response extension during Init (see after-response.ts).
+await afterResponseReady();
 
 function addressOf(request: ApiRequest): ItemAddress {
   const { tenant } = request.caller();
@@ -13,7 +18,10 @@ function addressOf(request: ApiRequest): ItemAddress {
   return address;
 }
 
-function checkSize(data: Record<string, unknown>): void {
+/** Data DynamoDB can store, within the item size limit; a 400 or 413 otherwise, before any write. */
+function checkStorable(data: Record<string, unknown>): void {
+  const problems = itemDataProblems(data);
+  if (problems.length > 0) throw validationFailed(problems);
   const bytes = Buffer.byteLength(JSON.stringify(data));
   if (bytes > MAX_ITEM_DATA_BYTES) throw payloadTooLarge(`the item's data would be ${bytes} bytes; at most ${MAX_ITEM_DATA_BYTES} are stored`);
 }
@@ -22,7 +30,7 @@ async function put(request: ApiRequest) {
   const address = addressOf(request);
   const expectedVersion = ifMatchVersion(request.event);
   const data = jsonObjectBody(request.event, MAX_ITEM_DATA_BYTES);
-  checkSize(data);
+  checkStorable(data);
   const { item, created } = await putItem(address, data, expectedVersion);
   publishItemEvent(created ? 'ItemCreated' : 'ItemUpdated', { ...address, version: item.version, at: item.updatedAt, actor: request.caller().userId });
   request.analytics.created = created;
@@ -33,7 +41,7 @@ async function patch(request: ApiRequest) {
   const address = addressOf(request);
   const expectedVersion = ifMatchVersion(request.event);
   const changes = jsonObjectBody(request.event, MAX_ITEM_DATA_BYTES);
-  const item = await patchItem(address, changes, expectedVersion, checkSize);
+  const item = await patchItem(address, changes, expectedVersion, checkStorable);
   publishItemEvent('ItemUpdated', { ...address, version: item.version, at: item.updatedAt, actor: request.caller().userId });
   return { statusCode: 200, body: item, headers: { etag: `"${item.version}"` } };
 }

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructured
 import { withAfterResponse } from '../after-response.ts';
 import { recordAnalytics } from '../analytics/emitter.ts';
 import type { EventCategory } from '../analytics/event.ts';
+import { requestCategory } from '../analytics/classify.ts';
 import { log } from '../log.ts';
 import { callerOf, type Caller } from './caller.ts';
 import { ApiError, errorTypeOf, toApiError } from './errors.ts';
@@ -82,8 +83,7 @@ function recordRequestAnalytics(
   recordAnalytics({
     type: routeType,
     action: route?.action ?? 'EXECUTE',
-    // A request refused for its token is an authentication event whatever the route.
-    category: failure && (failure.statusCode === 401 || failure.statusCode === 403) ? 'AUTHENTICATION' : (route?.category ?? 'SYSTEM_EVENT'),
+    category: requestCategory(route?.category, failure?.statusCode),
     source,
     status: failure ? 'FAILURE' : 'SUCCESS',
     ...(failure ? { errorType: errorTypeOf(failure) } : {}),
