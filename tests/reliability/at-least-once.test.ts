@@ -40,10 +40,15 @@ let quiet: ReturnType<typeof captureConsole>;
 beforeAll(async () => {
   quiet = captureConsole();
   stack = await provisionTestStack({ visibilityTimeoutSeconds: 1 });
+  // As the import tests do: moto loses concurrent updates of one item (see docs/IMPORT.md).
+  process.env.IMPORT_WORKER_CONCURRENCY = '1';
   clients = directClients();
 });
 afterEach(() => setAwsClients({}));
-afterAll(() => quiet.restore());
+afterAll(() => {
+  quiet.restore();
+  delete process.env.IMPORT_WORKER_CONCURRENCY;
+});
 
 // ---------------------------------------------------------------------------------------
 // Delivery machinery
@@ -165,7 +170,11 @@ describe('at-least-once delivery', () => {
             return deleted ? [created, removed] : [created];
           });
           const bodies = envelopes.map((e) => ({ body: JSON.stringify({ version: '0', account: '123456789012', region: 'us-east-1', time: e.detail.at, resources: [], ...e }), messageId: randomUUID() }));
-          await deliver(bodies, p, arnOf('app-events'), (event) => eventProcessor(event, lambdaContext('event-processor')));
+          // One record per invocation: the event processor handles a batch's records concurrently,
+          // and moto's DynamoDB backend is not thread-safe (docs/IMPORT.md): two records updating
+          // one STATS item at once can lose an update there (never on AWS). It showed up once in a
+          // 40-run full run with 10-record batches (created+deleted → itemCount 1, expected 0).
+          await deliver(bodies, { ...p, batchSize: 1 }, arnOf('app-events'), (event) => eventProcessor(event, lambdaContext('event-processor')));
           const stats = await getCollectionStats(tenant, collection);
           const expected = deletedAfterCreate.filter((d) => !d).length;
           tally.requestsMade += bodies.length;
@@ -174,7 +183,7 @@ describe('at-least-once delivery', () => {
           expect(stats.lastWriteAt).toBe(new Date(Date.UTC(2026, 0, 1, 0, 0, deletedAfterCreate.length - 1)).toISOString());
         },
       ),
-      { numRuns: runs(6, 100) },
+      { numRuns: runs(6, 60) },
     );
   }, timeoutFor(6, 4000));
 
@@ -227,7 +236,7 @@ describe('at-least-once delivery', () => {
           tally.casesTried++;
         },
       ),
-      { numRuns: runs(3, 40) },
+      { numRuns: runs(3, 12) },
     );
   }, timeoutFor(3, 15_000));
 
