@@ -102,3 +102,18 @@ describe('chunks', () => {
     expect(isAcked(acked, 6)).toBe(true);
   });
 });
+
+describe('progress', () => {
+  it('renders a bar with items/s and ETA on a terminal, plain lines otherwise', async () => {
+    const { Progress, formatDuration, renderBar } = await import('../../scripts/import/progress.ts');
+    expect(renderBar(0.5, 10)).toBe('[#####-----]');
+    expect(formatDuration(75)).toBe('1m15s');
+    expect(formatDuration(Number.NaN)).toBe('--');
+    const written: string[] = [];
+    const plain = new Progress({ isTTY: false, write: (text: string) => written.push(text) > 0 }, 0);
+    plain.update({ label: 'upload', fraction: 0.25, items: 2500 });
+    plain.stop();
+    expect(written[0]).toMatch(/^upload \[#{6}-{18}\] {2}25\.0% 2,500 items \d[\d,]* items\/s ETA \S+\n$/);
+    expect(written.every((line) => !line.includes('\r'))).toBe(true);
+  });
+});
