@@ -1,6 +1,5 @@
 /**
- * Import benchmark: the whole pipeline on the local stack (a fresh emulator — with its
- * DynamoDB requests serialized, see ./moto-locked.py — the local
+ * Import benchmark: the whole pipeline on the local stack (a fresh emulator, the local
  * runtime serving the API and polling the queues in this process) with the CLI in a child
  * process under /usr/bin/time -v, so its peak memory is its own.
  *
@@ -15,10 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSigningKeys, mintToken } from '../local/jwt.ts';
-import { spawn } from 'node:child_process';
-import { freePort, waitUntilReachable } from '../local/moto.ts';
+import { freePort, startMoto } from '../local/moto.ts';
 import { provision } from '../local/provision.ts';
-import { ensurePythonEnv, repoRoot, venvBinary } from '../local/python-env.ts';
+import { repoRoot } from '../local/python-env.ts';
 import { startRuntime } from '../local/runtime.ts';
 
 const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '4' }, format: { type: 'string', default: 'ndjson' } } });
@@ -43,15 +41,7 @@ async function generate(path: string): Promise<void> {
 const dir = mkdtempSync(join(tmpdir(), 'import-bench-'));
 const file = join(dir, `items.${format}`);
 await generate(file);
-// moto's DynamoDB is not thread-safe (lost updates under concurrent UpdateItem): serialize it.
-ensurePythonEnv();
-const port = await freePort();
-const motoProcess = spawn(venvBinary('python'), [join(repoRoot, 'scripts/import/moto-locked.py'), '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-const emulator = {
-  endpoint: `http://127.0.0.1:${port}`,
-  stop: () => new Promise<void>((resolve) => (motoProcess.exitCode !== null ? resolve() : (motoProcess.once('exit', () => resolve()), motoProcess.kill('SIGTERM')))),
-};
-await waitUntilReachable(emulator.endpoint, 30_000, motoProcess);
+const emulator = await startMoto({ port: await freePort() });
 try {
   const stack = await provision({ endpoint: emulator.endpoint, region: 'us-east-1' }, `bench${Date.now().toString(36)}`);
   process.env.ANALYTICS_ENABLED ??= 'true';

@@ -22,8 +22,6 @@ let token: string;
 const dir = mkdtempSync(join(tmpdir(), 'import-cli-'));
 
 beforeAll(async () => {
-  // Fewer concurrent updates of one chunk record: the emulator's DynamoDB loses some (docs/IMPORT.md).
-  process.env.IMPORT_WORKER_CONCURRENCY = '1';
   local = await startLocalStack({ visibilityTimeoutSeconds: 2 });
   token = await local.token({ admin: true });
 }, 60_000);

@@ -163,7 +163,7 @@ async function getJobRecord(tenant: string, importId: string): Promise<Record<st
 const num = (record: Record<string, unknown>, name: string) => Number(record[name] ?? 0);
 
 /** The job with its counters: stored once finished, summed over its chunks before. */
-export async function getJob(tenant: string, importId: string): Promise<ImportJob | undefined> {
+export async function getJob(tenant: string, importId: string, options: { withProgress?: boolean } = {}): Promise<ImportJob | undefined> {
   const record = await getJobRecord(tenant, importId);
   if (!record) return undefined;
   const job: ImportJob = {
@@ -186,8 +186,8 @@ export async function getJob(tenant: string, importId: string): Promise<ImportJo
     updatedAt: String(record.updatedAt),
     completedAt: (record.completedAt as string | undefined) ?? null,
   };
-  // Finished or finishing: the stored counters are the final ones.
-  if (isFinished(job.status) || record.finalStatus) return job;
+  // Finished or finishing: the stored counters are the final ones. Without progress: the job record only.
+  if (isFinished(job.status) || record.finalStatus || options.withProgress === false) return job;
   const chunkIds = record.chunkIds instanceof Set ? [...(record.chunkIds as Set<string>)] : [];
   for (const chunk of await getChunkProgress(tenant, importId, chunkIds)) {
     job.chunks++;
