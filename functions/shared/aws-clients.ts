@@ -33,7 +33,9 @@ function clientOptions() {
 
 export function dynamo(): DynamoDBDocumentClient {
   return (clients.dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient(clientOptions()), {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    // Data comes from JSON, so every object is a plain map; without this, lib-dynamodb takes an
+    // object with a `constructor` field for a class instance and refuses it.
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
     unmarshallOptions: { wrapNumbers: false },
   }));
 }

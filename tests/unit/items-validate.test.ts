@@ -23,6 +23,7 @@ describe('item data DynamoDB can store', () => {
     ['an empty top-level key', { '': 1 }, 'body.""'],
     ['a lone surrogate in a value', { s: 'x\ud800y' }, 'body.s'],
     ['a lone surrogate in a key', { o: { '\udc00': 1 } }, 'body.o'],
+    ['a __proto__ field', JSON.parse('{"a":{"__proto__":{"x":1}}}'), 'body.a.__proto__'],
   ])('refuses %s, naming %s', (_name, data, field) => {
     const problems = itemDataProblems(data as Record<string, unknown>);
     expect(problems.map((p) => p.field)).toContain(field);

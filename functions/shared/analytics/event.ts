@@ -66,13 +66,13 @@ export function currentTraceId(): string | undefined {
 }
 
 /**
- * A trace id we pass on: an X-Ray id (`1-<8 hex>-<24 hex>`) or another plain id
- * (letters, digits, dashes). Anything else (`1-client_secret=abc`, `1-jane@x.org` from a
- * client's `x-amzn-trace-id` header) is dropped: it could carry anything.
+ * A trace id we pass on: an X-Ray id (`1-<8 hex>-<24 hex>`) only. Anything else from a
+ * client's `x-amzn-trace-id` header (`1-client_secret=abc`, `jane@x.org`, an access key id
+ * shaped like a plain id) is dropped: it could carry anything.
  */
 export function safeTraceId(traceId: string | undefined): string | undefined {
   if (traceId === undefined) return undefined;
-  return /^1-[0-9a-f]{8}-[0-9a-f]{24}$/.test(traceId) || /^[A-Za-z0-9-]{1,128}$/.test(traceId) ? traceId : undefined;
+  return /^1-[0-9a-f]{8}-[0-9a-f]{24}$/.test(traceId) ? traceId : undefined;
 }
 
 export function buildAnalyticsEvent(input: AnalyticsInput): AnalyticsEvent {

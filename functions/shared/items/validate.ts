@@ -13,6 +13,8 @@ const MAX_NUMBER = Number.MAX_SAFE_INTEGER;
 const MIN_MAGNITUDE = 1e-130;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const MAX_DETAILS = 10;
+/** JavaScript gives this name a meaning of its own in objects; as data it is a trap, so refuse it. */
+const RESERVED_KEY = '__proto__';
 
 /** Returns what is wrong with `data` (empty when it can be stored), with a JSON path per problem. */
 export function itemDataProblems(data: Record<string, unknown>, prefix = 'body'): ErrorDetail[] {
@@ -36,6 +38,7 @@ export function itemDataProblems(data: Record<string, unknown>, prefix = 'body')
       else
         for (const [key, child] of Object.entries(node)) {
           if (key === '') add(`${path}.""`, 'field names must not be empty');
+          else if (key === RESERVED_KEY) add(`${path}.${key}`, 'is a reserved field name');
           else if (LONE_SURROGATE.test(key)) add(path, 'has a field name that is not valid Unicode (a lone surrogate)');
           walk(child, `${path}.${key}`, depth + 1);
         }
@@ -43,6 +46,7 @@ export function itemDataProblems(data: Record<string, unknown>, prefix = 'body')
   };
   for (const [key, value] of Object.entries(data)) {
     if (key === '') add(`${prefix}.""`, 'field names must not be empty');
+    else if (key === RESERVED_KEY) add(`${prefix}.${key}`, 'is a reserved field name');
     else if (LONE_SURROGATE.test(key)) add(prefix, 'has a field name that is not valid Unicode (a lone surrogate)');
     walk(value, `${prefix}.${key}`, 2);
   }
