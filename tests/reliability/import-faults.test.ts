@@ -82,17 +82,30 @@ describe('an import under DynamoDB faults, then recovery and redrive', () => {
           expect(created.status, created.text).toBe(201);
           const importId = (created.json as { importId: string }).importId;
 
-          // The faults start with the items queued; the worker meets them.
+          // The faults start with the items queued, and stop after faultMs: the worker meets them,
+          // and so may the API (it reads job progress with BatchGetItem): a 503 there is a correct
+          // answer, and the client retries (the chunk has a chunkId, commit is idempotent).
           const before = proxy.stats().faultsInjected;
           proxy.setRules([{ target: /^DynamoDB_20120810\.Batch(Write|Get)Item$/, fault }]);
-          tally.requestsMade++;
-          const chunk = await http(local.baseUrl, 'POST', `/imports/${importId}/items`, { token: admin, body: JSON.stringify({ items, chunkId: 'c1' }) });
-          expect(chunk.status, chunk.text).toBe(202);
-          tally.requestsMade++;
-          const commit = await http(local.baseUrl, 'POST', `/imports/${importId}/commit`, { token: admin });
-          expect(commit.status, commit.text).toBe(202);
-          await new Promise((r) => setTimeout(r, faultMs));
-          proxy.clearRules();
+          const faultsEnd = setTimeout(() => proxy.clearRules(), faultMs);
+          const retrying = async (method: string, path: string, body?: string) => {
+            for (let attempt = 0; ; attempt++) {
+              tally.requestsMade++;
+              const answer = await http(local.baseUrl, method, path, { token: admin, ...(body ? { body } : {}) });
+              if (answer.status !== 503 || attempt >= 60) return answer;
+              await new Promise((r) => setTimeout(r, 500));
+            }
+          };
+          try {
+            const chunk = await retrying('POST', `/imports/${importId}/items`, JSON.stringify({ items, chunkId: 'c1' }));
+            expect(chunk.status, chunk.text).toBe(202);
+            const commit = await retrying('POST', `/imports/${importId}/commit`);
+            expect(commit.status, commit.text).toBe(202);
+            await new Promise((r) => setTimeout(r, Math.max(0, faultMs)));
+          } finally {
+            clearTimeout(faultsEnd);
+            proxy.clearRules();
+          }
           tally.faultsInjected += proxy.stats().faultsInjected - before;
 
           // Recovery: the job finishes (retries through SQS; what exhausted its receives is settled as failed).
