@@ -152,7 +152,7 @@ const breakages: Breakage[] = [
     policy: 'noWildcardActions',
     description: 'the query function gets dynamodb:*',
     file: 'modules/event-flows/main.tf',
-    edit: (t) => replaceOnce(t, 'actions = ["dynamodb:GetItem", "dynamodb:Query"]', 'actions = ["dynamodb:*"]'),
+    edit: (t) => replaceOnce(t, '{ sid = "ReadItems", actions = ["dynamodb:GetItem"]', '{ sid = "ReadItems", actions = ["dynamodb:*"]'),
   },
   {
     policy: 'noWildcardActions',
@@ -195,6 +195,30 @@ const breakages: Breakage[] = [
     description: 'the rule target loses its dead-letter config',
     file: 'modules/event-bus/main.tf',
     edit: (t) => removeBlock(t, 'dead_letter_config {'),
+  },
+  {
+    policy: 'queueVisibilityCoversConsumer',
+    description: 'the queue module derives the visibility timeout from 2 x the consumer timeout',
+    file: 'modules/queue/main.tf',
+    edit: (t) => replaceOnce(t, 'minimum_visibility_timeout = 6 * var.consumer_timeout_seconds', 'minimum_visibility_timeout = 2 * var.consumer_timeout_seconds'),
+  },
+  {
+    policy: 'queueVisibilityCoversConsumer',
+    description: 'the queue module loses the precondition against small overrides',
+    file: 'modules/queue/main.tf',
+    edit: (t) => replaceOnce(t, /precondition \{\s*condition\s*= local\.visibility_timeout >= local\.minimum_visibility_timeout/, 'precondition {\n      condition = true'),
+  },
+  {
+    policy: 'queueVisibilityCoversConsumer',
+    description: 'the composition passes a fixed 10 s instead of the consumer timeout',
+    file: 'modules/event-flows/main.tf',
+    edit: (t) => replaceOnce(t, 'consumer_timeout_seconds = local.functions[each.value.consumer].timeout_seconds', 'consumer_timeout_seconds = 10'),
+  },
+  {
+    policy: 'queueVisibilityCoversConsumer',
+    description: 'the composition overrides the visibility timeout with 300 s (< 6 x 60 s + 1 s for the import queue)',
+    file: 'modules/event-flows/main.tf',
+    edit: (t) => replaceOnce(t, 'batching_window_seconds  = each.value.batching_window_seconds', 'batching_window_seconds  = each.value.batching_window_seconds\n  visibility_timeout_seconds = 300'),
   },
 ];
 

@@ -295,6 +295,68 @@ export const everyRuleTargetHasRetryAndDlq: Policy = (config) => {
   return violations;
 };
 
+// ---------------------------------------------------------------------------------------
+// SQS event sources
+
+/**
+ * Every queue polled by a Lambda event source mapping has a visibility timeout of at least
+ * 6 x the consumer's timeout + the batching window (AWS's guidance, so a message is not
+ * redelivered while a retried invocation still works on it): the module computes it from
+ * those inputs and refuses a smaller override, every caller passes the consumer function's
+ * own timeout, and no caller overrides it below the minimum of its topology.
+ */
+export const queueVisibilityCoversConsumer: Policy = (config) => {
+  const violations: string[] = [];
+  const queueModules = new Set<string>();
+  const formula = /^\$\{6 \* var\.consumer_timeout_seconds \+ var\.batching_window_seconds\}$/;
+  for (const mod of config.modules.values()) {
+    const mappings = resources(mod, 'aws_lambda_event_source_mapping');
+    if (mappings.length === 0) continue;
+    queueModules.add(mod.dir);
+    const minimum = String(mod.locals.minimum_visibility_timeout ?? '').replace(/\s+/g, ' ');
+    if (!formula.test(minimum)) violations.push(`${mod.dir}: local.minimum_visibility_timeout is not 6 * var.consumer_timeout_seconds + var.batching_window_seconds (${minimum || 'missing'})`);
+    for (const [label, mapping] of mappings) {
+      const queueLabel = /aws_sqs_queue\.([A-Za-z0-9_]+)\.arn/.exec(strings(mapping.event_source_arn).join(' '))?.[1];
+      const queue = queueLabel ? mod.resource.aws_sqs_queue?.[queueLabel] : undefined;
+      if (!queue) {
+        violations.push(`${mod.dir}: aws_lambda_event_source_mapping.${label} polls no queue of its module`);
+        continue;
+      }
+      if (mapping.maximum_batching_window_in_seconds !== '${var.batching_window_seconds}') {
+        violations.push(`${mod.dir}: aws_lambda_event_source_mapping.${label} batching window is not var.batching_window_seconds (the one in the formula)`);
+      }
+      const visibility = strings(queue.visibility_timeout_seconds).join(' ');
+      const computed = /local\.minimum_visibility_timeout/.test(visibility) || (/local\.visibility_timeout/.test(visibility) && /local\.minimum_visibility_timeout/.test(String(mod.locals.visibility_timeout ?? '')));
+      if (!computed) violations.push(`${mod.dir}: aws_sqs_queue.${queueLabel} visibility timeout is not derived from local.minimum_visibility_timeout`);
+      const guarded = strings(queue.lifecycle).some((text) => /local\.visibility_timeout >= local\.minimum_visibility_timeout/.test(text));
+      if (!guarded) violations.push(`${mod.dir}: aws_sqs_queue.${queueLabel} has no precondition rejecting a visibility timeout below the minimum`);
+    }
+  }
+  for (const mod of config.modules.values()) {
+    for (const [name, call] of Object.entries(mod.module)) {
+      if (!queueModules.has(moduleSourceDir(mod, call) ?? '') || call.consumer_function_name === undefined) continue;
+      const timeout = strings(call.consumer_timeout_seconds).join(' ');
+      const consumer = /module\.function\[([^\]]+)\]/.exec(strings(call.consumer_function_name).join(' '))?.[1];
+      if (!consumer || !timeout.includes(`local.functions[${consumer}].timeout_seconds`)) {
+        violations.push(`${mod.dir}: module.${name} consumer_timeout_seconds is not the consumer function's own timeout (${timeout || 'missing'})`);
+      }
+      if (call.batching_window_seconds === undefined) violations.push(`${mod.dir}: module.${name} passes no batching_window_seconds`);
+      // With the topology's numbers: an override must still cover 6 x timeout + window.
+      const queues = (mod.locals.queues ?? {}) as Record<string, Block>;
+      const functions = (mod.locals.functions ?? {}) as Record<string, Block>;
+      for (const [key, queue] of Object.entries(queues)) {
+        const fn = functions[queue.consumer];
+        if (!fn) continue;
+        const minimum = 6 * Number(fn.timeout_seconds) + Number(queue.batching_window_seconds ?? 0);
+        const override = typeof call.visibility_timeout_seconds === 'number' ? call.visibility_timeout_seconds : typeof queue.visibility_timeout_seconds === 'number' ? queue.visibility_timeout_seconds : undefined;
+        if (override !== undefined && override < minimum) violations.push(`${mod.dir}: queue ${key} visibility timeout ${override} s < 6 x ${fn.timeout_seconds} s + ${queue.batching_window_seconds ?? 0} s = ${minimum} s`);
+      }
+    }
+  }
+  if (queueModules.size === 0) violations.push('no module maps a queue to a Lambda consumer');
+  return violations;
+};
+
 export const policies: Record<string, Policy> = {
   everyQueueHasRedriveOrIsDlq,
   everyDlqHasDepthAlarm,
@@ -302,4 +364,5 @@ export const policies: Record<string, Policy> = {
   everyFunctionHasLogGroupWithRetention,
   everyTableHasPitrAndEncryption,
   everyRuleTargetHasRetryAndDlq,
+  queueVisibilityCoversConsumer,
 };

@@ -97,3 +97,9 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "analytics_retention_days" {
+  description = "Optional analytics retention overrides in days, by environment variable (ANALYTICS_RETENTION_DAYS_<CATEGORY>, ANALYTICS_RETENTION_DAYS, ANALYTICS_AGGREGATE_RETENTION_DAYS); see docs/DEPLOY.md."
+  type        = map(number)
+  default     = {}
+}

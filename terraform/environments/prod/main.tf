@@ -28,5 +28,6 @@ module "event_flows" {
   event_archive_retention_days      = var.event_archive_retention_days
   analytics_allowed_account_ids     = var.analytics_allowed_account_ids
   analytics_allowed_organization_id = var.analytics_allowed_organization_id
+  analytics_retention_days          = var.analytics_retention_days
   alarm_emails                      = var.alarm_emails
 }

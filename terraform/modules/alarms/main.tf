@@ -237,6 +237,26 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   tags                = var.tags
 }
 
+# The application's own EMF metrics that count lost or rejected events: one is too many.
+resource "aws_cloudwatch_metric_alarm" "application_metric" {
+  for_each = var.application_metric_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = var.application_metrics_namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.notify
+  ok_actions          = local.notify
+  tags                = var.tags
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = var.name
   dashboard_body = jsonencode({

@@ -22,3 +22,8 @@ output "dlq_alarm_names" {
   description = "Depth alarm of each DLQ, by queue name."
   value       = { for q, a in aws_cloudwatch_metric_alarm.dlq_depth : q => a.alarm_name }
 }
+
+output "application_metric_alarm_names" {
+  description = "Alarm on each application metric, by the key of application_metric_alarms."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.application_metric : k => a.alarm_name }
+}

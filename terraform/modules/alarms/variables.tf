@@ -88,6 +88,22 @@ variable "api_5xx_threshold" {
   }
 }
 
+variable "application_metrics_namespace" {
+  description = "CloudWatch namespace of the application's EMF metrics (functions/shared/log.ts METRICS_NAMESPACE)."
+  type        = string
+  default     = "EventFlows"
+}
+
+variable "application_metric_alarms" {
+  description = "Alarms on the application's own metrics, by alarm suffix: each alarms when the metric (with exactly these dimensions) sums to more than 0 in 5 minutes."
+  type = map(object({
+    metric_name = string
+    dimensions  = map(string)
+    description = string
+  }))
+  default = {}
+}
+
 variable "tags" {
   description = "Tags for every resource of the module."
   type        = map(string)

@@ -14,67 +14,84 @@ locals {
     IMPORT_QUEUE_URL     = module.queue["import"].queue_url
     ANALYTICS_DLQ_URL    = module.queue["analytics"].dlq_url
     APP_EVENTS_DLQ_URL   = module.queue["app-events"].dlq_url
+    # The import worker must know the last receive before SQS moves a message to the DLQ.
+    IMPORT_MAX_RECEIVE_COUNT = tostring(local.queues["import"].max_receive_count)
   }
+  # Optional retention overrides, read by the analytics function only (shared/analytics/keys.ts).
+  analytics_environment = { for name, days in var.analytics_retention_days : name => tostring(days) }
   jwt_environment = {
     JWT_ISSUER   = module.http_api.jwt_issuer
     JWT_AUDIENCE = join(",", module.http_api.jwt_audience)
   }
 
-  data_table_arn         = module.table["data"].arn
-  data_index_arns        = values(module.table["data"].index_arns)
-  analytics_table_arn    = module.table["analytics"].arn
-  analytics_index_arns   = values(module.table["analytics"].index_arns)
-  app_bus_arn            = module.event_bus["app"].bus_arn
-  analytics_bus_arn      = module.event_bus["analytics"].bus_arn
-  import_queue_arn       = module.queue["import"].queue_arn
-  app_events_queue_arn   = module.queue["app-events"].queue_arn
-  analytics_queue_arn    = module.queue["analytics"].queue_arn
-  analytics_dlq_arn      = module.queue["analytics"].dlq_arn
-  app_events_dlq_arn     = module.queue["app-events"].dlq_arn
-  sqs_consume_actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-  analytics_fallback_sid = "SendUndeliverableAnalytics"
-  # Functions that publish domain events to the app bus fall back to the app-events DLQ
-  # (APP_EVENTS_DLQ_URL, functions/shared/config.ts) when EventBridge will not take them.
-  domain_fallback = { sid = "SendUndeliverableDomainEvents", actions = ["sqs:SendMessage"], resources = [local.app_events_dlq_arn] }
+  # ARNs the policies name, one resource per entry (tests/infra/iam.test.ts resolves them).
+  data_table_arn       = module.table["data"].arn
+  data_index_arns      = module.table["data"].index_arns
+  analytics_table_arn  = module.table["analytics"].arn
+  analytics_index_arns = module.table["analytics"].index_arns
+  app_bus_arn          = module.event_bus["app"].bus_arn
+  analytics_bus_arn    = module.event_bus["analytics"].bus_arn
+  import_queue_arn     = module.queue["import"].queue_arn
+  app_events_queue_arn = module.queue["app-events"].queue_arn
+  analytics_queue_arn  = module.queue["analytics"].queue_arn
+  analytics_dlq_arn    = module.queue["analytics"].dlq_arn
+  app_events_dlq_arn   = module.queue["app-events"].dlq_arn
+  # What the SQS event source mapping needs on the queue it polls (the function's code
+  # itself neither receives nor deletes).
+  sqs_event_source_actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 
-  # Least privilege per function: exact actions on exact ARNs (tables, their indexes,
-  # buses, queues). Logs and X-Ray statements are added by the function module.
+  # Least privilege per function, derived from the code: exactly the SDK commands each
+  # function's bundle can send, on exactly the tables, indexes, buses and queues they
+  # address (the table with the code locations is in README.md; tests/infra/iam.test.ts
+  # extracts the commands from functions/ and fails on any difference either way).
+  # Logs and X-Ray statements are added by the function module.
   function_policies = {
     "query" = [
-      { sid = "ReadData", actions = ["dynamodb:GetItem", "dynamodb:Query"], resources = concat([local.data_table_arn], local.data_index_arns) },
+      # shared/items/repository.ts: getItem, getCollectionStats (GetItem); listItems (Query on the table or a sort index).
+      { sid = "ReadItems", actions = ["dynamodb:GetItem"], resources = [local.data_table_arn] },
+      { sid = "ListItems", actions = ["dynamodb:Query"], resources = [local.data_table_arn, local.data_index_arns["byCreatedAt"], local.data_index_arns["byUpdatedAt"]] },
+      # shared/events/publisher.ts through shared/analytics/emitter.ts (request analytics).
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
-      { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+      { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
     ]
     "write" = [
-      { sid = "WriteData", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [local.data_table_arn] },
+      # shared/items/repository.ts: putItem, patchItem, deleteItem.
+      { sid = "WriteItems", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = [local.data_table_arn] },
+      # shared/events/publisher.ts: item events (domain-events.ts) and request analytics (emitter.ts).
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
-      { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
-      local.domain_fallback,
+      { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
     "event-processor" = [
-      { sid = "ManageImports", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"], resources = [local.data_table_arn] },
+      # shared/imports/jobs.ts (Get/Put/Update/Delete/Query/BatchGet on the job records) and
+      # shared/items/stats.ts (Get/Update; TransactWrite of a Put and an Update through shared/imports/transact.ts).
+      { sid = "ManageImportsAndStats", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem"], resources = [local.data_table_arn] },
+      # shared/imports/queue.ts: SendMessageBatch of the chunk messages.
       { sid = "QueueImportChunks", actions = ["sqs:SendMessage"], resources = [local.import_queue_arn] },
-      { sid = "ConsumeAppEvents", actions = local.sqs_consume_actions, resources = [local.app_events_queue_arn] },
+      { sid = "PollAppEvents", actions = local.sqs_event_source_actions, resources = [local.app_events_queue_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
-      { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
-      local.domain_fallback,
+      { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
     "import" = [
-      { sid = "WriteImportedItems", actions = ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources = [local.data_table_arn] },
-      { sid = "ConsumeImportQueue", actions = local.sqs_consume_actions, resources = [local.import_queue_arn] },
+      # import/batches.ts (BatchGet, Get, Put, BatchWrite), import/writer.ts (BatchWrite, Put),
+      # shared/imports/jobs.ts settleBatch (Update).
+      { sid = "WriteImportedItems", actions = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.data_table_arn] },
+      { sid = "PollImportQueue", actions = local.sqs_event_source_actions, resources = [local.import_queue_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
-      { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
-      local.domain_fallback,
+      { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
     "analytics" = [
-      { sid = "StoreAnalytics", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"], resources = [local.analytics_table_arn] },
-      { sid = "ConsumeAnalyticsQueue", actions = local.sqs_consume_actions, resources = [local.analytics_queue_arn] },
-      { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+      # shared/analytics/store.ts: TransactWrite of Puts (events) and Updates (aggregates).
+      { sid = "StoreAnalytics", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.analytics_table_arn] },
+      # analytics/handler.ts delayRetries: GetQueueUrl and ChangeMessageVisibilityBatch on the queue it polls.
+      { sid = "PollAnalyticsQueue", actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"], resources = [local.analytics_queue_arn] },
+      # analytics/handler.ts reject: invalid events go straight to the DLQ.
+      { sid = "SendRejectedAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
     ]
     "analytics-api" = [
-      { sid = "ReadAnalytics", actions = ["dynamodb:Query", "dynamodb:GetItem"], resources = concat([local.analytics_table_arn], local.analytics_index_arns) },
+      # shared/analytics/store.ts: readAggregates (Query on the table), readUserEvents (Query on byUser).
+      { sid = "ReadAnalytics", actions = ["dynamodb:Query"], resources = [local.analytics_table_arn, local.analytics_index_arns["byUser"]] },
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
-      { sid = local.analytics_fallback_sid, actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+      { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
     ]
   }
 }
@@ -139,7 +156,7 @@ module "function" {
   memory_mb                      = each.value.memory_mb
   timeout_seconds                = each.value.timeout_seconds
   reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
-  environment_variables          = merge(local.function_environment, local.jwt_environment)
+  environment_variables          = merge(local.function_environment, local.jwt_environment, each.key == "analytics" ? local.analytics_environment : {})
   policy_statements              = local.function_policies[each.key]
   log_retention_days             = var.log_retention_days
   tags                           = local.tags
@@ -175,7 +192,42 @@ module "alarms" {
   )
   queue_names    = [for key, queue in module.queue : queue.queue_name]
   function_names = [for key, fn in module.function : fn.function_name]
-  api_id         = module.http_api.api_id
-  api_stage      = module.http_api.stage_name
-  tags           = local.tags
+  # The application's own EMF metrics that count lost or rejected events (namespace
+  # EventFlows; functions/shared/events/publisher.ts, shared/analytics/emitter.ts,
+  # analytics/handler.ts): any one in 5 minutes alarms.
+  application_metric_alarms = {
+    "app-undelivered-events" = {
+      metric_name = "UndeliveredEvents"
+      dimensions  = { EventBus = module.event_bus["app"].bus_name }
+      description = "Domain events EventBridge did not take (publisher.ts); they went to the app-events DLQ or, failing that, to the log (see LostToLogEvents)."
+    }
+    "analytics-undelivered-events" = {
+      metric_name = "UndeliveredEvents"
+      dimensions  = { EventBus = module.event_bus["analytics"].bus_name }
+      description = "Analytics events EventBridge did not take (publisher.ts); they went to the analytics DLQ or, failing that, to the log (see LostToLogEvents)."
+    }
+    "analytics-unbuilt-events" = {
+      metric_name = "UndeliveredEvents"
+      dimensions  = { EventBus = "analytics" }
+      description = "Analytics events that could not even be built (emitter.ts recordAnalytics): lost; the function log has the error."
+    }
+    "app-lost-to-log-events" = {
+      metric_name = "LostToLogEvents"
+      dimensions  = { EventBus = module.event_bus["app"].bus_name }
+      description = "Domain events neither EventBridge nor the app-events DLQ took: only the function log has them (undelivered event lines, replayable)."
+    }
+    "analytics-lost-to-log-events" = {
+      metric_name = "LostToLogEvents"
+      dimensions  = { EventBus = module.event_bus["analytics"].bus_name }
+      description = "Analytics events neither EventBridge nor the analytics DLQ took: only the function log has them (undelivered event lines, replayable)."
+    }
+    "analytics-events-rejected" = {
+      metric_name = "AnalyticsEventsRejected"
+      dimensions  = { Function = "analytics" }
+      description = "The analytics function rejected invalid events (analytics/handler.ts) and moved them to the analytics DLQ."
+    }
+  }
+  api_id    = module.http_api.api_id
+  api_stage = module.http_api.stage_name
+  tags      = local.tags
 }

@@ -102,6 +102,25 @@ variable "analytics_allowed_organization_id" {
   default     = null
 }
 
+variable "analytics_retention_days" {
+  description = "Optional retention overrides in days for the analytics function, by environment variable: ANALYTICS_RETENTION_DAYS_<USER_ACTION|SYSTEM_EVENT|AUTHENTICATION|QUERY> (events of one category; defaults 90, 30, 90, 30), ANALYTICS_RETENTION_DAYS (every category without its own), ANALYTICS_AGGREGATE_RETENTION_DAYS (aggregates; default 400). Unset names keep the code's defaults."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition = alltrue([for name in keys(var.analytics_retention_days) : contains([
+      "ANALYTICS_RETENTION_DAYS_USER_ACTION", "ANALYTICS_RETENTION_DAYS_SYSTEM_EVENT", "ANALYTICS_RETENTION_DAYS_AUTHENTICATION",
+      "ANALYTICS_RETENTION_DAYS_QUERY", "ANALYTICS_RETENTION_DAYS", "ANALYTICS_AGGREGATE_RETENTION_DAYS",
+    ], name)])
+    error_message = "analytics_retention_days keys must be ANALYTICS_RETENTION_DAYS_<USER_ACTION|SYSTEM_EVENT|AUTHENTICATION|QUERY>, ANALYTICS_RETENTION_DAYS or ANALYTICS_AGGREGATE_RETENTION_DAYS."
+  }
+
+  validation {
+    condition     = alltrue([for days in values(var.analytics_retention_days) : days > 0])
+    error_message = "analytics_retention_days values must be positive numbers of days (the function refuses others)."
+  }
+}
+
 variable "alarm_emails" {
   description = "E-mail addresses subscribed to the alarm topic."
   type        = list(string)
