@@ -96,11 +96,12 @@ describe('schema', () => {
 });
 
 describe('trace ids', () => {
-  it('keeps X-Ray trace ids and drops anything else, which could carry a secret or an address', () => {
+  it('keeps X-Ray and plain ids, drops anything that could carry a secret, a key or an address', () => {
     const traceOf = (traceId: string) => buildAnalyticsEvent({ type: 'T', action: 'A', category: 'QUERY', source: 's', status: 'SUCCESS', requestId: 'r', context, traceId }).detail.metadata.traceId;
     expect(traceOf('1-5759e988-bd862e3fe1be46a994272793')).toBe('1-5759e988-bd862e3fe1be46a994272793');
-    expect(traceOf('abc-123')).toBeUndefined();
+    expect(traceOf('abc-123')).toBe('abc-123');
     expect(traceOf('AKIAABCDEFGHIJKLMNOP')).toBeUndefined();
+    expect(traceOf('1-key-ASIAABCDEFGHIJKLMNOP-x')).toBeUndefined();
     expect(traceOf('1-client_secret=abc')).toBeUndefined();
     expect(traceOf('1-jane@x.org')).toBeUndefined();
   });

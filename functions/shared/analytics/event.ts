@@ -4,7 +4,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { config } from '../config.ts';
-import { redact } from '../redact.ts';
+import { redact, redactString } from '../redact.ts';
 
 export const EVENT_CATEGORIES = ['USER_ACTION', 'SYSTEM_EVENT', 'AUTHENTICATION', 'QUERY'] as const;
 export type EventCategory = (typeof EVENT_CATEGORIES)[number];
@@ -66,13 +66,15 @@ export function currentTraceId(): string | undefined {
 }
 
 /**
- * A trace id we pass on: an X-Ray id (`1-<8 hex>-<24 hex>`) only. Anything else from a
- * client's `x-amzn-trace-id` header (`1-client_secret=abc`, `jane@x.org`, an access key id
- * shaped like a plain id) is dropped: it could carry anything.
+ * A trace id we pass on: an X-Ray id (`1-<8 hex>-<24 hex>`), or a front end's plain id
+ * (letters, digits, dashes) that redaction leaves unchanged. Anything else
+ * (`1-client_secret=abc`, `jane@x.org`, an access key id shaped like a plain id) is
+ * dropped: it comes from the client and could carry anything.
  */
 export function safeTraceId(traceId: string | undefined): string | undefined {
   if (traceId === undefined) return undefined;
-  return /^1-[0-9a-f]{8}-[0-9a-f]{24}$/.test(traceId) ? traceId : undefined;
+  if (/^1-[0-9a-f]{8}-[0-9a-f]{24}$/.test(traceId)) return traceId;
+  return /^[A-Za-z0-9-]{1,128}$/.test(traceId) && redactString(traceId) === traceId ? traceId : undefined;
 }
 
 export function buildAnalyticsEvent(input: AnalyticsInput): AnalyticsEvent {
