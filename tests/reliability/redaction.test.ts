@@ -155,9 +155,8 @@ async function send(plan: Plan): Promise<void> {
     case 'header': {
       const first = plan.secrets[0]!.secret;
       // A trace header cannot carry spaces or ';': plant only forms that stay recognisable
-      // without them (an address, a JWT, name=value); others go in x-api-key. (An AWS key id
-      // in a trace header is BUG-6 below.)
-      const traceable = first.kind === 'email' || first.kind === 'jwt' || first.kind === 'inline';
+      // without them (an address, a JWT, an AWS key id, name=value); others go in x-api-key.
+      const traceable = first.kind === 'email' || first.kind === 'jwt' || first.kind === 'aws' || first.kind === 'inline';
       const headerName = plan.header === 'x-amzn-trace-id' && !traceable ? 'x-api-key' : plan.header;
       const { text } = materialise(first);
       const value = headerName === 'x-amzn-trace-id' ? `Root=1-${text.replace(/[\s;]+/g, '-')}` : text;
@@ -234,7 +233,7 @@ describe('secrets never reach analytics or logs', () => {
     expect(observer.analyticsFor(requestId).map((e) => e.raw).join('\n')).not.toContain(value);
   });
 
-  // BUG-6 (rest): a trace id shaped like a "plain id" is kept as is and not redacted, so
+  // BUG-6 (rest, fixed in 0623540): a trace id shaped like a "plain id" was kept as is and not redacted, so
   // `x-amzn-trace-id: Root=1-key-AKIA6BF548243519ABCD-x` puts an AWS access key id (which the
   // redactor masks everywhere else) into detail.metadata.traceId, sent and stored.
   // functions/shared/analytics/event.ts. Expected: the kept trace id goes through redactString
