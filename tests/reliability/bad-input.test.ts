@@ -198,6 +198,16 @@ async function send(c: Case): Promise<HttpAnswer> {
 // Bugs found here (BUG-1..4: numbers DynamoDB cannot store, empty field names, lone
 // surrogates, nesting past 32 levels; BUG-7: `__proto__`/`constructor` fields) are fixed;
 // each keeps a regression test below, and their cases are generated like any other.
+// Open: BUG-8 (import items with lone surrogates). Import requests whose body carries one are
+// kept out of the main property until it is fixed; the `it.fails` below pins it.
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}/;
+const LONE_SURROGATE_CHAR = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const knownBugHits: Record<string, number> = {};
+function knownBug(c: Case): string | undefined {
+  if (!c.routeKey.includes('/imports') || c.body === undefined) return undefined;
+  return LONE_SURROGATE_ESCAPE.test(c.body) || LONE_SURROGATE_CHAR.test(c.body) ? 'BUG-8 import item with a lone surrogate' : undefined;
+}
+
 /** Answers per route and status: shows how deep the generated cases reach. */
 const statusCounts: Record<string, Record<number, number>> = {};
 
@@ -242,6 +252,11 @@ describe('bad input never breaks the API', () => {
     for (const liveRoute of liveRoutes) await fc.assert(
       fc.asyncProperty(fc.oneof({ weight: 3, arbitrary: nearlyValid(liveRoute) }, { weight: 1, arbitrary: requestCase }), async (c) => {
         if (skippedRoutes().includes(c.routeKey)) return; // its function does not exist yet (501); reported below
+        const bug = knownBug(c);
+        if (bug) {
+          knownBugHits[bug] = (knownBugHits[bug] ?? 0) + 1;
+          return;
+        }
         tally.casesTried++;
         const before = await tableFingerprint(clients.dynamo, local.stack.tableName('data'));
         const answer = await send(c);
@@ -316,10 +331,30 @@ describe('bad input never breaks the API', () => {
     expect([proto.status < 500, ctor.status < 500]).toEqual([true, true]);
   });
 
+  // BUG-8 (open): the import API does not apply the item-data checks the write API got in
+  // 0fe2e71 (functions/shared/items/validate.ts) to import items:
+  //  a) POST /imports {"collection":"things","items":[{"id":"x\udfffy","data":{}}]} — an item id with
+  //     a lone surrogate: the job record is written first, then writing the chunk (its rejection
+  //     record carries the id) fails in DynamoDB: 503 SERVICE_UNAVAILABLE (AWS: ValidationException
+  //     → 500) and an OPEN job is left behind (a write on a rejected request);
+  //  b) POST /imports {"collection":"things","items":[{"id":"ok","data":{"a":"\ud800"}}]} — 201 with
+  //     accepted: 1, an item DynamoDB can never store (the worker retries it into the DLQ).
+  // Expected: such items in `rejected` with a reason (or a 400), nothing written for (a).
+  it.fails('BUG-8: import items with lone surrogates are rejected up front, never a 5xx', async () => {
+    const badId = '{"collection":"bug8","items":[{"id":"x\\udfffy","data":{}}]}';
+    const badData = '{"collection":"bug8","items":[{"id":"ok","data":{"a":"\\ud800"}}]}';
+    tally.requestsMade += 2;
+    const first = await http(local.baseUrl, 'POST', '/imports', { token: adminToken, body: badId });
+    const second = await http(local.baseUrl, 'POST', '/imports', { token: adminToken, body: badData });
+    expect(first.status, first.text).toBeLessThan(500);
+    expect((second.json as { accepted?: number }).accepted ?? 0, second.text).toBe(0);
+  });
+
   it('reports routes it could not test yet (functions not written) and publishes the tally', (context) => {
     quiet.restore();
     const skipped = skippedRoutes();
     console.log(`bad-input: answers per route and status: ${JSON.stringify(statusCounts)}`);
+    console.log(`bad-input: generated cases kept out for known bugs: ${JSON.stringify(knownBugHits)}`);
     if (skipped.length > 0) console.log(`bad-input: routes not tested because their function does not exist yet: ${skipped.join(', ')}`);
     expect(skipped.length).toBeLessThan(routeKeys.length);
     publishTally(context, tally);
