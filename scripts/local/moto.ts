@@ -47,33 +47,58 @@ export async function waitUntilReachable(endpoint: string, timeoutMs: number, ch
   }
 }
 
-export async function startMoto(options: { port: number; host?: string; quiet?: boolean }): Promise<RunningEmulator> {
+export interface MotoOptions {
+  port: number;
+  host?: string;
+  /** Show moto's request log (default: quiet). */
+  quiet?: boolean;
+  /**
+   * Run moto in its own process group, so Ctrl-C (SIGINT to the terminal's foreground
+   * group) reaches only our process, which can then save the emulator's state before it
+   * stops it. `npm start` wants this; tests do not.
+   */
+  ownProcessGroup?: boolean;
+  /** Added to the error when the port is taken: what the user can do about it. */
+  portInUseAdvice?: string;
+}
+
+export async function startMoto(options: MotoOptions): Promise<RunningEmulator> {
   const host = options.host ?? '127.0.0.1';
   if (!(await isPortFree(options.port, host))) {
-    throw new Error(`port ${options.port} on ${host} is already in use; stop what listens there or choose another port (--emulator-port)`);
+    throw new Error(`port ${options.port} on ${host} is already in use; ${options.portInUseAdvice ?? 'stop what listens there or choose another port'}`);
   }
   ensurePythonEnv();
+  // --exit-with-parent: a parent killed with SIGKILL must not leave an emulator holding the port.
   const child = spawn(venvBinary('python'), [MOTO_LAUNCHER, '--exit-with-parent', '-H', host, '-p', String(options.port)], {
     stdio: ['ignore', options.quiet === false ? 'inherit' : 'ignore', 'pipe'],
+    detached: options.ownProcessGroup === true,
     env: { ...process.env, MOTO_PORT: String(options.port) },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
+  // If this process exits without stop() (an uncaught error), do not leave moto behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const endpoint = `http://${host}:${options.port}`;
   try {
     await waitUntilReachable(endpoint, 30_000, child);
   } catch (error) {
     child.kill('SIGKILL');
+    process.off('exit', killOnExit);
     throw new Error(`${(error as Error).message}\n${stderr}`);
   }
   return {
     endpoint,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const exited = () => {
+          process.off('exit', killOnExit);
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return exited();
+        child.once('exit', exited);
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),

@@ -18,8 +18,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys } from './jwt.ts';
 import { localRegion } from './lambda-context.ts';
-import { isPortFree, waitUntilReachable, type RunningEmulator } from './moto.ts';
-import { startOwnedMoto } from './moto-process.ts';
+import { isPortFree, startMoto, waitUntilReachable, type RunningEmulator } from './moto.ts';
 import { stateStore, type StateStore } from './persistence.ts';
 import { clientConfig, provision } from './provision.ts';
 import { repoRoot } from './python-env.ts';
@@ -127,7 +126,11 @@ async function main(): Promise<void> {
       });
       say(`AWS emulator:  ${endpoint} (yours; not started here, state is not saved by this runtime)`);
     } else {
-      emulator = await startOwnedMoto({ port: emulatorPort });
+      emulator = await startMoto({
+        port: emulatorPort,
+        ownProcessGroup: true,
+        portInUseAdvice: `stop what listens there, use it with --endpoint http://127.0.0.1:${emulatorPort}, or choose another port with --emulator-port (the emulator port)`,
+      });
       endpoint = emulator.endpoint;
       say(`AWS emulator:  ${endpoint} (moto)`);
     }
