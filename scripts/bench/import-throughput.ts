@@ -1,13 +1,21 @@
 /**
  * Import throughput through the whole pipeline (API → event processor → import queue →
  * import worker → table, until the job is COMPLETED), against two baselines on the same
- * emulator: the raw BatchWriteItem ceiling (a direct loop at the worker's concurrency) and
- * a naive importer that writes one PutItem per item. Each runs on a fresh stack, so no run
+ * emulator: the raw BatchWriteItem ceiling (a direct loop of 25-item BatchWriteItems) and a
+ * naive importer that writes one PutItem per item. Each runs on a fresh stack, so no run
  * pays for another's data.
+ *
+ * The baselines run at the pipeline's effective write concurrency: the import queue's
+ * mapping runs up to `maximumConcurrency` worker invocations, each handling
+ * IMPORT_WORKER_CONCURRENCY messages at once, each message written in up to
+ * ceil(ITEMS_PER_MESSAGE / 25) parallel BatchWriteItems. Measuring them at the worker's
+ * message concurrency alone (4) would hand the pipeline more parallelism than its baselines.
  */
 import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../../functions/shared/aws-clients.ts';
 import { toItemRecord } from '../../functions/shared/items/item.ts';
+import { ITEMS_PER_MESSAGE, ITEMS_PER_WRITE } from '../../functions/shared/imports/limits.ts';
+import { queues } from '../local/topology.ts';
 import { generateSigningKeys, mintToken } from '../local/jwt.ts';
 import { startRuntime } from '../local/runtime.ts';
 import { freshStack, pool, waitFor } from './fixtures.ts';
@@ -21,6 +29,8 @@ export interface ImportThroughput {
 }
 
 const CHUNK = 500;
+/** Chunk uploads in flight, like the CLI's default --concurrency. */
+const UPLOAD_CONCURRENCY = 4;
 
 function item(i: number) {
   return { id: `item-${i}`, data: { name: `Item number ${i}`, score: i % 1000, city: ['Paris', 'Lyon', 'Nantes'][i % 3], tags: ['bulk', `g${i % 50}`] } };
@@ -32,7 +42,7 @@ function record(i: number) {
   return toItemRecord('bench', { collection: 'bench', id, data, version: 1, createdAt: now, updatedAt: now });
 }
 
-async function pipeline(endpoint: string, items: number, concurrency: number): Promise<number> {
+async function pipeline(endpoint: string, items: number): Promise<number> {
   const stack = await freshStack(endpoint, 'import');
   const keys = await generateSigningKeys();
   const runtime = await startRuntime({ endpoint, stack, port: 0, publicKey: keys.publicKey, log: () => undefined });
@@ -50,7 +60,7 @@ async function pipeline(endpoint: string, items: number, concurrency: number): P
     };
     const started = performance.now();
     const { importId } = (await call('POST', '/imports', { collection: 'bench' })) as { importId: string };
-    await pool(Math.ceil(items / CHUNK), concurrency, async (chunk) => {
+    await pool(Math.ceil(items / CHUNK), UPLOAD_CONCURRENCY, async (chunk) => {
       const batch = Array.from({ length: Math.min(CHUNK, items - chunk * CHUNK) }, (_, j) => item(chunk * CHUNK + j));
       await call('POST', `/imports/${importId}/items`, { items: batch, chunkId: `c${chunk}` });
     });
@@ -93,13 +103,14 @@ async function naive(endpoint: string, items: number, concurrency: number): Prom
 }
 
 export async function measureImportThroughput(endpoint: string, items: number): Promise<ImportThroughput> {
-  // The worker's own BatchWrite concurrency (IMPORT_WORKER_CONCURRENCY, default 4).
-  const concurrency = Number(process.env.IMPORT_WORKER_CONCURRENCY ?? 4);
+  // The pipeline's effective BatchWriteItem concurrency (see the top of this file).
+  const workerConcurrency = Number(process.env.IMPORT_WORKER_CONCURRENCY ?? 4);
+  const concurrency = queues.import.maximumConcurrency * workerConcurrency * Math.ceil(ITEMS_PER_MESSAGE / ITEMS_PER_WRITE);
   const round = (v: number) => Math.round(v);
   return {
     ceiling_items_per_s: round(await ceiling(endpoint, items, concurrency)),
     naive_items_per_s: round(await naive(endpoint, items, concurrency)),
-    pipeline_items_per_s: round(await pipeline(endpoint, items, concurrency)),
+    pipeline_items_per_s: round(await pipeline(endpoint, items)),
     items,
     concurrency,
   };
