@@ -12,6 +12,7 @@ import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand } from '@aws
 import { dynamo } from '../shared/aws-clients.ts';
 import { config } from '../shared/config.ts';
 import { BATCH_RETENTION_SECONDS, batchSortKey, chunkSortKey, epochIn, failureSortKey, JOB_RETENTION_SECONDS, jobPartition } from '../shared/imports/jobs.ts';
+import { ITEMS_PER_WRITE } from '../shared/imports/limits.ts';
 import type { ImportMessage } from '../shared/imports/messages.ts';
 import { collectionPartition, itemSortKey } from '../shared/items/keys.ts';
 
@@ -69,7 +70,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
       const done = record.doneBatches;
       if (done instanceof Set && done.has(message.batch)) return { settled: true };
     } else if (record.pk === jobPk) {
-      if (record.plan) return { settled: false, plan: record.plan as BatchPlan };
+      if (record.plan) return { settled: false, plan: readPlan(record.plan) };
     } else existing.set(String(record.id), { version: Number(record.version), createdAt: String(record.createdAt) });
   }
   const items: Record<string, PlannedItem> = {};
@@ -80,9 +81,18 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   return { settled: false, plan: { at: now, items }, planIsNew: true };
 }
 
+/**
+ * The plan is stored as one JSON string: the emulator parses a map attribute by attribute,
+ * and a 98-item plan as a map made its put cost twice as much. Plans stored as a map (by an
+ * earlier version of the worker, for messages still in flight) are read too.
+ */
+function readPlan(stored: unknown): BatchPlan {
+  return typeof stored === 'string' ? (JSON.parse(stored) as BatchPlan) : (stored as BatchPlan);
+}
+
 async function getPlan(message: ImportMessage): Promise<BatchPlan | undefined> {
   const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(message), ConsistentRead: true }));
-  return Item ? (Item.plan as BatchPlan) : undefined;
+  return Item ? readPlan(Item.plan) : undefined;
 }
 
 /** Stores the plan unless one is there already; returns the plan that counts. */
@@ -91,7 +101,7 @@ export async function savePlan(message: ImportMessage, plan: BatchPlan): Promise
     await dynamo().send(
       new PutCommand({
         TableName: config.dataTable(),
-        Item: { ...keyOf(message), plan, expiresAt: epochIn(BATCH_RETENTION_SECONDS) },
+        Item: { ...keyOf(message), plan: JSON.stringify(plan), expiresAt: epochIn(BATCH_RETENTION_SECONDS) },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -109,7 +119,7 @@ export async function recordFailures(message: ImportMessage, failures: ReadonlyA
   if (failures.length === 0) return;
   const now = new Date().toISOString();
   const indexOf = new Map(message.items.map((item, index) => [item.id, index]));
-  let pending = failures.map((failure) => ({
+  const all = failures.map((failure) => ({
     PutRequest: {
       Item: {
         pk: jobPartition(message.tenant, message.importId),
@@ -122,10 +132,14 @@ export async function recordFailures(message: ImportMessage, failures: ReadonlyA
       },
     },
   }));
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt >= 8) throw new Error('could not record import failures');
-    if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt * Math.random()));
-    const result = await dynamo().send(new BatchWriteCommand({ RequestItems: { [config.dataTable()]: pending } }));
-    pending = (result.UnprocessedItems?.[config.dataTable()] ?? []) as typeof pending;
+  // A message holds up to 98 items; BatchWriteItem takes 25 puts.
+  while (all.length > 0) {
+    let pending = all.splice(0, ITEMS_PER_WRITE);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= 8) throw new Error('could not record import failures');
+      if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt * Math.random()));
+      const result = await dynamo().send(new BatchWriteCommand({ RequestItems: { [config.dataTable()]: pending } }));
+      pending = (result.UnprocessedItems?.[config.dataTable()] ?? []) as typeof pending;
+    }
   }
 }

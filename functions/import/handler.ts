@@ -1,8 +1,8 @@
 /**
  * The import worker: consumes the import queue (ReportBatchItemFailures). Each message is
- * one batch of ≤ 25 items of one job, written with one BatchWriteItem (see ./writer.ts for
- * retries), planned once (./batches.ts) and settled exactly once (settleBatch in
- * ../shared/imports/jobs.ts).
+ * one batch of ≤ 98 items of one job, loaded with one BatchGetItem, planned once
+ * (./batches.ts), written with BatchWriteItems of ≤ 25 items sent in parallel (see ./writer.ts
+ * for retries) and settled exactly once (settleBatch in ../shared/imports/jobs.ts).
  *
  * Items are written as PUT /items writes them (toItemRecord): an id that exists is replaced,
  * keeping its createdAt, with version + 1; a new id gets version 1.
@@ -20,13 +20,13 @@ import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
 import { config } from '../shared/config.ts';
 import { publishImportProgress } from '../shared/imports/events.ts';
-import { importMaxReceiveCount } from '../shared/imports/limits.ts';
+import { importMaxReceiveCount, ITEMS_PER_WRITE } from '../shared/imports/limits.ts';
 import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messages.ts';
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
 import { loadBatch, recordFailures, savePlan, type BatchPlan } from './batches.ts';
-import { writeItems } from './writer.ts';
+import { writeItems, type WriteReport } from './writer.ts';
 
 export type MessageResult =
   | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunkComplete: boolean }
@@ -60,7 +60,7 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
     const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
     return toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
   });
-  const report = await writeItems(records, { tableName: config.dataTable() });
+  const report = await writeInParallel(records, config.dataTable());
   if (report.failures.length > 0 && !lastReceive) {
     log.warn('import batch not fully written; SQS will deliver it again', {
       importId: message.importId,
@@ -82,6 +82,21 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
     return { kind: 'dead', message, ...counts };
   }
   return { kind: 'done', message, ...counts };
+}
+
+/**
+ * Writes a message's records in BatchWriteItems of ≤ 25, all at once (a message holds at
+ * most four), each with its own retries; one report for the whole message.
+ */
+async function writeInParallel(records: ReadonlyArray<{ id: string }>, tableName: string): Promise<WriteReport> {
+  const groups: Array<ReadonlyArray<{ id: string }>> = [];
+  for (let i = 0; i < records.length; i += ITEMS_PER_WRITE) groups.push(records.slice(i, i + ITEMS_PER_WRITE));
+  const reports = await Promise.all(groups.map((group) => writeItems(group, { tableName })));
+  return {
+    failures: reports.flatMap((report) => report.failures),
+    unprocessedRetries: reports.reduce((n, report) => n + report.unprocessedRetries, 0),
+    isolated: reports.some((report) => report.isolated),
+  };
 }
 
 /** Runs `fn` over `items` with at most `limit` at once. */

@@ -92,7 +92,7 @@ export const queues = {
     maxReceiveCount: 5,
     consumer: 'import',
     batchSize: 10,
-    batchingWindowSeconds: 1,
+    batchingWindowSeconds: 0,
     maximumConcurrency: 10,
   },
   'app-events': {

@@ -114,7 +114,8 @@ describe('import worker', () => {
   });
 
   it('a duplicate message changes nothing', async () => {
-    const { job, messages } = await jobWithChunk('duplicates', makeItems('d', 40));
+    // 100 items: two messages (98 + 2).
+    const { job, messages } = await jobWithChunk('duplicates', makeItems('d', 100));
     expect(messages).toHaveLength(2);
     await runWorker(sqsEvent(messages));
     const first = await getJob(tenant, job.importId);
@@ -122,15 +123,15 @@ describe('import worker', () => {
     // The same messages again, once more in one batch and once with a higher receive count.
     expect((await runWorker(sqsEvent([...messages, messages[0]!], 2))).batchItemFailures).toEqual([]);
     const second = await getJob(tenant, job.importId);
-    expect(second).toMatchObject({ processed: 40, succeeded: 40, created: 40, batchesDone: 2, batchesTotal: 2 });
+    expect(second).toMatchObject({ processed: 100, succeeded: 100, created: 100, batchesDone: 2, batchesTotal: 2 });
     expect(second?.processed).toBe(first?.processed);
     expect(await getItem({ tenant, collection: 'duplicates', id: 'd-3' })).toEqual(item);
     await finish(job);
     // After completion too: a late duplicate neither changes the job nor the stats.
     expect((await runWorker(sqsEvent(messages, 3))).batchItemFailures).toEqual([]);
     expect(await tryCompleteJob(tenant, job.importId)).toBeUndefined();
-    expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'COMPLETED', processed: 40 });
-    expect((await getCollectionStats(tenant, 'duplicates')).itemCount).toBe(40);
+    expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'COMPLETED', processed: 100 });
+    expect((await getCollectionStats(tenant, 'duplicates')).itemCount).toBe(100);
   });
 
   it('a message redelivered after a crash mid-batch rewrites the same records and counts once', async () => {
@@ -180,7 +181,9 @@ describe('import worker', () => {
     });
 
     it('a poison item ends in the DLQ and in the job failures; its batch-mates are written', async () => {
-      const { job, messages } = await jobWithChunk('poison', makeItems('p', 30).map((item, i) => (i === 7 ? { ...item, id: 'poison' } : item)));
+      // 120 items: two messages (98 + 22); the poison item is in the first one's first BatchWriteItem.
+      const { job, messages } = await jobWithChunk('poison', makeItems('p', 120).map((item, i) => (i === 7 ? { ...item, id: 'poison' } : item)));
+      expect(messages.map((m) => m.items.length)).toEqual([98, 22]);
       // DynamoDB refuses any request that holds the poison item (as it would an over-deep document).
       const refuse = () => Promise.reject(Object.assign(new Error('Nesting Levels have exceeded supported limits'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } }));
       wrappedDynamo((command) => {
@@ -225,15 +228,16 @@ describe('import worker', () => {
       expect(dlqDepth).toBe(1);
       expect(Math.max(...receives)).toBe(5);
       const after = await getJob(tenant, job.importId);
-      expect(after).toMatchObject({ total: 30, processed: 30, succeeded: 29, failed: 1, batchesDone: 2 });
+      expect(after).toMatchObject({ total: 120, processed: 120, succeeded: 119, failed: 1, batchesDone: 2 });
       expect(await finish(job)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', failed: 1 });
       const { failures } = await listFailures(tenant, job.importId, 10);
       expect(failures).toEqual([expect.objectContaining({ id: 'poison', reason: expect.stringContaining('ValidationException') })]);
-      expect(await getItem({ tenant, collection: 'poison', id: 'p-6' })).toBeDefined();
+      // Its batch-mates are written: in its own BatchWriteItem, in the message's other ones, in the other message.
+      for (const id of ['p-6', 'p-8', 'p-30', 'p-97', 'p-98', 'p-119']) expect(await getItem({ tenant, collection: 'poison', id }), id).toBeDefined();
       expect(await getItem({ tenant, collection: 'poison', id: 'poison' })).toBeUndefined();
       const dead = await sqsClient.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('import-dlq'), MaxNumberOfMessages: 1 }));
       expect(dead.Messages?.[0]?.Body).toContain('"poison"');
-      expect((await getCollectionStats(tenant, 'poison')).itemCount).toBe(29);
+      expect((await getCollectionStats(tenant, 'poison')).itemCount).toBe(119);
     });
   });
 });

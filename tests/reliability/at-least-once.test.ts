@@ -26,6 +26,7 @@ import { drainAfterResponseTasks } from '../../functions/shared/after-response.t
 import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { readAggregates } from '../../functions/shared/analytics/store.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
+import { ITEMS_PER_MESSAGE } from '../../functions/shared/imports/limits.ts';
 import { getCollectionStats } from '../../functions/shared/items/repository.ts';
 import type { ProvisionedStack } from '../../scripts/local/provision.ts';
 import { apiEvent, invoke, lambdaContext, type Claims } from '../support/invoke.ts';
@@ -192,7 +193,7 @@ describe('at-least-once delivery', () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 60 }).chain((n) => fc.tuple(fc.constant(n), plan(3), plan(3))),
+        fc.integer({ min: 1, max: 3 * ITEMS_PER_MESSAGE }).chain((n) => fc.tuple(fc.constant(n), plan(3), plan(3))),
         async ([n, importPlan, eventsPlan]) => {
           const collection = `imp${run++}`;
           const items = Array.from({ length: n }, (_, i) => ({ id: `item-${i}`, data: { i } }));
@@ -204,9 +205,9 @@ describe('at-least-once delivery', () => {
           expect(created.statusCode, JSON.stringify(created.body)).toBe(201);
           const importId = created.body.importId as string;
 
-          // The import queue's messages (at most 25 items each), through the worker.
+          // The import queue's messages (at most ITEMS_PER_MESSAGE items each: up to 3), through the worker.
           const messages = await drainQueue(stack.queueUrl('import'));
-          expect(messages.length).toBe(Math.ceil(n / 25));
+          expect(messages.length).toBe(Math.ceil(n / ITEMS_PER_MESSAGE));
           const bodies = messages.map((m) => ({ body: m.Body ?? '', messageId: m.MessageId ?? randomUUID() }));
           await deliver(bodies, { ...importPlan, copies: bodies.map((_, i) => importPlan.copies[i % 3]!) }, arnOf('import'), (event) => importHandler(event, lambdaContext('import')));
 

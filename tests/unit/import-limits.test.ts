@@ -34,7 +34,7 @@ describe('validateItems', () => {
 });
 
 describe('batching', () => {
-  it('never exceeds 25 items or the message size, keeps order and loses nothing', () => {
+  it('never exceeds ITEMS_PER_MESSAGE (98) items or the message size, keeps order and loses nothing', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 120_000 }), { maxLength: 300 }), (sizes) => {
         const items = sizes.map((bytes, i) => ({ id: `i${i}`, data: {}, index: i, bytes }));
@@ -63,11 +63,14 @@ describe('batching', () => {
     }
   });
 
-  it('a chunk of 1,000 small items makes 40 messages of 25', () => {
+  it('a chunk of 1,000 small items makes 11 messages: 10 of 98 and one of 20', () => {
     const { accepted } = validateItems(Array.from({ length: 1000 }, (_, i) => ({ id: `i${i}`, data: { i } })));
     const messages = toMessages(job, 'c7', accepted);
-    expect(messages).toHaveLength(40);
-    expect(messages.every((m) => m.items.length === 25 && m.chunkId === 'c7')).toBe(true);
+    expect(ITEMS_PER_MESSAGE).toBe(98); // + the batch's plan and chunk keys = BatchGetItem's 100 keys
+    expect(messages).toHaveLength(11);
+    expect(messages.map((m) => m.items.length)).toEqual([...Array<number>(10).fill(98), 20]);
+    expect(messages.every((m) => m.chunkId === 'c7')).toBe(true);
+    expect(messages.flatMap((m) => m.items.map((item) => item.id))).toEqual(accepted.map((item) => item.id));
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The import queue's message: one batch of at most 25 items of one job, within SQS's size
+ * The import queue's message: one batch of at most 98 items (ITEMS_PER_MESSAGE) of one job, within SQS's size
  * limit. `batchId` is `<chunkId>.<n>`: stable, so a chunk sent again produces the same
  * batches, and the chunk's set of settled batch numbers makes a second delivery a no-op.
  */

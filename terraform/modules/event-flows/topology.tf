@@ -36,7 +36,7 @@ locals {
       max_receive_count       = 5
       consumer                = "import"
       batch_size              = 10
-      batching_window_seconds = 1
+      batching_window_seconds = 0
       maximum_concurrency     = 10
     }
     "app-events" = {
