@@ -31,6 +31,21 @@ describe('validateItems', () => {
       [7, 'data'],
     ]);
   });
+
+  it('refuses data DynamoDB cannot store, like PUT /items, and echoes a malformed id well-formed', () => {
+    const { accepted, rejected } = validateItems([
+      { id: 'ok', data: { a: '\ud800' } },
+      { id: 'deep', data: { n: 1e300 } },
+      { id: 'x\udfffy', data: {} },
+    ]);
+    expect(accepted).toEqual([]);
+    expect(rejected.map((r) => [r.index, r.reason.split(':')[0]])).toEqual([
+      [0, 'data.a'],
+      [1, 'data.n'],
+      [2, 'id must be a string matching ^[A-Za-z0-9_.-]{1,128}$'],
+    ]);
+    expect(rejected[2]!.id).toBe('x\ufffdy');
+  });
 });
 
 describe('batching', () => {

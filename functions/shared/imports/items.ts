@@ -1,4 +1,5 @@
 /** Validating the items of an import request, one by one, so one bad item never sinks the chunk. */
+import { itemDataProblems, wellFormed } from '../items/validate.ts';
 import { MAX_IMPORT_ITEM_DATA_BYTES } from './limits.ts';
 
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -41,7 +42,8 @@ export function validateItems(items: readonly unknown[]): { accepted: AcceptedIt
     }
     const id = item.id;
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-      rejected.push({ index, ...(typeof id === 'string' ? { id: id.slice(0, 128) } : {}), reason: `id must be a string matching ${ID_PATTERN.source}` });
+      // The id is echoed back and stored with the rejection: made well-formed so both work.
+      rejected.push({ index, ...(typeof id === 'string' ? { id: wellFormed(id.slice(0, 128)) } : {}), reason: `id must be a string matching ${ID_PATTERN.source}` });
       return;
     }
     const unknownKeys = Object.keys(item).filter((key) => key !== 'id' && key !== 'data');
@@ -51,6 +53,12 @@ export function validateItems(items: readonly unknown[]): { accepted: AcceptedIt
     }
     if (!isPlainObject(item.data)) {
       rejected.push({ index, id, reason: 'data must be a JSON object' });
+      return;
+    }
+    // The same checks as PUT /items: data DynamoDB cannot store is refused here, not in the worker.
+    const problems = itemDataProblems(item.data, 'data');
+    if (problems.length > 0) {
+      rejected.push({ index, id, reason: wellFormed(problems.map((p) => `${p.field}: ${p.issue}`).join('; ')) });
       return;
     }
     const bytes = Buffer.byteLength(JSON.stringify(item.data));

@@ -16,6 +16,11 @@ const MAX_DETAILS = 10;
 /** JavaScript gives this name a meaning of its own in objects; as data it is a trap, so refuse it. */
 const RESERVED_KEY = '__proto__';
 
+/** `value` with every lone surrogate replaced by U+FFFD, so it can be stored and echoed back. */
+export function wellFormed(value: string): string {
+  return value.replace(new RegExp(LONE_SURROGATE.source, 'g'), '\ufffd');
+}
+
 /** Returns what is wrong with `data` (empty when it can be stored), with a JSON path per problem. */
 export function itemDataProblems(data: Record<string, unknown>, prefix = 'body'): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
