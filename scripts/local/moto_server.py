@@ -8,6 +8,10 @@
    over the live table, erasing writes that other requests committed meanwhile. We run
    DynamoDB operations one at a time under one lock, as the real service's per-item
    isolation makes them appear to.
+3. SQS ReceiveMessage checks each candidate message's retention by computing *all* the
+   queue's attributes, which counts every message: a receive costs O(messages²), and a
+   queue of a few thousand messages drains at a few messages a second. We read the
+   retention period directly.
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -25,7 +29,9 @@ import time
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.core.utils import unix_time
 from moto.server import main
+from moto.sqs.models import SQSBackend
 
 _lock = threading.RLock()
 
@@ -83,6 +89,14 @@ def _transact_write_items(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+
+def _is_message_valid_based_on_retention_period(self, queue_name, message):
+    retention_seconds = int(self.get_queue(queue_name).message_retention_period)
+    return retention_seconds + message.sent_timestamp / 1000 > unix_time()
+
+
+SQSBackend.is_message_valid_based_on_retention_period = _is_message_valid_based_on_retention_period
 
 
 def _serialized(method):
