@@ -16,7 +16,6 @@
  * The processor emits no analytics of its own (that would feed itself); it logs and
  * writes EMF metrics.
  */
-import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
 import { eventIdOf, tenantOf, timeParts } from '../shared/analytics/keys.ts';
@@ -71,7 +70,9 @@ async function reject(record: SQSRecord, reason: string): Promise<Outcome> {
   const dlq = config.analyticsFallbackQueueUrl();
   if (!dlq) return 'failed';
   try {
-    await sqs().send(
+    // SQS is needed only for rejected or retried events: loaded then, not at init.
+    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    await (await sqs()).send(
       new SendMessageCommand({
         QueueUrl: dlq,
         MessageBody: record.body,
@@ -138,8 +139,8 @@ function queueUrlOf(arn: string): Promise<string> {
   let url = queueUrls.get(arn);
   if (!url) {
     const [, , , , account, name] = arn.split(':');
-    url = sqs()
-      .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
+    url = Promise.all([sqs(), import('@aws-sdk/client-sqs')])
+      .then(([client, { GetQueueUrlCommand }]) => client.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account })))
       .then((r) => r.QueueUrl ?? Promise.reject(new Error(`no URL for ${arn}`)));
     url.catch(() => queueUrls.delete(arn));
     queueUrls.set(arn, url);
@@ -154,8 +155,9 @@ async function delayRetries(records: SQSRecord[]): Promise<void> {
   for (const [arn, queued] of byQueue) {
     try {
       const QueueUrl = await queueUrlOf(arn);
+      const { ChangeMessageVisibilityBatchCommand } = await import('@aws-sdk/client-sqs');
       for (let i = 0; i < queued.length; i += 10) {
-        await sqs().send(
+        await (await sqs()).send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl,
             Entries: queued.slice(i, i + 10).map((record, n) => ({

@@ -5,7 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 
 export interface AwsClients {
   dynamo: DynamoDBDocumentClient;
@@ -44,7 +44,13 @@ export function eventBridge(): EventBridgeClient {
   return (clients.eventBridge ??= new EventBridgeClient(clientOptions()));
 }
 
-export function sqs(): SQSClient {
+/**
+ * Loaded on first use: most functions touch SQS only when EventBridge refuses an event, so
+ * its client stays out of their cold start (the bundler puts it in a lazily loaded chunk).
+ */
+export async function sqs(): Promise<SQSClient> {
+  if (clients.sqs) return clients.sqs;
+  const { SQSClient } = await import('@aws-sdk/client-sqs');
   return (clients.sqs ??= new SQSClient(clientOptions()));
 }
 

@@ -80,7 +80,7 @@ function measureEmitterSyncCost(samplesWanted = 20_000): { p50: number; p99: num
 }
 
 async function queueDepth(url: string): Promise<number> {
-  const { Attributes } = await sqs().send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  const { Attributes } = await (await sqs()).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
   return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
@@ -95,7 +95,7 @@ export async function measureAnalyticsCost(stack: ProvisionedStack, requestsPerM
   // Warm up: first calls pay for connections and JIT, in every mode alike.
   for (const { handler, event } of requests) for (let i = 0; i < 20; i++) await handler(event(), lambdaContext());
   await drainAfterResponseTasks();
-  await sqs().send(new PurgeQueueCommand({ QueueUrl: stack.queueUrl('analytics') })).catch(() => undefined);
+  await (await sqs()).send(new PurgeQueueCommand({ QueueUrl: stack.queueUrl('analytics') })).catch(() => undefined);
   const before = await queueDepth(stack.queueUrl('analytics'));
 
   const samples: Record<Mode, number[]> = { off: [], ours: [], naive: [] };

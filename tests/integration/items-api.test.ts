@@ -118,7 +118,7 @@ describe('PUT /items/{collection}/{id}', () => {
   it('publishes ItemCreated and ItemUpdated with the version to the application bus', async () => {
     await putItem(alice, 'events', 'e1', { n: 1 });
     await putItem(alice, 'events', 'e1', { n: 2 });
-    const { Messages = [] } = await sqs().send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('app-events'), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const { Messages = [] } = await (await sqs()).send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('app-events'), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     const details = Messages.map((m) => JSON.parse(m.Body ?? '{}')).filter((e) => e.detail.collection === 'events');
     expect(details.map((e) => [e['detail-type'], e.detail.id, e.detail.version])).toEqual(
       expect.arrayContaining([

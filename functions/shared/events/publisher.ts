@@ -11,7 +11,6 @@
  * the whole flush a deadline, after which what is left goes straight to the fallback.
  */
 import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { afterResponse } from '../after-response.ts';
 import { eventBridge, sqs } from '../aws-clients.ts';
@@ -208,7 +207,8 @@ export class EventPublisher {
       for (let i = 0; i < failures.length; i += 10) {
         const chunk = failures.slice(i, i + 10);
         try {
-          const result = await sqs().send(
+          const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+          const result = await (await sqs()).send(
             new SendMessageBatchCommand({
               QueueUrl: queueUrl,
               Entries: chunk.map((failure, index) => ({

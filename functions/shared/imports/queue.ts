@@ -1,5 +1,4 @@
 /** Sends import messages to the import queue: SendMessageBatch-sized groups, failed entries retried. */
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { sqs } from '../aws-clients.ts';
 import { config } from '../config.ts';
 import { backoffDelay } from '../events/publisher.ts';
@@ -11,6 +10,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function sendImportMessages(messages: readonly ImportMessage[], options: { attempts?: number; concurrency?: number } = {}): Promise<void> {
   const attempts = options.attempts ?? 5;
   const groups = groupForSend(messages.map((message) => JSON.stringify(message)));
+  // Loaded here, not at init: the event processor's queue-consumer path never sends.
+  const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
   let next = 0;
   const worker = async () => {
     while (next < groups.length) {
@@ -18,7 +19,7 @@ export async function sendImportMessages(messages: readonly ImportMessage[], opt
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await sleep(backoffDelay(attempt, 50) + 10);
         try {
-          const result = await sqs().send(
+          const result = await (await sqs()).send(
             new SendMessageBatchCommand({ QueueUrl: config.importQueueUrl(), Entries: pending.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }),
           );
           const failed = new Set((result.Failed ?? []).map((failure) => Number(failure.Id)));
