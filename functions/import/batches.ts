@@ -8,8 +8,9 @@
  * settleBatch in ../shared/imports/jobs.ts.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../shared/aws-clients.ts';
+import { batchGetAll } from '../shared/batch-get.ts';
 import { config } from '../shared/config.ts';
 import { BATCH_RETENTION_SECONDS, batchSortKey, chunkSortKey, epochIn, failureSortKey, JOB_RETENTION_SECONDS, jobPartition } from '../shared/imports/jobs.ts';
 import { ITEMS_PER_WRITE } from '../shared/imports/limits.ts';
@@ -44,26 +45,10 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   const jobPk = jobPartition(message.tenant, message.importId);
   const itemPk = collectionPartition(message.tenant, message.collection);
   const chunkKey = { pk: jobPk, sk: chunkSortKey(message.chunkId) };
-  const records: Array<Record<string, unknown>> = [];
-  let keys: Array<Record<string, string>> = [keyOf(message), chunkKey, ...message.items.map((item) => ({ pk: itemPk, sk: itemSortKey(item.id) }))];
-  for (let attempt = 0; keys.length > 0; attempt++) {
-    if (attempt >= 8) throw new Error('BatchGetItem kept returning unprocessed keys');
-    if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt * Math.random()));
-    const result = await dynamo().send(
-      new BatchGetCommand({
-        RequestItems: {
-          [table]: {
-            Keys: keys,
-            ConsistentRead: true,
-            ProjectionExpression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches',
-            ExpressionAttributeNames: { '#id': 'id', '#version': 'version', '#plan': 'plan' },
-          },
-        },
-      }),
-    );
-    records.push(...(result.Responses?.[table] ?? []));
-    keys = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, string>>;
-  }
+  const records = await batchGetAll(table, [keyOf(message), chunkKey, ...message.items.map((item) => ({ pk: itemPk, sk: itemSortKey(item.id) }))], {
+    expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches',
+    names: { '#id': 'id', '#version': 'version', '#plan': 'plan' },
+  });
   const existing = new Map<string, { version: number; createdAt: string }>();
   for (const record of records) {
     if (record.pk === chunkKey.pk && record.sk === chunkKey.sk) {

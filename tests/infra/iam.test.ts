@@ -99,7 +99,7 @@ describe('the comparison fails on broken copies', () => {
   it('a policy without an action the code uses (import loses dynamodb:BatchGetItem)', { timeout: 60_000 }, async () => {
     const copy = await brokenTerraform('missing-action', (t) => t.replace('actions = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",', 'actions = ["dynamodb:BatchWriteItem",'));
     const found = await violations(functionsDir, copy);
-    expect(found).toEqual([expect.stringMatching(/^import: code needs dynamodb:BatchGetItem on table:data \(import\/batches\.ts \(BatchGetCommand\)\) but its policy lacks it$/)]);
+    expect(found).toEqual([expect.stringMatching(/^import: code needs dynamodb:BatchGetItem on table:data \(shared\/batch-get\.ts \(BatchGetCommand\)\) but its policy lacks it$/)]);
   });
 
   it('a policy without an index the code queries (query loses byUpdatedAt)', { timeout: 60_000 }, async () => {

@@ -22,9 +22,10 @@
  * its finalStatus. Whoever finds a job with a finalStatus but still PROCESSING resumes.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { dynamo } from '../aws-clients.ts';
+import { batchGetAll } from '../batch-get.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
 import { advanceLastWriteAt, applyImportToStats } from '../items/stats.ts';
@@ -211,31 +212,15 @@ export async function getJob(tenant: string, importId: string, options: { withPr
  * whole table, which a status poll during a large import cannot afford.
  */
 async function getChunkProgress(tenant: string, importId: string, chunkIds: readonly string[]): Promise<Array<Record<string, unknown>>> {
-  const table = config.dataTable();
   const pk = jobPartition(tenant, importId);
-  const records: Array<Record<string, unknown>> = [];
-  for (let i = 0; i < chunkIds.length; i += 100) {
-    let keys: Array<Record<string, string>> = chunkIds.slice(i, i + 100).map((id) => ({ pk, sk: chunkSortKey(id) }));
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt >= 8) throw new Error('BatchGetItem kept returning unprocessed keys');
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt * Math.random())));
-      const result = await dynamo().send(
-        new BatchGetCommand({
-          RequestItems: {
-            [table]: {
-              Keys: keys,
-              ConsistentRead: true,
-              ProjectionExpression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
-              ExpressionAttributeNames: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
-            },
-          },
-        }),
-      );
-      records.push(...(result.Responses?.[table] ?? []));
-      keys = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, string>>;
-    }
-  }
-  return records;
+  return batchGetAll(
+    config.dataTable(),
+    chunkIds.map((id) => ({ pk, sk: chunkSortKey(id) })),
+    {
+      expression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
+      names: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+    },
+  );
 }
 
 export interface ChunkRecord {
