@@ -289,7 +289,7 @@ describe('ReportBatchItemFailures', () => {
     },
   ];
 
-  it.concurrent.each(cases)('$name', async ({ respond, remaining }) => {
+  it.each(cases)('$name', async ({ respond, remaining }) => {
     const queue = await createQueue({ visibilityTimeoutSeconds: 5 });
     await send(queue.url, ['a', 'b', 'c']);
     let batch: SQSEvent | undefined;
