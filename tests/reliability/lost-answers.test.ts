@@ -162,6 +162,23 @@ function importRequest(routeKey: string, path: string, pathParameters: Record<st
 
 type Answer = Awaited<ReturnType<typeof itemRequest>>;
 
+/** A first delivery of `bodies` from one of the stack's queues, as the event source mapping hands it over. */
+function sqsEvent(queue: string, bodies: string[]): SQSEvent {
+  return {
+    Records: bodies.map((body) => ({
+      messageId: randomUUID(),
+      receiptHandle: 'r',
+      body,
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: `arn:aws:sqs:us-east-1:123456789012:${stack.prefix}-${queue}`,
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
 interface ItemCase {
   name: string;
   /** Seed the item at version 1 before the request. */
@@ -259,20 +276,7 @@ describe('a write whose answer is lost is applied once, answered once, announced
         return { job, messages, from: events.entries.length };
       },
       async ({ job, messages }) => {
-        const event: SQSEvent = {
-          Records: messages.map((message) => ({
-            messageId: randomUUID(),
-            receiptHandle: 'r',
-            body: JSON.stringify(message),
-            attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-            messageAttributes: {},
-            md5OfBody: '',
-            eventSource: 'aws:sqs',
-            eventSourceARN: `arn:aws:sqs:us-east-1:123456789012:${stack.prefix}-import`,
-            awsRegion: 'us-east-1',
-          })),
-        };
-        const result = await importHandler(event, lambdaContext('import'));
+        const result = await importHandler(sqsEvent('import', messages.map((message) => JSON.stringify(message))), lambdaContext('import'));
         // As the event processor does on the worker's ImportProgress event.
         await completeIfDone(admin.tenant, job.importId, lambdaContext('event-processor'));
         return result;
@@ -335,20 +339,7 @@ describe('a write whose answer is lost is applied once, answered once, announced
         });
         return { tenant, minute, bodies };
       },
-      ({ bodies }) =>
-        analyticsHandler({
-          Records: bodies.map((body) => ({
-            messageId: randomUUID(),
-            receiptHandle: 'r',
-            body,
-            attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-            messageAttributes: {},
-            md5OfBody: '',
-            eventSource: 'aws:sqs',
-            eventSourceARN: `arn:aws:sqs:us-east-1:123456789012:${stack.prefix}-analytics`,
-            awsRegion: 'us-east-1',
-          })),
-        }),
+      ({ bodies }) => analyticsHandler(sqsEvent('analytics', bodies)),
       async ({ tenant, minute }, outcome) => {
         const found: Check['problems'] = [];
         if (outcome instanceof Error) found.push({ text: `threw ${outcome.name}: ${outcome.message}` });
