@@ -9,8 +9,10 @@
  * 2. This module: only what the SDK returns as an answer but is transient for us: a
  *    transaction cancelled by a conflicting one (or whose token is still in progress), and
  *    the part of a batch call the service did not process (UnprocessedItems/Keys, failed
- *    entries). Never an error the SDK has retried already. Each kind has its attempts in
- *    RETRY_POLICIES, so one logical operation costs at most attempts × 3 calls.
+ *    entries). Never an error the SDK has retried already, with one exception: event
+ *    delivery also resends a PutEvents call that failed as a whole, inside the publisher's
+ *    3 s budget (an undelivered event costs more than a call). Each kind has its attempts
+ *    in RETRY_POLICIES, so one logical operation costs at most attempts × 3 calls.
  * 3. The caller's caller: SQS redelivers a message a consumer reported failed, and the API
  *    answers 503 with Retry-After.
  */
