@@ -7,8 +7,8 @@
  * its answer once.
  *
  * Flows: PUT (create; replace with and without If-Match), PATCH (with and without If-Match),
- * DELETE (with and without If-Match), import job creation, a chunk of items, an import's
- * batch through the worker and its completion (plan, items, settle, final counters,
+ * DELETE (with and without If-Match), import job creation, a chunk of items, the commit of
+ * an (empty) import that finishes at once, an import's batch through the worker and its completion (plan, items, settle, final counters,
  * collection stats, status), an item event applied to the collection stats, a batch of
  * analytics events stored with their aggregates.
  *
@@ -259,6 +259,23 @@ describe('a write whose answer is lost is applied once, answered once, announced
         const view = await getJob(admin.tenant, job.importId);
         if (view?.total !== 2 || view.chunks !== 1 || view.chunksQueueing.length !== 0) found.push({ text: `job counts ${view?.total} items in ${view?.chunks} chunks, ${view?.chunksQueueing.length} still queueing`, double: (view?.total ?? 0) > 2 });
         return { problems: found, status: answer.statusCode };
+      },
+    );
+  }, fullRun ? 120_000 : 30_000);
+
+  it('an import committed (empty, so it finishes at once: commit, final counters, status)', async () => {
+    await everyWriteLosesItsAnswer(
+      'import commit',
+      async (collection) => ({ job: await createJob(admin.tenant, collection, admin.sub), from: events.entries.length }),
+      ({ job }) => importRequest('POST /imports/{importId}/commit', `/imports/${job.importId}/commit`, { importId: job.importId }),
+      async ({ job, from }, outcome) => {
+        const answer = outcome as Answer;
+        const found: Check['problems'] = [];
+        if (answer.statusCode !== 202 || answer.body.status !== 'COMPLETED') found.push({ text: `answered ${answer.statusCode} ${JSON.stringify(answer.body)}` });
+        const view = await getJob(admin.tenant, job.importId);
+        if (view?.status !== 'COMPLETED') found.push({ text: `job ${view?.status}` });
+        const completed = domainEventsFor(from, (d) => d.importId === job.importId, ['ImportCompleted']);
+        return { problems: found, status: answer.statusCode, changes: 1, domainEvents: completed.length };
       },
     );
   }, fullRun ? 120_000 : 30_000);
