@@ -34,16 +34,9 @@ export async function submitChunk(job: ImportJob, items: readonly unknown[], req
   }
   if (job.status !== 'OPEN') throw conflict(`import ${job.importId} is ${job.status}; it takes no more items`);
 
-  const { accepted, rejected } = validateItems(items);
+  const { accepted, rejected } = validateItems(items, job);
   const messages = toMessages(job, chunkId, accepted);
-  const record: ChunkRecord = {
-    chunkId,
-    hash,
-    status: 'QUEUEING',
-    accepted: accepted.length,
-    rejected: rejected.map((r) => ({ ...r, reason: r.reason.slice(0, 200) })),
-    batches: messages.length,
-  };
+  const record: ChunkRecord = { chunkId, hash, status: 'QUEUEING', accepted: accepted.length, rejectedCount: rejected.length, batches: messages.length };
   const outcome = await reserveChunk(job, record);
   if (outcome === 'not-open') throw conflict(`import ${job.importId} was committed; it takes no more items`);
   if (outcome === 'exists') {
@@ -52,16 +45,18 @@ export async function submitChunk(job: ImportJob, items: readonly unknown[], req
   }
   await sendImportMessages(messages);
   await markChunkQueued(job.tenant, job.importId, chunkId);
-  return { chunkId, accepted: accepted.length, rejected: record.rejected, replayed: false };
+  return { chunkId, accepted: accepted.length, rejected, replayed: false };
 }
 
+/** The same items as the first time (the hash matches), so validating them again gives the same answer. */
 async function replay(job: ImportJob, existing: ChunkRecord, hash: string, items: readonly unknown[]): Promise<ChunkReceipt> {
   if (existing.hash !== hash) throw conflict(`chunk ${existing.chunkId} was submitted before with other items`);
+  const { accepted, rejected } = validateItems(items, job);
   if (existing.status === 'QUEUEING') {
     // The first attempt recorded the chunk but may not have listed it on the job or queued all of it.
     if (!(await attachChunk(job, existing.chunkId))) throw conflict(`import ${job.importId} was committed; it takes no more items`);
-    await sendImportMessages(toMessages(job, existing.chunkId, validateItems(items).accepted));
+    await sendImportMessages(toMessages(job, existing.chunkId, accepted));
     await markChunkQueued(job.tenant, job.importId, existing.chunkId);
   }
-  return { chunkId: existing.chunkId, accepted: existing.accepted, rejected: existing.rejected, replayed: true };
+  return { chunkId: existing.chunkId, accepted: existing.accepted, rejected, replayed: true };
 }

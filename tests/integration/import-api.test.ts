@@ -144,6 +144,25 @@ describe('import API', () => {
     expect((await getCollectionStats('acme', 'small')).itemCount).toBe(60);
   });
 
+  it('1,000 items with 128-character CJK ids: every one rejected with its id, the job finishes', async () => {
+    const cjkId = (i: number) => String.fromCodePoint(0x4e00 + i) + '字'.repeat(127);
+    const body = { items: Array.from({ length: 1000 }, (_, i) => ({ id: cjkId(i), data: { n: i } })) };
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeGreaterThan(400 * 1024);
+    const { body: created } = await call('POST /imports', { body: { collection: 'cjk' } });
+    const importId: string = created.importId;
+    const response = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'cjk', ...body } });
+    expect(response.statusCode).toBe(202);
+    expect(response.body.accepted).toBe(0);
+    expect(response.body.rejected).toHaveLength(1000);
+    expect(response.body.rejected[999]).toMatchObject({ index: 999, id: cjkId(999), reason: expect.stringContaining('id must be') });
+    // The replay recomputes the same answer from the same items.
+    const replay = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'cjk', ...body } });
+    expect(replay.body).toMatchObject({ replayed: true, accepted: 0 });
+    expect(replay.body.rejected).toEqual(response.body.rejected);
+    expect((await call('POST /imports/{importId}/commit', { importId })).statusCode).toBe(202);
+    expect(await waitFor(importId)).toMatchObject({ status: 'FAILED', total: 0, rejected: 1000 });
+  });
+
   it('an empty job completes on commit', async () => {
     const created = await call('POST /imports', { body: { collection: 'empty' } });
     const committed = await call('POST /imports/{importId}/commit', { importId: created.body.importId });

@@ -43,9 +43,9 @@ function makeItems(prefix: string, n: number) {
 /** A job with one chunk reserved (as the API does), returning the chunk's queue messages unsent. */
 async function jobWithChunk(collection: string, items: unknown[]): Promise<{ job: ImportJob; messages: ImportMessage[] }> {
   const job = await createJob(tenant, collection, 'alice');
-  const { accepted, rejected } = validateItems(items);
+  const { accepted, rejected } = validateItems(items, job);
   const messages = toMessages(job, 'c0', accepted);
-  expect(await reserveChunk(job, { chunkId: 'c0', hash: 'h', status: 'QUEUED', accepted: accepted.length, rejected, batches: messages.length })).toBe('reserved');
+  expect(await reserveChunk(job, { chunkId: 'c0', hash: 'h', status: 'QUEUED', accepted: accepted.length, rejectedCount: rejected.length, batches: messages.length })).toBe('reserved');
   return { job, messages };
 }
 

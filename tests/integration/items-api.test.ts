@@ -82,6 +82,28 @@ describe('PUT /items/{collection}/{id}', () => {
     expect(await countItemsInTable()).toBe(before);
   });
 
+  // Under 350 KB as JSON, over 400 KB as DynamoDB counts it (3 bytes a list, 1 an element, 2 a zero).
+  const bodyOfAbout = (element: string, jsonBytes: number) => `{"a":[${Array.from({ length: Math.floor(jsonBytes / (element.length + 1)) }, () => element).join(',')}]}`;
+  it.each([
+    ['empty lists', bodyOfAbout('[]', 349 * 1024)],
+    ['zeros', bodyOfAbout('0', 349 * 1024)],
+  ])('answers 413 with the DynamoDB size for a body of %s under 350 KB that DynamoDB counts over 400 KB, and stores nothing', async (name, body) => {
+    const grows = `grows-${name.replace(' ', '-')}`;
+    expect(Buffer.byteLength(body)).toBeLessThan(350 * 1024);
+    const before = await countItemsInTable();
+    const response = await putItem(alice, 'books', 'dense', body);
+    expect(response.statusCode).toBe(413);
+    expect(response.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    const figure = Number(/would be (\d+) bytes/.exec(response.body.error.message)?.[1]);
+    expect(figure).toBeGreaterThan(400 * 1024);
+    expect(await countItemsInTable()).toBe(before);
+    // A PATCH that would grow an item past the limit is refused the same way.
+    expect((await putItem(alice, 'books', grows, { a: [] })).statusCode).toBe(201);
+    const patched = await patchItem(alice, 'books', grows, body);
+    expect(patched).toMatchObject({ statusCode: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+    expect((await getItem(alice, 'books', grows)).body).toMatchObject({ version: 1, data: { a: [] } });
+  });
+
   it.each([
     ['malformed JSON', '{"title": ', 'INVALID_JSON', 'body'],
     ['a JSON array', '[1,2]', 'VALIDATION_FAILED', 'body'],

@@ -286,9 +286,9 @@ describe('a write whose answer is lost is applied once, answered once, announced
       'import batch and completion',
       async (collection) => {
         const job = await createJob(admin.tenant, collection, admin.sub);
-        const { accepted } = validateItems(items);
+        const { accepted } = validateItems(items, job);
         const messages = toMessages(job, 'c0', accepted);
-        expect(await reserveChunk(job, { chunkId: 'c0', hash: 'h', status: 'QUEUED', accepted: accepted.length, rejected: [], batches: messages.length })).toBe('reserved');
+        expect(await reserveChunk(job, { chunkId: 'c0', hash: 'h', status: 'QUEUED', accepted: accepted.length, rejectedCount: 0, batches: messages.length })).toBe('reserved');
         await commitJob(admin.tenant, job.importId);
         return { job, messages, from: events.entries.length };
       },

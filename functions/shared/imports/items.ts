@@ -1,4 +1,6 @@
 /** Validating the items of an import request, one by one, so one bad item never sinks the chunk. */
+import { MAX_DYNAMO_ITEM_BYTES } from '../dynamo-size.ts';
+import { storedItemSize } from '../items/item.ts';
 import { itemDataProblems, wellFormed } from '../items/validate.ts';
 import { MAX_IMPORT_ITEM_DATA_BYTES } from './limits.ts';
 
@@ -31,7 +33,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * second time: one BatchWriteItem cannot hold the same key twice, and "which one wins" would
  * otherwise be up to the queue's ordering.
  */
-export function validateItems(items: readonly unknown[]): { accepted: AcceptedItem[]; rejected: Rejection[] } {
+export function validateItems(items: readonly unknown[], target: { tenant: string; collection: string }): { accepted: AcceptedItem[]; rejected: Rejection[] } {
   const accepted: AcceptedItem[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
@@ -64,6 +66,11 @@ export function validateItems(items: readonly unknown[]): { accepted: AcceptedIt
     const bytes = Buffer.byteLength(JSON.stringify(item.data));
     if (bytes > MAX_IMPORT_ITEM_DATA_BYTES) {
       rejected.push({ index, id, reason: `data is ${bytes} bytes; an imported item holds at most ${MAX_IMPORT_ITEM_DATA_BYTES}` });
+      return;
+    }
+    const storedBytes = storedItemSize(target.tenant, { collection: target.collection, id }, item.data);
+    if (storedBytes > MAX_DYNAMO_ITEM_BYTES) {
+      rejected.push({ index, id, reason: `the item would be ${storedBytes} bytes as DynamoDB counts them; at most ${MAX_DYNAMO_ITEM_BYTES} are stored` });
       return;
     }
     if (seen.has(id)) {

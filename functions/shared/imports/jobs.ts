@@ -32,7 +32,6 @@ import { batchGetAll } from '../batch-get.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
 import { advanceLastWriteAt, applyImportToStats } from '../items/stats.ts';
-import type { Rejection } from './items.ts';
 import { transactWrite } from './transact.ts';
 
 export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED'] as const;
@@ -229,12 +228,18 @@ async function getChunkProgress(tenant: string, importId: string, chunkIds: read
   );
 }
 
+/**
+ * A chunk as recorded. Its rejections are not stored, only their count: a list of up to
+ * 1,000 rejections, each echoing an id and a reason, can outgrow DynamoDB's 400 KB item
+ * limit, and a replay (same chunkId, same items: the hash matches) recomputes the same list
+ * from the items it is sent with.
+ */
 export interface ChunkRecord {
   chunkId: string;
   hash: string;
   status: 'QUEUEING' | 'QUEUED';
   accepted: number;
-  rejected: Rejection[];
+  rejectedCount: number;
   batches: number;
 }
 
@@ -244,7 +249,7 @@ export async function getChunk(tenant: string, importId: string, chunkId: string
       TableName: config.dataTable(),
       Key: { pk: jobPartition(tenant, importId), sk: chunkSortKey(chunkId) },
       ConsistentRead: true,
-      ProjectionExpression: 'chunkId, #hash, #status, accepted, rejected, batches',
+      ProjectionExpression: 'chunkId, #hash, #status, accepted, rejectedCount, batches',
       ExpressionAttributeNames: { '#hash': 'hash', '#status': 'status' },
     }),
   );
@@ -254,7 +259,7 @@ export async function getChunk(tenant: string, importId: string, chunkId: string
     hash: String(Item.hash),
     status: Item.status as ChunkRecord['status'],
     accepted: Number(Item.accepted),
-    rejected: (Item.rejected ?? []) as Rejection[],
+    rejectedCount: Number(Item.rejectedCount ?? 0),
     batches: Number(Item.batches),
   };
 }
@@ -271,7 +276,7 @@ export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, 
       {
         Put: {
           TableName: config.dataTable(),
-          Item: { ...key, ...chunk, rejectedCount: chunk.rejected.length, batchesDone: 0, processed: 0, succeeded: 0, failed: 0, created: 0, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
+          Item: { ...key, ...chunk, batchesDone: 0, processed: 0, succeeded: 0, failed: 0, created: 0, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
