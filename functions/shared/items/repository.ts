@@ -6,6 +6,11 @@
  * between (its version is still the one read, or it is still absent). The response and the
  * domain event then describe exactly the change this request made, even when the SDK had to
  * send the write twice because the first answer was lost.
+ *
+ * A create or a delete changes the collection's itemCount in the same transaction (./stats.ts):
+ * the count is exact by construction, whatever happens to the domain event afterwards (held
+ * in memory until after the response, it is lost if the function dies; delivered copies get
+ * new envelope ids).
  */
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
@@ -15,6 +20,7 @@ import { conflict, notFound, preconditionFailed } from '../http/errors.ts';
 import { transactWrite } from '../imports/transact.ts';
 import { RETRY_POLICIES } from '../retry.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { itemCountUpdate } from './stats.ts';
 import { toItem, toItemRecord, type Item } from './item.ts';
 import { collectionPartition, ITEM_PREFIX, itemSortKey, SORT_INDEXES, STATS_SORT_KEY, timeSortKey, type SortField } from './keys.ts';
 
@@ -42,7 +48,10 @@ async function writeNextVersion(address: ItemAddress, current: Item | undefined,
   const now = new Date().toISOString();
   if (!current) {
     const item: Item = { collection: address.collection, id: address.id, data, version: 1, createdAt: now, updatedAt: now };
-    await transactWrite([{ Put: { TableName: config.dataTable(), Item: toItemRecord(address.tenant, item), ConditionExpression: 'attribute_not_exists(pk)' } }]);
+    await transactWrite([
+      { Put: { TableName: config.dataTable(), Item: toItemRecord(address.tenant, item), ConditionExpression: 'attribute_not_exists(pk)' } },
+      itemCountUpdate(address.tenant, address.collection, 1),
+    ]);
     return item;
   }
   const item: Item = { ...current, data, version: current.version + 1, updatedAt: now };
@@ -135,6 +144,7 @@ export async function deleteItem(address: ItemAddress, expectedVersion?: number)
             ExpressionAttributeValues: { ':read': current.version },
           },
         },
+        itemCountUpdate(address.tenant, address.collection, -1),
       ]);
       return current;
     } catch (error) {
