@@ -1,14 +1,17 @@
 /**
  * The import worker: consumes the import queue (ReportBatchItemFailures). Each message is
  * one batch of ≤ 98 items of one job, loaded with one BatchGetItem, planned once
- * (./batches.ts), written with BatchWriteItems of ≤ 25 items sent in parallel (see ./writer.ts
- * for retries) and settled exactly once (settleBatch in ../shared/imports/jobs.ts).
+ * (./batches.ts), written conditionally in one transaction (see ./writer.ts for conditions
+ * and retries) and settled exactly once (settleBatch in ../shared/imports/jobs.ts).
  *
  * Items are written as PUT /items writes them (toItemRecord): an id that exists is replaced,
- * keeping its createdAt, with version + 1; a new id gets version 1.
+ * keeping its createdAt, with version + 1; a new id gets version 1. Each write is conditional
+ * on the item being what the plan was made from (./writer.ts): an item changed by the API
+ * between plan and write is not overwritten but recorded as that item's failure (a conflict),
+ * at once, since sending the message again cannot change the outcome.
  *
- * A message whose items could not all be written is reported as failed and SQS delivers it
- * again (its written items are rewritten identically). On the last receive
+ * A message whose items could not all be written for another reason is reported as failed
+ * and SQS delivers it again (its written items are rewritten identically). On the last receive
  * (ApproximateReceiveCount ≥ the queue's maxReceiveCount) the worker settles the batch with
  * the items that still fail recorded in the job's failures, then reports the message failed
  * once more so that SQS moves it to the DLQ.
@@ -20,21 +23,21 @@ import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
 import { config } from '../shared/config.ts';
 import { publishImportProgress } from '../shared/imports/events.ts';
-import { importMaxReceiveCount, ITEMS_PER_WRITE } from '../shared/imports/limits.ts';
+import { importMaxReceiveCount } from '../shared/imports/limits.ts';
 import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messages.ts';
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
 import { loadBatch, recordFailures, savePlan, type BatchPlan } from './batches.ts';
-import { writeItems, type WriteReport } from './writer.ts';
+import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteReport } from './writer.ts';
 
 export type MessageResult =
-  | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunkComplete: boolean }
+  | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; conflicts: number; chunkComplete: boolean }
   | { kind: 'duplicate'; message: ImportMessage }
   /** Not settled: retried by SQS. */
   | { kind: 'retry'; message?: ImportMessage; reason: string }
   /** Settled with failures on the last receive: reported failed so it lands in the DLQ. */
-  | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunkComplete: boolean };
+  | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; conflicts: number; chunkComplete: boolean };
 
 function workerConcurrency(): number {
   const value = Number(process.env.IMPORT_WORKER_CONCURRENCY ?? 4);
@@ -56,12 +59,14 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   if (state.settled) return { kind: 'duplicate', message };
   const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
 
-  const records = message.items.map((item) => {
+  const importBatch = `${message.importId}/${message.batchId}`;
+  const writes = message.items.map((item): PlannedWrite => {
     const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
-    return toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
+    const record = toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
+    return { record: { ...record, importBatch }, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
   });
-  const report = await writeInParallel(records, config.dataTable());
-  if (report.failures.length > 0 && !lastReceive) {
+  const report = await writeInParallel(writes, config.dataTable());
+  if (report.failures.some((failure) => !failure.conflict) && !lastReceive) {
     log.warn('import batch not fully written; SQS will deliver it again', {
       importId: message.importId,
       batchId: message.batchId,
@@ -76,25 +81,22 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   await recordFailures(message, report.failures);
   const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created });
   if (settled.outcome === 'duplicate') return { kind: 'duplicate', message };
-  const counts = { succeeded: written.length, failed: report.failures.length, created, unprocessedRetries: report.unprocessedRetries, chunkComplete: settled.chunkComplete };
-  if (report.failures.length > 0) {
+  const counts = { succeeded: written.length, failed: report.failures.length, created, conflicts: report.conflicts, chunkComplete: settled.chunkComplete };
+  if (report.failures.some((failure) => !failure.conflict)) {
     log.error('import items failed on the last receive; recorded in the job, message goes to the DLQ', { importId: message.importId, batchId: message.batchId, failures: report.failures });
     return { kind: 'dead', message, ...counts };
   }
   return { kind: 'done', message, ...counts };
 }
 
-/**
- * Writes a message's records in BatchWriteItems of ≤ 25, all at once (a message holds at
- * most four), each with its own retries; one report for the whole message.
- */
-async function writeInParallel(records: ReadonlyArray<{ id: string }>, tableName: string): Promise<WriteReport> {
-  const groups: Array<ReadonlyArray<{ id: string }>> = [];
-  for (let i = 0; i < records.length; i += ITEMS_PER_WRITE) groups.push(records.slice(i, i + ITEMS_PER_WRITE));
+/** Writes a message's records in transactions of ≤ 100 items (one: a message holds ≤ 98); one report for the whole message. */
+async function writeInParallel(writes: readonly PlannedWrite[], tableName: string): Promise<WriteReport> {
+  const groups: PlannedWrite[][] = [];
+  for (let i = 0; i < writes.length; i += ITEMS_PER_TRANSACTION) groups.push(writes.slice(i, i + ITEMS_PER_TRANSACTION));
   const reports = await Promise.all(groups.map((group) => writeItems(group, { tableName })));
   return {
     failures: reports.flatMap((report) => report.failures),
-    unprocessedRetries: reports.reduce((n, report) => n + report.unprocessedRetries, 0),
+    conflicts: reports.reduce((n, report) => n + report.conflicts, 0),
     isolated: reports.some((report) => report.isolated),
   };
 }
@@ -138,12 +140,12 @@ async function consume(event: SQSEvent, context: Context): Promise<SQSBatchRespo
 function reportProgress(results: MessageResult[], context: Context, durationMs: number): void {
   const byJob = new Map<
     string,
-    { message: ImportMessage; batches: number; duplicates: number; retries: number; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunksCompleted: number }
+    { message: ImportMessage; batches: number; duplicates: number; retries: number; succeeded: number; failed: number; created: number; conflicts: number; chunksCompleted: number }
   >();
   for (const result of results) {
     if (!result.message) continue;
     const key = `${result.message.tenant}/${result.message.importId}`;
-    const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, unprocessedRetries: 0, chunksCompleted: 0 };
+    const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, conflicts: 0, chunksCompleted: 0 };
     if (result.kind === 'duplicate') entry.duplicates++;
     else if (result.kind === 'retry') entry.retries++;
     else {
@@ -151,7 +153,7 @@ function reportProgress(results: MessageResult[], context: Context, durationMs: 
       entry.succeeded += result.succeeded;
       entry.failed += result.failed;
       entry.created += result.created;
-      entry.unprocessedRetries += result.unprocessedRetries;
+      entry.conflicts += result.conflicts;
       if (result.chunkComplete) entry.chunksCompleted++;
     }
     byJob.set(key, entry);

@@ -1,11 +1,12 @@
 /**
- * The import worker against the real emulator: UnprocessedItems retried (a fault injected
- * around the real DynamoDB client), a duplicate message changes nothing, a poison item ends
+ * The import worker against the real emulator: a cancelled transaction sent again (a fault
+ * injected around the real DynamoDB client), an API write between plan and write never
+ * overwritten, a duplicate message changes nothing, a poison item ends
  * in the DLQ and in the job's failures while its batch-mates are written, and an import
  * over existing items keeps createdAt, bumps versions and counts only new items in the stats.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -16,7 +17,8 @@ import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { commitJob, createJob, getJob, listFailures, reserveChunk, tryCompleteJob, type ImportJob } from '../../functions/shared/imports/jobs.ts';
 import { toMessages, type ImportMessage } from '../../functions/shared/imports/messages.ts';
 import { validateItems } from '../../functions/shared/imports/items.ts';
-import { getCollectionStats, getItem } from '../../functions/shared/items/repository.ts';
+import { deleteItem, getCollectionStats, getItem, putItem } from '../../functions/shared/items/repository.ts';
+import { loadBatch, savePlan } from '../../functions/import/batches.ts';
 import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
 import { lambdaContext } from '../support/invoke.ts';
@@ -89,28 +91,63 @@ function wrappedDynamo(intercept: (command: unknown, send: (command: unknown) =>
 }
 
 describe('import worker', () => {
-  it('retries UnprocessedItems until every item is written', async () => {
-    const { job, messages } = await jobWithChunk('unprocessed', makeItems('u', 25));
-    let injected = 0;
-    let batchWrites = 0;
-    wrappedDynamo((command, send) => {
-      if (!(command instanceof BatchWriteCommand)) return undefined;
-      batchWrites++;
-      if (injected > 0) return undefined;
-      // First BatchWrite: write only the first 10, hand the other 15 back as UnprocessedItems.
-      const [table, requests] = Object.entries(command.input.RequestItems ?? {})[0]!;
-      injected = requests.length - 10;
-      return send(new BatchWriteCommand({ RequestItems: { [table]: requests.slice(0, 10) } })).then(() => ({ UnprocessedItems: { [table]: requests.slice(10) }, $metadata: {} }));
+  it('sends the items again when their transaction was cancelled by a conflicting one', async () => {
+    const { job, messages } = await jobWithChunk('conflicting', makeItems('u', 25));
+    let cancelled = 0;
+    let itemWrites = 0;
+    wrappedDynamo((command) => {
+      if (!(command instanceof TransactWriteCommand) || !command.input.TransactItems?.some((item) => String(item.Put?.Item?.sk).startsWith('ITEM#'))) return undefined;
+      itemWrites++;
+      if (cancelled > 0) return undefined;
+      cancelled++;
+      const reasons = command.input.TransactItems.map((_, i) => ({ Code: i === 3 ? 'TransactionConflict' : 'None' }));
+      return Promise.reject(Object.assign(new Error('Transaction cancelled'), { name: 'TransactionCanceledException', CancellationReasons: reasons, $metadata: { httpStatusCode: 400 } }));
     });
     const result = await runWorker(sqsEvent(messages));
     expect(result.batchItemFailures).toEqual([]);
-    expect(injected).toBe(15);
-    expect(batchWrites).toBe(2);
+    expect(itemWrites).toBe(2);
     const after = await getJob(tenant, job.importId);
     expect(after).toMatchObject({ processed: 25, succeeded: 25, failed: 0, batchesDone: 1 });
-    for (const i of [0, 9, 10, 24]) expect(await getItem({ tenant, collection: 'unprocessed', id: `u-${i}` })).toMatchObject({ version: 1, data: { n: i } });
+    for (const i of [0, 3, 24]) expect(await getItem({ tenant, collection: 'conflicting', id: `u-${i}` })).toMatchObject({ version: 1, data: { n: i } });
     expect(await finish(job)).toMatchObject({ status: 'COMPLETED', succeeded: 25 });
-    expect((await getCollectionStats(tenant, 'unprocessed')).itemCount).toBe(25);
+    expect((await getCollectionStats(tenant, 'conflicting')).itemCount).toBe(25);
+  });
+
+  it('an API write between plan and write is never overwritten: a conflict, recorded as that item\'s failure', async () => {
+    const collection = 'interleaved';
+    const address = (id: string) => ({ tenant, collection, id });
+    // Existing: kept at version 3, deleted at version 1. New: racing (created by the API meanwhile), plain.
+    for (let v = 0; v < 3; v++) await putItem(address('kept'), { api: v });
+    await putItem(address('deleted'), { api: 0 });
+    const { job, messages } = await jobWithChunk(collection, [
+      { id: 'kept', data: { imported: true } },
+      { id: 'deleted', data: { imported: true } },
+      { id: 'racing', data: { imported: true } },
+      { id: 'plain', data: { imported: true } },
+    ]);
+    // The worker's plan (kept → 4, deleted → 2, racing/plain → 1), then the API lands in between.
+    const state = await loadBatch(messages[0]!);
+    expect(state.settled).toBe(false);
+    if (!state.settled) await savePlan(messages[0]!, state.plan);
+    expect((await putItem(address('kept'), { api: 'if-match 3' }, 3)).item.version).toBe(4);
+    await deleteItem(address('deleted'));
+    await putItem(address('racing'), { api: 'created first' });
+
+    const result = await runWorker(sqsEvent(messages));
+    expect(result.batchItemFailures).toEqual([]); // conflicts are final: no redelivery
+    expect(await getItem(address('kept'))).toMatchObject({ version: 4, data: { api: 'if-match 3' } });
+    expect(await getItem(address('deleted'))).toBeUndefined();
+    expect(await getItem(address('racing'))).toMatchObject({ version: 1, data: { api: 'created first' } });
+    expect(await getItem(address('plain'))).toMatchObject({ version: 1, data: { imported: true } });
+    const { failures } = await listFailures(tenant, job.importId, 10);
+    expect(Object.fromEntries(failures.map((f) => [f.id, f.reason]))).toEqual({
+      kept: expect.stringMatching(/conflict.*expected version 3, found version 4/),
+      deleted: expect.stringMatching(/conflict.*expected version 1, found no item/),
+      racing: expect.stringMatching(/conflict.*expected no item, found version 1/),
+    });
+    expect(await finish(job)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', succeeded: 1, failed: 3, created: 1 });
+    // kept, racing, plain: the count follows the items that exist.
+    expect((await getCollectionStats(tenant, collection)).itemCount).toBe(3);
   });
 
   it('a duplicate message changes nothing', async () => {
@@ -170,7 +207,8 @@ describe('import worker', () => {
     const { Item } = await DynamoDBDocumentClient.from(new DynamoDBClient({})).send(
       new GetCommand({ TableName: stack.tableName('data'), Key: { pk: 'TENANT#acme#COLLECTION#replace', sk: 'ITEM#s-1' } }),
     );
-    expect(Object.keys(Item ?? {}).sort()).toEqual(['collection', 'createdAt', 'createdSort', 'data', 'id', 'pk', 'sk', 'tenant', 'updatedAt', 'updatedSort', 'version']);
+    // Plus importBatch: which import batch wrote it, so a redelivery recognises its own write.
+    expect(Object.keys(Item ?? {}).sort()).toEqual(['collection', 'createdAt', 'createdSort', 'data', 'id', 'importBatch', 'pk', 'sk', 'tenant', 'updatedAt', 'updatedSort', 'version']);
     expect(Item?.createdSort).toBe(`${Item?.createdAt}#s-1`);
   });
 
@@ -181,15 +219,14 @@ describe('import worker', () => {
     });
 
     it('a poison item ends in the DLQ and in the job failures; its batch-mates are written', async () => {
-      // 120 items: two messages (98 + 22); the poison item is in the first one's first BatchWriteItem.
+      // 120 items: two messages (98 + 22); the poison item is in the first one's transaction.
       const { job, messages } = await jobWithChunk('poison', makeItems('p', 120).map((item, i) => (i === 7 ? { ...item, id: 'poison' } : item)));
       expect(messages.map((m) => m.items.length)).toEqual([98, 22]);
       // DynamoDB refuses any request that holds the poison item (as it would an over-deep document).
       const refuse = () => Promise.reject(Object.assign(new Error('Nesting Levels have exceeded supported limits'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } }));
       wrappedDynamo((command) => {
         const isPoison = (item?: Record<string, unknown>) => item?.id === 'poison' && String(item.sk).startsWith('ITEM#');
-        if (command instanceof BatchWriteCommand && Object.values(command.input.RequestItems ?? {}).flat().some((r) => isPoison(r.PutRequest?.Item))) return refuse();
-        if (command instanceof PutCommand && isPoison(command.input.Item)) return refuse();
+        if (command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => isPoison(item.Put?.Item))) return refuse();
         return undefined;
       });
       await sqsClient.send(
@@ -232,7 +269,7 @@ describe('import worker', () => {
       expect(await finish(job)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', failed: 1 });
       const { failures } = await listFailures(tenant, job.importId, 10);
       expect(failures).toEqual([expect.objectContaining({ id: 'poison', reason: expect.stringContaining('ValidationException') })]);
-      // Its batch-mates are written: in its own BatchWriteItem, in the message's other ones, in the other message.
+      // Its batch-mates are written: in its own message and in the other one.
       for (const id of ['p-6', 'p-8', 'p-30', 'p-97', 'p-98', 'p-119']) expect(await getItem({ tenant, collection: 'poison', id }), id).toBeDefined();
       expect(await getItem({ tenant, collection: 'poison', id: 'poison' })).toBeUndefined();
       const dead = await sqsClient.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('import-dlq'), MaxNumberOfMessages: 1 }));
