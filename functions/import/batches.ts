@@ -34,7 +34,8 @@ export interface BatchPlan {
 
 const keyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
 
-export type BatchState = { settled: true } | { settled: false; plan: BatchPlan };
+/** Settled before, or its job was cancelled (its chunk says so): nothing to write. Otherwise the plan to write. */
+export type BatchState = { settled: true; cancelled?: boolean } | { settled: false; plan: BatchPlan };
 
 /**
  * One BatchGetItem for everything the worker needs to know before writing: whether the
@@ -47,7 +48,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   const itemPk = collectionPartition(message.tenant, message.collection);
   const chunkKey = { pk: jobPk, sk: chunkSortKey(message.chunkId) };
   const records = await batchGetAll(table, [keyOf(message), chunkKey, ...message.items.map((item) => ({ pk: itemPk, sk: itemSortKey(item.id) }))], {
-    expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches',
+    expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches, cancelled',
     names: { '#id': 'id', '#version': 'version', '#plan': 'plan' },
   });
   const existing = new Map<string, { version: number; createdAt: string }>();
@@ -55,6 +56,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
     if (record.pk === chunkKey.pk && record.sk === chunkKey.sk) {
       const done = record.doneBatches;
       if (done instanceof Set && done.has(message.batch)) return { settled: true };
+      if (record.cancelled === true) return { settled: true, cancelled: true };
     } else if (record.pk === jobPk) {
       if (record.plan) return { settled: false, plan: readPlan(record.plan) };
     } else existing.set(String(record.id), { version: Number(record.version), createdAt: String(record.createdAt) });

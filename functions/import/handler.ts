@@ -34,10 +34,24 @@ import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteReport 
 export type MessageResult =
   | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; conflicts: number; chunkComplete: boolean }
   | { kind: 'duplicate'; message: ImportMessage }
+  /** Its job was cancelled: acknowledged, nothing written. */
+  | { kind: 'cancelled'; message: ImportMessage }
   /** Not settled: retried by SQS. */
   | { kind: 'retry'; message?: ImportMessage; reason: string }
   /** Settled with failures on the last receive: reported failed so it lands in the DLQ. */
   | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; conflicts: number; chunkComplete: boolean };
+
+/**
+ * Time a message needs when DynamoDB is slow but answering (load, plan, write, settle, each
+ * possibly retried): a message is not started with less left (IMPORT_MESSAGE_RESERVE_MS,
+ * default 5 s of the function's 60), so the function never times out half-way through its last-receive handling
+ * (Lambda would then fail the whole batch, and on the last receive send it to the DLQ
+ * unsettled). A message not started is reported failed: SQS delivers it again.
+ */
+export function messageReserveMs(): number {
+  const value = Number(process.env.IMPORT_MESSAGE_RESERVE_MS ?? 5_000);
+  return Number.isFinite(value) && value >= 0 ? value : 5_000;
+}
 
 function workerConcurrency(): number {
   const value = Number(process.env.IMPORT_WORKER_CONCURRENCY ?? 4);
@@ -56,7 +70,7 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const lastReceive = receiveCount >= importMaxReceiveCount();
 
   const state = await loadBatch(message);
-  if (state.settled) return { kind: 'duplicate', message };
+  if (state.settled) return { kind: state.cancelled ? 'cancelled' : 'duplicate', message };
   const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
 
   const importBatch = `${message.importId}/${message.batchId}`;
@@ -118,7 +132,11 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
 async function consume(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const started = performance.now();
   const failures: string[] = [];
-  const results = await mapBounded(event.Records, workerConcurrency(), async (record) => {
+  const results = await mapBounded(event.Records, workerConcurrency(), async (record): Promise<MessageResult> => {
+    if (context.getRemainingTimeInMillis() < messageReserveMs()) {
+      failures.push(record.messageId);
+      return { kind: 'retry', reason: 'not started: too little time left in this invocation' };
+    }
     try {
       const result = await processRecord(record);
       if (result.kind === 'retry' || result.kind === 'dead') failures.push(record.messageId);
@@ -146,7 +164,7 @@ function reportProgress(results: MessageResult[], context: Context, durationMs: 
     if (!result.message) continue;
     const key = `${result.message.tenant}/${result.message.importId}`;
     const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, conflicts: 0, chunksCompleted: 0 };
-    if (result.kind === 'duplicate') entry.duplicates++;
+    if (result.kind === 'duplicate' || result.kind === 'cancelled') entry.duplicates++;
     else if (result.kind === 'retry') entry.retries++;
     else {
       entry.batches++;

@@ -59,6 +59,8 @@ export interface JobView {
   createdAt: string;
   updatedAt: string;
   completedAt: string | null;
+  /** Why the job is STALLED or CANCELLED. */
+  statusReason?: string;
 }
 
 export interface RunResult {
@@ -82,7 +84,9 @@ interface ChunkReceipt {
   rejected: Array<{ index: number; id?: string; reason: string }>;
 }
 
-const FINISHED = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED']);
+const FINISHED = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELLED']);
+/** Not finished, but nothing will change by itself: stop following (the state is kept for --resume). */
+const STOPPED = new Set(['STALLED']);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runImport(options: RunOptions): Promise<RunResult> {
@@ -274,7 +278,7 @@ async function follow(request: Request, importId: string, err: Output, options: 
     for (;;) {
       job = await request<JobView>('GET', `/imports/${importId}`);
       progress.update({ label: 'process', fraction: job.total > 0 ? job.processed / job.total : 1, items: job.processed, detail: `(${job.status.toLowerCase()}, ${job.failed} failed)` });
-      if (FINISHED.has(job.status) || Date.now() > deadline) return job;
+      if (FINISHED.has(job.status) || STOPPED.has(job.status) || Date.now() > deadline) return job;
       await sleep(options.pollIntervalMs ?? 2000);
     }
   } finally {
@@ -289,6 +293,7 @@ function printSummary(
   const n = (value: number) => value.toLocaleString('en-US');
   const job = s.job;
   const lines = [`import ${s.importId}: ${job?.status ?? 'UNKNOWN'} in ${s.totalSeconds.toFixed(1)}s (upload ${s.uploadSeconds.toFixed(1)}s)`];
+  if (job?.statusReason) lines.push(`  ${job.statusReason}`);
   if (job) {
     lines.push(`  accepted ${n(job.total)}, written ${n(job.succeeded)} (new ${n(job.created)}, replaced ${n(job.replaced)}), failed ${n(job.failed)}`);
     if (s.totalSeconds > 0) lines.push(`  throughput ${n(Math.round(job.succeeded / s.totalSeconds))} items/s end to end`);
@@ -313,6 +318,12 @@ export async function printFailures(options: { api: string; token: string; impor
     cursor = page.nextCursor;
   } while (cursor);
   return count;
+}
+
+/** Cancels an import (POST /imports/{id}/cancel) and returns the job as it is then. */
+export async function cancelImport(options: { api: string; token: string; importId: string }): Promise<JobView> {
+  const request = createClient({ api: options.api, token: options.token });
+  return request<JobView>('POST', `/imports/${options.importId}/cancel`);
 }
 
 export type { WriteStream };

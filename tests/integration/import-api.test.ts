@@ -66,7 +66,7 @@ async function waitFor(importId: string, onStatus?: (body: Record<string, unknow
   for (;;) {
     const response = await call('GET /imports/{importId}', { importId });
     onStatus?.(response.body);
-    if (!['OPEN', 'PROCESSING'].includes(response.body.status)) return response.body;
+    if (!['OPEN', 'PROCESSING', 'STALLED'].includes(response.body.status)) return response.body;
     if (Date.now() > deadline) throw new Error(`import ${importId} still ${response.body.status}: ${JSON.stringify(response.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -161,6 +161,52 @@ describe('import API', () => {
     expect(replay.body.rejected).toEqual(response.body.rejected);
     expect((await call('POST /imports/{importId}/commit', { importId })).statusCode).toBe(202);
     expect(await waitFor(importId)).toMatchObject({ status: 'FAILED', total: 0, rejected: 1000 });
+  });
+
+  it('a chunk whose queueing failed: the 503 names its chunkId, the job reads STALLED with the reason, resending it finishes the job', async () => {
+    const { body: created } = await call('POST /imports', { body: { collection: 'requeue' } });
+    const importId: string = created.importId;
+    const queueUrl = process.env.IMPORT_QUEUE_URL;
+    process.env.IMPORT_QUEUE_URL = `${queueUrl}-gone`;
+    let failed;
+    try {
+      failed = await call('POST /imports/{importId}/items', { importId, body: { items: items('q', 0, 5) } }); // no chunkId: the server makes one
+    } finally {
+      process.env.IMPORT_QUEUE_URL = queueUrl;
+    }
+    expect(failed.statusCode).toBe(503);
+    const chunkId: string = failed.body.error.details?.[0]?.value;
+    expect(chunkId).toEqual(expect.any(String));
+    expect(failed.body.error.message).toContain(chunkId);
+    expect((await call('POST /imports/{importId}/commit', { importId })).statusCode).toBe(202);
+
+    process.env.IMPORT_STALL_AFTER_SECONDS = '1';
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const stalled = await call('GET /imports/{importId}', { importId });
+      expect(stalled.body).toMatchObject({ status: 'STALLED', statusReason: expect.stringContaining(chunkId) });
+    } finally {
+      delete process.env.IMPORT_STALL_AFTER_SECONDS;
+    }
+    const resent = await call('POST /imports/{importId}/items', { importId, body: { chunkId, items: items('q', 0, 5) } });
+    expect(resent).toMatchObject({ statusCode: 202, body: { chunkId, accepted: 5, replayed: true } });
+    expect(await waitFor(importId)).toMatchObject({ status: 'COMPLETED', succeeded: 5 });
+  });
+
+  it('cancel: CANCELLED, no more chunks, repeating is harmless, a finished job cannot be cancelled', async () => {
+    const { body: created } = await call('POST /imports', { body: { collection: 'cancelled' } });
+    const importId: string = created.importId;
+    expect((await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c0', items: items('k', 0, 3) } })).statusCode).toBe(202);
+    const cancelled = await call('POST /imports/{importId}/cancel', { importId });
+    expect(cancelled).toMatchObject({ statusCode: 202, body: { importId, status: 'CANCELLED', statusReason: expect.any(String), completedAt: expect.any(String) } });
+    expect((await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c1', items: items('k', 3, 4) } })).statusCode).toBe(409);
+    expect((await call('POST /imports/{importId}/cancel', { importId })).body.status).toBe('CANCELLED');
+    expect((await call('GET /imports/{importId}', { importId })).body.status).toBe('CANCELLED');
+    expect((await call('POST /imports/{importId}/cancel', { importId, claims: otherAdmin })).statusCode).toBe(404);
+
+    const done = await call('POST /imports', { body: { collection: 'cancelled', items: items('d', 0, 2) } });
+    await waitFor(done.body.importId);
+    expect((await call('POST /imports/{importId}/cancel', { importId: done.body.importId })).statusCode).toBe(409);
   });
 
   it('an empty job completes on commit', async () => {

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as importHandler } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { commitJob, createJob, getJob, listFailures, reserveChunk, tryCompleteJob, type ImportJob } from '../../functions/shared/imports/jobs.ts';
+import { cancelJob, commitJob, createJob, getJob, listFailures, reserveChunk, tryCompleteJob, type ImportJob } from '../../functions/shared/imports/jobs.ts';
 import { toMessages, type ImportMessage } from '../../functions/shared/imports/messages.ts';
 import { validateItems } from '../../functions/shared/imports/items.ts';
 import { deleteItem, getCollectionStats, getItem, putItem } from '../../functions/shared/items/repository.ts';
@@ -148,6 +148,26 @@ describe('import worker', () => {
     expect(await finish(job)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', succeeded: 1, failed: 3, created: 1 });
     // kept, racing, plain: the count follows the items that exist.
     expect((await getCollectionStats(tenant, collection)).itemCount).toBe(3);
+  });
+
+  it('skips the messages of a cancelled job: acknowledged, nothing written', async () => {
+    const { job, messages } = await jobWithChunk('cancelled-job', makeItems('x', 5));
+    expect(await cancelJob(tenant, job.importId)).toBe('cancelled');
+    expect((await runWorker(sqsEvent(messages))).batchItemFailures).toEqual([]);
+    expect(await getItem({ tenant, collection: 'cancelled-job', id: 'x-0' })).toBeUndefined();
+    expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'CANCELLED', processed: 0 });
+  });
+
+  it('does not start a message with too little time left: reported failed, nothing written', async () => {
+    const { job, messages } = await jobWithChunk('late', makeItems('l', 5));
+    const context = { ...lambdaContext('import'), getRemainingTimeInMillis: () => 3_000 };
+    const result = await importHandler(sqsEvent(messages), context);
+    await drainAfterResponseTasks();
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(await getItem({ tenant, collection: 'late', id: 'l-0' })).toBeUndefined();
+    // With time, the redelivery writes it.
+    expect((await runWorker(sqsEvent(messages, 2))).batchItemFailures).toEqual([]);
+    expect(await getJob(tenant, job.importId)).toMatchObject({ processed: 5, succeeded: 5 });
   });
 
   it('a duplicate message changes nothing', async () => {

@@ -22,6 +22,8 @@ export interface ErrorDetail {
   /** Where the problem is: `body.name`, `query.limit`, `path.id`, `header.if-match`. */
   field?: string;
   issue: string;
+  /** A value the client needs verbatim to act on the issue (e.g. the chunkId to send again). */
+  value?: string;
 }
 
 export class ApiError extends Error {

@@ -34,8 +34,16 @@ import { badRequest } from '../http/errors.ts';
 import { advanceLastWriteAt, applyImportToStats } from '../items/stats.ts';
 import { transactWrite } from './transact.ts';
 
-export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED'] as const;
+export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELLED'] as const;
 export type ImportStatus = (typeof IMPORT_STATUSES)[number];
+/** What a read shows: the stored status, or STALLED for a PROCESSING job without progress for too long (never stored). */
+export type ImportViewStatus = ImportStatus | 'STALLED';
+
+/** A PROCESSING job with no progress for this long reads as STALLED (IMPORT_STALL_AFTER_SECONDS, default 15 minutes). */
+export function stallAfterMs(): number {
+  const value = Number(process.env.IMPORT_STALL_AFTER_SECONDS ?? 900);
+  return (Number.isFinite(value) && value > 0 ? value : 900) * 1000;
+}
 
 const DAY = 24 * 3600;
 /** Jobs, chunks and failures are kept 90 days; batch plans as long as a message may live (DLQ: 14 days) and a day more. */
@@ -73,7 +81,9 @@ export interface ImportJob extends Counters {
 
 export interface ImportJobView extends Counters {
   importId: string;
-  status: ImportStatus;
+  status: ImportViewStatus;
+  /** Why the job is STALLED or CANCELLED, and what to do about it. */
+  statusReason?: string;
   collection: string;
   replaced: number;
   createdAt: string;
@@ -93,10 +103,10 @@ export const failureSortKey = (batchId: string, index: number) => `${FAILURE_PRE
 
 export const epochIn = (offsetSeconds: number) => Math.floor(Date.now() / 1000) + offsetSeconds;
 
-export function viewOf(job: ImportJob): ImportJobView {
+export function viewOf(job: ImportJob, now = Date.now()): ImportJobView {
   return {
     importId: job.importId,
-    status: job.status,
+    ...statusOf(job, now),
     collection: job.collection,
     total: job.total,
     processed: job.processed,
@@ -107,8 +117,23 @@ export function viewOf(job: ImportJob): ImportJobView {
     replaced: job.succeeded - job.created,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
-    completedAt: isFinished(job.status) ? job.completedAt : null,
+    completedAt: isFinished(job.status) || job.status === 'CANCELLED' ? job.completedAt : null,
   };
+}
+
+/**
+ * A PROCESSING job whose last progress (a chunk recorded or settled, the commit) is older than
+ * stallAfterMs() is STALLED: something it waits for will not come by itself (a chunk whose
+ * request died half-way and was never resent, messages in the import DLQ). The reason says
+ * what, so the client can resend, redrive or cancel. Progress makes it PROCESSING again.
+ */
+function statusOf(job: ImportJob, now: number): { status: ImportViewStatus; statusReason?: string } {
+  if (job.status === 'CANCELLED') return { status: 'CANCELLED', statusReason: 'cancelled by request; items written before the cancel stay written' };
+  if (job.status !== 'PROCESSING' || now - Date.parse(job.updatedAt) < stallAfterMs()) return { status: job.status };
+  const waiting: string[] = [];
+  if (job.chunksQueueing.length > 0) waiting.push(`chunk(s) ${job.chunksQueueing.slice(0, 10).join(', ')} recorded but not fully queued: send them again with the same chunkId and items`);
+  if (job.batchesDone < job.batchesTotal) waiting.push(`${job.batchesTotal - job.batchesDone} of ${job.batchesTotal} batches not settled: their messages may be in the import DLQ (npm run redrive)`);
+  return { status: 'STALLED', statusReason: `no progress since ${job.updatedAt}${waiting.length > 0 ? `; ${waiting.join('; ')}` : ''}; or cancel it (POST /imports/{importId}/cancel)` };
 }
 
 /** The status a finished job ends in. */
@@ -464,6 +489,60 @@ export async function tryCompleteJob(tenant: string, importId: string, known?: I
     throw error;
   }
   return { ...finishing, status };
+}
+
+/**
+ * Cancels a job that has not finished: OPEN or PROCESSING → CANCELLED. No chunk is taken
+ * after it (chunks attach only to an OPEN job), and the worker skips the messages of the
+ * job's chunks, which are marked `cancelled` (it reads the chunk with every message anyway).
+ * Items written before stay written and their new ones are added to the collection's stats
+ * once (guarded per import, as a completion does). `cancelled`, `already` (cancelled before:
+ * repeating is harmless) or `finished` (too late: it completed).
+ */
+export async function cancelJob(tenant: string, importId: string): Promise<'cancelled' | 'already' | 'finished'> {
+  const key = { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY };
+  const now = new Date().toISOString();
+  let outcome: 'cancelled' | 'already' = 'cancelled';
+  try {
+    await transactWrite([
+      {
+        Update: {
+          TableName: config.dataTable(),
+          Key: key,
+          UpdateExpression: 'SET #status = :cancelled, completedAt = :now, updatedAt = :now',
+          ConditionExpression: '#status IN (:open, :processing) AND attribute_not_exists(finalStatus)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':cancelled': 'CANCELLED', ':open': 'OPEN', ':processing': 'PROCESSING', ':now': now },
+        },
+      },
+    ]);
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const record = await getJobRecord(tenant, importId);
+    if (record?.status !== 'CANCELLED') return 'finished';
+    outcome = 'already';
+  }
+  // After the status changed no chunk can attach, so this list is complete. Marking is a fixed value: repeating is harmless.
+  const record = await getJobRecord(tenant, importId);
+  const chunkIds = record?.chunkIds instanceof Set ? [...(record.chunkIds as Set<string>)] : [];
+  for (const chunkId of chunkIds) {
+    try {
+      await dynamo().send(
+        new UpdateCommand({
+          TableName: config.dataTable(),
+          Key: { pk: key.pk, sk: chunkSortKey(chunkId) },
+          UpdateExpression: 'SET cancelled = :yes',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':yes': true },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+  const job = await getJob(tenant, importId);
+  if (job) await applyImportToStats({ tenant, collection: job.collection, importId, importCreatedAt: job.createdAt, created: job.created });
+  return outcome;
 }
 
 export interface ImportFailure {

@@ -81,6 +81,7 @@ locals {
     "POST /imports"                        = { function = "event-processor", auth = "jwt" }
     "POST /imports/{importId}/items"       = { function = "event-processor", auth = "jwt" }
     "POST /imports/{importId}/commit"      = { function = "event-processor", auth = "jwt" }
+    "POST /imports/{importId}/cancel"      = { function = "event-processor", auth = "jwt" }
     "GET /imports/{importId}"              = { function = "event-processor", auth = "jwt" }
     "GET /imports/{importId}/failures"     = { function = "event-processor", auth = "jwt" }
     "GET /analytics/summary"               = { function = "analytics-api", auth = "jwt" }
