@@ -163,7 +163,7 @@ describe('analytics processor', () => {
     expect(stored.Item?.tenant).toBe(SYSTEM_TENANT);
   });
 
-  it('reports transient failures per record and backs off through the visibility timeout', async () => {
+  it('reports transient failures per record and backs off through the visibility timeout, never shorter than the queue default', async () => {
     process.env.ANALYTICS_TABLE_NAME = `${stack.prefix}-missing-table`;
     process.env.ANALYTICS_RETRY_BASE_SECONDS = '0';
     try {
@@ -171,8 +171,9 @@ describe('analytics processor', () => {
       await send(stack.queueUrl('analytics'), [envelope(event)]);
       const { result, batch } = await runBatch(stack.queueUrl('analytics'));
       expect(result.batchItemFailures).toEqual([{ itemIdentifier: batch[0]!.MessageId }]);
-      // The queue's visibility timeout is 2 s; the processor set it to 0 for a first failure with base 0.
-      const again = await receive(stack.queueUrl('analytics'));
+      // The queue's visibility timeout is 2 s: even with base 0 the back-off is not shorter, so the message is not back at once.
+      expect(await receive(stack.queueUrl('analytics'))).toEqual([]);
+      const again = await receive(stack.queueUrl('analytics'), 10, 4);
       expect(again.map((m) => m.MessageId)).toEqual([batch[0]!.MessageId]);
       expect(again[0]!.Attributes?.ApproximateReceiveCount).toBe('2');
       // Fix the cause: the redelivered message is stored.
@@ -184,10 +185,14 @@ describe('analytics processor', () => {
     }
   });
 
-  it('grows the retry delay with the receive count, capped', () => {
-    expect([1, 2, 3, 4, 5].map((n) => retryDelaySeconds(n, {}))).toEqual([10, 20, 40, 80, 160]);
-    expect(retryDelaySeconds(20, {})).toBe(900);
-    expect(retryDelaySeconds(3, { ANALYTICS_RETRY_BASE_SECONDS: '1', ANALYTICS_RETRY_MAX_SECONDS: '3' })).toBe(3);
+  it('grows the retry delay with the receive count from the queue default, capped, never below the default', () => {
+    // The deployed analytics queue's default visibility is 181 s (6 × 30 s + 1 s batching window).
+    expect([1, 2, 3, 4, 5].map((n) => retryDelaySeconds(n, 181, {}))).toEqual([181, 362, 724, 900, 900]);
+    expect(retryDelaySeconds(20, 181, {})).toBe(900);
+    // A smaller configured base or cap never makes it shorter than the queue's default.
+    expect([1, 2, 3, 4].map((n) => retryDelaySeconds(n, 181, { ANALYTICS_RETRY_BASE_SECONDS: '10' }))).toEqual([181, 181, 181, 181]);
+    expect(retryDelaySeconds(3, 181, { ANALYTICS_RETRY_BASE_SECONDS: '1', ANALYTICS_RETRY_MAX_SECONDS: '3' })).toBe(181);
+    expect(retryDelaySeconds(3, 2, { ANALYTICS_RETRY_BASE_SECONDS: '1', ANALYTICS_RETRY_MAX_SECONDS: '3' })).toBe(3);
   });
 });
 

@@ -23,7 +23,8 @@ let db: DynamoDBDocumentClient;
 const context = { functionName: 'fn', functionVersion: '1', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 1000 };
 
 beforeAll(async () => {
-  stack = await provisionTestStack();
+  // 1 s: the processor's back-off is never shorter than the queue's default visibility.
+  stack = await provisionTestStack({ visibilityTimeoutSeconds: 1 });
   setAwsClients({});
   sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
   db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
@@ -39,10 +40,10 @@ const envelope = (input: Partial<AnalyticsInput> & { tenant: string }) => {
 };
 
 /** One event source mapping poll: receive, invoke, delete what succeeded. Returns how many were received. */
-async function poll(): Promise<number> {
+async function poll(waitSeconds = 0): Promise<number> {
   const url = stack.queueUrl('analytics');
   const arn = `arn:aws:sqs:${region}:123456789012:${url.split('/').pop()}`;
-  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }));
+  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ['All'] }));
   if (Messages.length === 0) return 0;
   const result = await analyticsHandler({ Records: Messages.map((m) => toSqsRecord(m, arn, region)) });
   const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
@@ -80,7 +81,7 @@ describe('redrive', () => {
       }),
     );
     // maxReceiveCount is 5: the sixth receive finds it moved to the DLQ.
-    for (let round = 0; round < 10 && (await depth(stack.queueUrl('analytics'))) > 0; round++) await poll();
+    for (let round = 0; round < 10 && (await depth(stack.queueUrl('analytics'))) > 0; round++) await poll(2);
     vi.restoreAllMocks();
     expect(await depth(stack.queueUrl('analytics'))).toBe(0);
     expect((await stored(tenant)).map((s) => s.eventType).sort()).toEqual(['ITEM_DELETE_ANALYTICS', 'ITEM_PUT_ANALYTICS']);
