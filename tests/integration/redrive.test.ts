@@ -96,11 +96,42 @@ describe('redrive', () => {
     const lines: string[] = [];
     // By the source queue's name: the redrive policy names the DLQ.
     const result = await redrive({ queue: `${stack.prefix}-analytics`, sqs, log: (l) => lines.push(l) });
-    expect(result).toMatchObject({ moved: 1, method: 'receive', dlqUrl: stack.queueUrl('analytics-dlq'), sourceUrl: stack.queueUrl('analytics') });
+    expect(result).toMatchObject({ moved: 1, method: 'receive', dlqUrl: stack.queueUrl('analytics-dlq'), kind: 'sqs-redrive', destinationUrl: stack.queueUrl('analytics') });
     expect(lines.join('\n')).toMatch(/does not support StartMessageMoveTask/);
     expect(await depth(stack.queueUrl('analytics-dlq'))).toBe(0);
     while ((await poll()) > 0);
     expect((await stored(tenant)).map((s) => s.eventType).sort()).toEqual(['ITEM_DELETE_ANALYTICS', 'ITEM_GET_ANALYTICS', 'ITEM_PUT_ANALYTICS']);
+  });
+
+  it("an EventBridge delivery DLQ goes to the rule's target queue, by receive-and-send", async () => {
+    // What EventBridge puts there: the event as the target would have received it, with why it failed.
+    const body = JSON.stringify({ version: '0', id: randomUUID(), 'detail-type': 'ItemCreated', source: 'event-flows.items', detail: { tenant: 'acme', collection: 'c', id: 'x', at: new Date().toISOString() } });
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: stack.queueUrl('app-events-delivery-dlq'),
+        Entries: [{ Id: '0', MessageBody: body, MessageAttributes: { ERROR_CODE: { DataType: 'String', StringValue: 'SQS_QUEUE_NOT_FOUND' }, TARGET_ARN: { DataType: 'String', StringValue: `arn:aws:sqs:${region}:123456789012:${stack.prefix}-app-events` } } }],
+      }),
+    );
+    const listed = await redrive({ queue: `${stack.prefix}-app-events-delivery-dlq`, dryRun: true, sqs, log: () => undefined });
+    expect(listed).toMatchObject({ kind: 'eventbridge-delivery', destinationUrl: stack.queueUrl('app-events') });
+    expect(listed.messages![0]!.reason).toMatch(/SQS_QUEUE_NOT_FOUND/);
+    // StartMessageMoveTask cannot serve it: asked for explicitly, a clear error; by default, receive-and-send.
+    await expect(redrive({ queue: `${stack.prefix}-app-events-delivery-dlq`, method: 'move-task', sqs, log: () => undefined })).rejects.toThrow(/StartMessageMoveTask/);
+    const moved = await redrive({ queue: `${stack.prefix}-app-events-delivery-dlq`, sqs, log: () => undefined });
+    expect(moved).toMatchObject({ moved: 1, method: 'receive', destinationUrl: stack.queueUrl('app-events') });
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('app-events'), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(Messages.map((m) => m.Body)).toEqual([body]);
+    expect(await depth(stack.queueUrl('app-events-delivery-dlq'))).toBe(0);
+  });
+
+  it('--to sends the messages where it says instead', async () => {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queueUrl('import-dlq'), Entries: [{ Id: '0', MessageBody: '{"to":"elsewhere"}' }] }));
+    const target = stack.queueUrl('app-events-dlq');
+    const moved = await redrive({ queue: `${stack.prefix}-import-dlq`, to: `${stack.prefix}-app-events-dlq`, sqs, log: () => undefined });
+    expect(moved).toMatchObject({ moved: 1, kind: 'sqs-redrive', destinationUrl: target });
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: target, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(Messages.map((m) => m.Body)).toContain('{"to":"elsewhere"}');
+    expect(await depth(stack.queueUrl('import-dlq'))).toBe(0);
   });
 
   it('the CLI lists a DLQ in a dry run', async () => {
@@ -110,7 +141,7 @@ describe('redrive', () => {
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
     });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`1 message\\(s\\) in .*${stack.prefix}-import-dlq would move to .*${stack.prefix}-import`));
+    expect(run.stdout).toMatch(new RegExp(`1 message\\(s\\) in .*${stack.prefix}-import-dlq \\(sqs-redrive\\) would move to .*${stack.prefix}-import`));
     expect(await depth(stack.queueUrl('import-dlq'))).toBe(1);
   });
 
