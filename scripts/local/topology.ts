@@ -87,6 +87,15 @@ export const tables = {
 } as const satisfies Record<string, TableDeclaration>;
 export type TableName = keyof typeof tables;
 
+/**
+ * What each table's indexes copy. The data table's list indexes hold keys only: the list
+ * reads a page's items from the table (BatchGetItem), so a write of an item up to 400 KB is
+ * not paid again in each index. The analytics byUser index serves whole events. Kept apart
+ * from `tables` (which tests/infra/drift.test.ts compares with terraform's locals); terraform
+ * sets the same in modules/event-flows/main.tf.
+ */
+export const indexProjections = { data: 'KEYS_ONLY', analytics: 'ALL' } as const satisfies Record<TableName, 'KEYS_ONLY' | 'ALL'>;
+
 export const queues = {
   import: {
     maxReceiveCount: 5,

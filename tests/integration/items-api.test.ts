@@ -2,6 +2,7 @@
  * The items API contract (query and write flows), against the emulator: status codes,
  * bodies, tenant isolation, versions, pagination and filters.
  */
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -251,6 +252,17 @@ describe('GET /items/{collection}', () => {
     expect(await collectAll({ 'filter.colour': 'red', limit: '3' })).toEqual(red);
     expect(await collectAll({ 'filter.rank': '7' })).toEqual(['item-07']);
     expect(await collectAll({ 'filter.active': 'true', 'filter.colour': 'red' })).toEqual(ids.filter((_, i) => i % 6 === 0));
+  });
+
+  it('lists sorted by time from indexes that hold keys only: whole items, filtered, paged', async () => {
+    const { Table } = await new DynamoDBClient({}).send(new DescribeTableCommand({ TableName: stack.tableName('data') }));
+    expect(Object.fromEntries((Table?.GlobalSecondaryIndexes ?? []).map((index) => [index.IndexName, index.Projection?.ProjectionType]))).toEqual({ byCreatedAt: 'KEYS_ONLY', byUpdatedAt: 'KEYS_ONLY' });
+    const red = ids.filter((_, i) => i % 3 === 0);
+    expect(await collectAll({ sort: 'createdAt', 'filter.colour': 'red', limit: '2' })).toEqual(red);
+    expect(await collectAll({ sort: 'updatedAt', order: 'desc', 'filter.rank': '7' })).toEqual(['item-07']);
+    const page = await listItems(alice, 'catalog', { sort: 'createdAt', limit: '1' });
+    expect(page.body.items[0]).toMatchObject({ id: 'item-00', collection: 'catalog', version: 1, data: { colour: 'red', rank: 0, active: true } });
+    expect(Object.keys(page.body.items[0]).sort()).toEqual(['collection', 'createdAt', 'data', 'id', 'updatedAt', 'version']);
   });
 
   it('treats filter names and values as data, not expression syntax', async () => {

@@ -104,10 +104,14 @@ module "table" {
   hash_key      = each.value.hash_key
   range_key     = each.value.range_key
   ttl_attribute = each.value.ttl_attribute
+  # The data table's list indexes hold keys only (the list fetches a page's items with
+  # BatchGetItem), so an item write is not paid again per index; byUser serves whole events.
+  # Same as indexProjections in scripts/local/topology.ts.
   global_secondary_indexes = [for index in each.value.indexes : {
-    name      = index.name
-    hash_key  = index.hash_key
-    range_key = index.range_key
+    name            = index.name
+    hash_key        = index.hash_key
+    range_key       = index.range_key
+    projection_type = each.key == "data" ? "KEYS_ONLY" : "ALL"
   }]
   deletion_protection_enabled = var.table_deletion_protection
   tags                        = local.tags
