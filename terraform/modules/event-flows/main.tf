@@ -50,6 +50,8 @@ locals {
       # shared/items/repository.ts: getItem, getCollectionStats (GetItem); listItems (Query on the table or a sort index).
       { sid = "ReadItems", actions = ["dynamodb:GetItem"], resources = [local.data_table_arn] },
       { sid = "ListItems", actions = ["dynamodb:Query"], resources = [local.data_table_arn, local.data_index_arns["byCreatedAt"], local.data_index_arns["byUpdatedAt"]] },
+      # listItems fetches the items of a sort index's keys-only page (shared/batch-get.ts).
+      { sid = "FetchListedItems", actions = ["dynamodb:BatchGetItem"], resources = [local.data_table_arn] },
       # shared/events/publisher.ts through shared/analytics/emitter.ts (request analytics).
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
