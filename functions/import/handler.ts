@@ -28,8 +28,8 @@ import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messa
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
-import { loadBatch, recordFailures, savePlan, type BatchPlan } from './batches.ts';
-import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteReport } from './writer.ts';
+import { loadBatch, planKeyOf, recordFailures, savePlan, type BatchPlan } from './batches.ts';
+import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteOptions, type WriteReport } from './writer.ts';
 
 export type MessageResult =
   | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; conflicts: number; chunkComplete: boolean }
@@ -73,13 +73,15 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   if (state.settled) return { kind: state.cancelled ? 'cancelled' : 'duplicate', message };
   const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
 
-  const importBatch = `${message.importId}/${message.batchId}`;
-  const writes = message.items.map((item): PlannedWrite => {
-    const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
-    const record = toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
-    return { record: { ...record, importBatch }, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
-  });
-  const report = await writeInParallel(writes, config.dataTable());
+  // Items an earlier delivery wrote are not written again: they count as written, whatever happened to them since.
+  const writes = message.items
+    .filter((item) => !state.writtenIds.has(item.id))
+    .map((item): PlannedWrite => {
+      const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
+      const record = toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
+      return { record, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
+    });
+  const report = await writeInParallel(writes, { tableName: config.dataTable(), planKey: planKeyOf(message) });
   if (report.failures.some((failure) => !failure.conflict) && !lastReceive) {
     log.warn('import batch not fully written; SQS will deliver it again', {
       importId: message.importId,
@@ -104,10 +106,10 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
 }
 
 /** Writes a message's records in transactions of ≤ 100 items (one: a message holds ≤ 98); one report for the whole message. */
-async function writeInParallel(writes: readonly PlannedWrite[], tableName: string): Promise<WriteReport> {
+async function writeInParallel(writes: readonly PlannedWrite[], options: WriteOptions): Promise<WriteReport> {
   const groups: PlannedWrite[][] = [];
   for (let i = 0; i < writes.length; i += ITEMS_PER_TRANSACTION) groups.push(writes.slice(i, i + ITEMS_PER_TRANSACTION));
-  const reports = await Promise.all(groups.map((group) => writeItems(group, { tableName })));
+  const reports = await Promise.all(groups.map((group) => writeItems(group, options)));
   return {
     failures: reports.flatMap((report) => report.failures),
     conflicts: reports.reduce((n, report) => n + report.conflicts, 0),

@@ -5,10 +5,10 @@
  * therefore never overwritten (no two contents share a version, no deleted item comes
  * back): that item fails with a reason, as a conflict, and its batch-mates are written.
  *
- * The condition also lets this very batch write the item again (`importBatch` is ours and
- * the version is the planned one): a redelivered message, or the SDK resending a write whose
- * answer was lost, rewrites the identical record instead of failing. An item this batch wrote
- * and somebody changed afterwards counts as written.
+ * The same transaction adds the written ids to the batch's plan record (`writtenIds`), so a
+ * redelivered message knows exactly which items it wrote already, even if somebody changed
+ * or deleted them since: it skips them and counts them as written (../import/handler.ts).
+ * The SDK resending a transaction whose answer was lost is answered by its token.
  *
  * A message's items (≤ 98) go in one transaction through ../shared/imports/transact.ts (the
  * one conditional write mechanism; a cancellation by a conflicting transaction is retried
@@ -23,16 +23,19 @@
 import { batchGetAll } from '../shared/batch-get.ts';
 import { cancellationCodes, isConditionFailure, isTransient, isValidationError } from '../shared/aws-errors.ts';
 import { transactWrite, type TransactItems } from '../shared/imports/transact.ts';
+import type { ItemRecord } from '../shared/items/item.ts';
 
 /** An item record as the import writes it, with what its condition expects. */
 export interface PlannedWrite {
-  record: { pk: string; sk: string; id: string; version: number; importBatch: string } & Record<string, unknown>;
+  record: ItemRecord;
   /** The version the plan was made from; undefined: the item did not exist. */
   basedOn?: number;
 }
 
 export interface WriteOptions {
   tableName: string;
+  /** The key of the batch's plan record, which takes the ids written. */
+  planKey: { pk: string; sk: string };
 }
 
 export interface WriteFailure {
@@ -53,25 +56,32 @@ export interface WriteReport {
   isolated: boolean;
 }
 
-/** Items in one TransactWriteItems (DynamoDB's limit): a whole queue message (≤ 98 items) at once. */
-export const ITEMS_PER_TRANSACTION = 100;
+/** Items in one TransactWriteItems: DynamoDB's limit of 100 actions less the plan's update; a whole message (≤ 98 items) at once. */
+export const ITEMS_PER_TRANSACTION = 99;
 
 /** Rounds of "send, drop the refused items": each drops one at least; more means the items keep changing under us. */
 const MAX_ROUNDS = 5;
 
 function conditionalPut(tableName: string, write: PlannedWrite): TransactItems[number] {
-  const ours = 'importBatch = :batch AND #version = :planned';
+  if (write.basedOn === undefined) return { Put: { TableName: tableName, Item: write.record, ConditionExpression: 'attribute_not_exists(pk)' } };
   return {
     Put: {
       TableName: tableName,
       Item: write.record,
-      ConditionExpression: write.basedOn === undefined ? `attribute_not_exists(pk) OR (${ours})` : `#version = :basedOn OR (${ours})`,
+      ConditionExpression: '#version = :basedOn',
       ExpressionAttributeNames: { '#version': 'version' },
-      ExpressionAttributeValues: {
-        ':batch': write.record.importBatch,
-        ':planned': write.record.version,
-        ...(write.basedOn === undefined ? {} : { ':basedOn': write.basedOn }),
-      },
+      ExpressionAttributeValues: { ':basedOn': write.basedOn },
+    },
+  };
+}
+
+function recordWritten(options: WriteOptions, writes: readonly PlannedWrite[]): TransactItems[number] {
+  return {
+    Update: {
+      TableName: options.tableName,
+      Key: options.planKey,
+      UpdateExpression: 'ADD writtenIds :ids',
+      ExpressionAttributeValues: { ':ids': new Set(writes.map((write) => write.record.id)) },
     },
   };
 }
@@ -82,13 +92,13 @@ export async function writeItems(writes: readonly PlannedWrite[], options: Write
   // Each round either succeeds or drops at least one refused item.
   for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
     try {
-      await transactWrite(pending.map((write) => conditionalPut(options.tableName, write)));
+      await transactWrite([...pending.map((write) => conditionalPut(options.tableName, write)), recordWritten(options, pending)]);
       return report;
     } catch (error) {
       const codes = cancellationCodes(error);
       if (codes && isConditionFailure(error)) {
         const refused = pending.filter((_, i) => codes[i] === 'ConditionalCheckFailed');
-        await classifyRefused(refused, options.tableName, report);
+        await classifyRefused(refused, options, report);
         pending = pending.filter((_, i) => codes[i] !== 'ConditionalCheckFailed');
         continue;
       }
@@ -112,20 +122,21 @@ export async function writeItems(writes: readonly PlannedWrite[], options: Write
 }
 
 /**
- * Items whose condition failed: written by this batch before (and maybe changed since), or
- * changed by somebody else between plan and write (a conflict, with what was found).
+ * Items whose condition failed: written meanwhile by another delivery of the same message
+ * (its ids are in the plan's `writtenIds`: they count as written), or changed by somebody
+ * else between plan and write (a conflict, with what was found).
  */
-async function classifyRefused(refused: readonly PlannedWrite[], tableName: string, report: WriteReport): Promise<void> {
+async function classifyRefused(refused: readonly PlannedWrite[], options: WriteOptions, report: WriteReport): Promise<void> {
   if (refused.length === 0) return;
-  const found = await batchGetAll(
-    tableName,
-    refused.map((write) => ({ pk: write.record.pk, sk: write.record.sk })),
-    { expression: 'sk, #version, importBatch', names: { '#version': 'version' } },
-  );
+  const found = await batchGetAll(options.tableName, [options.planKey, ...refused.map((write) => ({ pk: write.record.pk, sk: write.record.sk }))], {
+    expression: 'sk, #version, writtenIds',
+    names: { '#version': 'version' },
+  });
   const bySortKey = new Map(found.map((record) => [String(record.sk), record]));
+  const writtenIds = bySortKey.get(options.planKey.sk)?.writtenIds;
   for (const write of refused) {
+    if (writtenIds instanceof Set && writtenIds.has(write.record.id)) continue; // another delivery of this batch wrote it
     const current = bySortKey.get(write.record.sk);
-    if (current?.importBatch === write.record.importBatch) continue; // ours, written before
     const expected = write.basedOn === undefined ? 'no item' : `version ${write.basedOn}`;
     const now = current ? `version ${String(current.version)}` : 'no item (deleted)';
     report.conflicts++;
