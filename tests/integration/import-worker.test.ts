@@ -158,6 +158,30 @@ describe('import worker', () => {
     expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'CANCELLED', processed: 0 });
   });
 
+  it('a cancel while a batch is being written: the stats take every new item once, from the cancel or from the late settle', async () => {
+    const collection = 'cancel-stats';
+    const { job, messages } = await jobWithChunk(collection, makeItems('c', 100));
+    expect(messages.map((m) => m.items.length)).toEqual([98, 2]);
+    expect((await runWorker(sqsEvent([messages[1]!]))).batchItemFailures).toEqual([]);
+    // The 98-item batch is written, then the job is cancelled just before the batch settles.
+    let cancelledMeanwhile = false;
+    wrappedDynamo((command, send) => {
+      const settles = command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => String(item.Update?.Key?.sk).startsWith('CHUNK#'));
+      if (!settles || cancelledMeanwhile) return undefined;
+      cancelledMeanwhile = true;
+      return cancelJob(tenant, job.importId).then(() => send(command));
+    });
+    expect((await runWorker(sqsEvent([messages[0]!]))).batchItemFailures).toEqual([]);
+    expect(cancelledMeanwhile).toBe(true);
+    setAwsClients({});
+    expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'CANCELLED', succeeded: 100, created: 100 });
+    expect((await getCollectionStats(tenant, collection)).itemCount).toBe(100);
+    // Cancelling again or redelivering changes nothing.
+    expect(await cancelJob(tenant, job.importId)).toBe('already');
+    expect((await runWorker(sqsEvent(messages, 2))).batchItemFailures).toEqual([]);
+    expect((await getCollectionStats(tenant, collection)).itemCount).toBe(100);
+  });
+
   it('does not start a message with too little time left: reported failed, nothing written', async () => {
     const { job, messages } = await jobWithChunk('late', makeItems('l', 5));
     const context = { ...lambdaContext('import'), getRemainingTimeInMillis: () => 3_000 };

@@ -31,7 +31,7 @@ import { isConditionFailure } from '../aws-errors.ts';
 import { batchGetAll } from '../batch-get.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
-import { advanceLastWriteAt, applyImportToStats } from '../items/stats.ts';
+import { advanceLastWriteAt, applyImportToStats, itemCountUpdate } from '../items/stats.ts';
 import { transactWrite } from './transact.ts';
 
 export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELLED'] as const;
@@ -358,38 +358,50 @@ export async function markChunkQueued(tenant: string, importId: string, chunkId:
 
 /**
  * Settles batch `batch` of a chunk exactly once: `settled` with the chunk's progress after
- * it, or `duplicate` when that batch was settled before.
+ * it, or `duplicate` when that batch was settled before. A batch of a cancelled chunk (it was
+ * loaded before the cancel) is settled with its new items added to the collection's stats
+ * in the same transaction: the cancel counted only the batches settled before it marked the
+ * chunk (see cancelJob).
  */
 export async function settleBatch(
-  message: { tenant: string; importId: string; chunkId: string; batch: number },
+  message: { tenant: string; collection: string; importId: string; chunkId: string; batch: number },
   counts: { succeeded: number; failed: number; created: number },
 ): Promise<{ outcome: 'settled'; chunkComplete: boolean } | { outcome: 'duplicate' }> {
   const key = { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) };
-  try {
-    await transactWrite([
-      {
-        Update: {
-          TableName: config.dataTable(),
-          Key: key,
-          UpdateExpression: 'ADD doneBatches :batch, batchesDone :one, #processed :processed, #succeeded :succeeded, #failed :failed, #created :created SET updatedAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND NOT contains(doneBatches, :n)',
-          ExpressionAttributeNames: { '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
-          ExpressionAttributeValues: {
-            ':batch': new Set([message.batch]),
-            ':n': message.batch,
-            ':one': 1,
-            ':processed': counts.succeeded + counts.failed,
-            ':succeeded': counts.succeeded,
-            ':failed': counts.failed,
-            ':created': counts.created,
-            ':now': new Date().toISOString(),
-          },
-        },
+  const settle = (condition: string) => ({
+    Update: {
+      TableName: config.dataTable(),
+      Key: key,
+      UpdateExpression: 'ADD doneBatches :batch, batchesDone :one, #processed :processed, #succeeded :succeeded, #failed :failed, #created :created SET updatedAt = :now',
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+      ExpressionAttributeValues: {
+        ':batch': new Set([message.batch]),
+        ':n': message.batch,
+        ':one': 1,
+        ':processed': counts.succeeded + counts.failed,
+        ':succeeded': counts.succeeded,
+        ':failed': counts.failed,
+        ':created': counts.created,
+        ':now': new Date().toISOString(),
       },
-    ]);
+    },
+  });
+  const settleOnce = 'attribute_exists(pk) AND NOT contains(doneBatches, :n)';
+  try {
+    await transactWrite([settle(`${settleOnce} AND attribute_not_exists(cancelled)`)]);
   } catch (error) {
-    if (isConditionFailure(error)) return { outcome: 'duplicate' };
-    throw error;
+    if (!isConditionFailure(error)) throw error;
+    const { Item: chunk } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: key, ConsistentRead: true, ProjectionExpression: 'doneBatches, cancelled' }));
+    const done = chunk?.doneBatches instanceof Set && chunk.doneBatches.has(message.batch);
+    if (!chunk || done || chunk.cancelled !== true) return { outcome: 'duplicate' };
+    try {
+      await transactWrite([settle(settleOnce), ...(counts.created > 0 ? [itemCountUpdate(message.tenant, message.collection, counts.created)] : [])]);
+    } catch (again) {
+      if (isConditionFailure(again)) return { outcome: 'duplicate' };
+      throw again;
+    }
+    return { outcome: 'settled', chunkComplete: false };
   }
   // A transaction returns no values: read the chunk after (complete stays complete, so a later read is as good).
   const { Item } = await dynamo().send(
@@ -495,9 +507,12 @@ export async function tryCompleteJob(tenant: string, importId: string, known?: I
  * Cancels a job that has not finished: OPEN or PROCESSING → CANCELLED. No chunk is taken
  * after it (chunks attach only to an OPEN job), and the worker skips the messages of the
  * job's chunks, which are marked `cancelled` (it reads the chunk with every message anyway).
- * Items written before stay written and their new ones are added to the collection's stats
- * once (guarded per import, as a completion does). `cancelled`, `already` (cancelled before:
- * repeating is harmless) or `finished` (too late: it completed).
+ * Items written before stay written, and the collection's stats take the new ones exactly:
+ * marking a chunk snapshots its `created` count (`createdAtCancel`, kept on a repeat), the
+ * cancel adds the sum of the snapshots once (guarded per import, as a completion is), and a
+ * batch settled after the marking adds its own (settleBatch). `cancelled`, `already`
+ * (cancelled before: repeating it is harmless and finishes an interrupted cancel) or
+ * `finished` (too late: it completed).
  */
 export async function cancelJob(tenant: string, importId: string): Promise<'cancelled' | 'already' | 'finished'> {
   const key = { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY };
@@ -522,26 +537,37 @@ export async function cancelJob(tenant: string, importId: string): Promise<'canc
     if (record?.status !== 'CANCELLED') return 'finished';
     outcome = 'already';
   }
-  // After the status changed no chunk can attach, so this list is complete. Marking is a fixed value: repeating is harmless.
+  // After the status changed no chunk can attach, so this list is complete.
   const record = await getJobRecord(tenant, importId);
-  const chunkIds = record?.chunkIds instanceof Set ? [...(record.chunkIds as Set<string>)] : [];
+  if (!record) return outcome;
+  const chunkIds = record.chunkIds instanceof Set ? [...(record.chunkIds as Set<string>)] : [];
+  let created = 0;
+  let lastWrite: string | undefined;
   for (const chunkId of chunkIds) {
     try {
-      await dynamo().send(
+      const { Attributes } = await dynamo().send(
         new UpdateCommand({
           TableName: config.dataTable(),
           Key: { pk: key.pk, sk: chunkSortKey(chunkId) },
-          UpdateExpression: 'SET cancelled = :yes',
+          // Idempotent: the first marking fixes the snapshot; settleBatch counts what settles after it.
+          UpdateExpression: 'SET cancelled = :yes, createdAtCancel = if_not_exists(createdAtCancel, #created)',
           ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#created': 'created' },
           ExpressionAttributeValues: { ':yes': true },
+          ReturnValues: 'ALL_NEW',
         }),
       );
+      created += Number(Attributes?.createdAtCancel ?? 0);
+      // The chunk's last settle wrote items: the import's last write so far.
+      const settledAt = Attributes?.updatedAt;
+      if (Number(Attributes?.succeeded ?? 0) > 0 && typeof settledAt === 'string' && (!lastWrite || settledAt > lastWrite)) lastWrite = settledAt;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
   }
-  const job = await getJob(tenant, importId);
-  if (job) await applyImportToStats({ tenant, collection: job.collection, importId, importCreatedAt: job.createdAt, created: job.created });
+  const collection = String(record.collection);
+  await applyImportToStats({ tenant, collection, importId, importCreatedAt: String(record.createdAt), created });
+  if (lastWrite) await advanceLastWriteAt(tenant, collection, lastWrite);
   return outcome;
 }
 
