@@ -90,6 +90,14 @@ function wrappedDynamo(intercept: (command: unknown, send: (command: unknown) =>
   setAwsClients({ dynamo: client });
 }
 
+/** The settle of a batch: the transaction that updates its chunk record. */
+const settlesABatch = (command: unknown) => command instanceof TransactWriteCommand && (command.input.TransactItems ?? []).some((item) => String(item.Update?.Key?.sk).startsWith('CHUNK#'));
+
+/** The worker dies after writing a batch's items, when it settles the batch. */
+function crashWhenSettling() {
+  wrappedDynamo((command) => (settlesABatch(command) ? Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' })) : undefined));
+}
+
 describe('import worker', () => {
   it('sends the items again when their transaction was cancelled by a conflicting one', async () => {
     const { job, messages } = await jobWithChunk('conflicting', makeItems('u', 25));
@@ -166,8 +174,7 @@ describe('import worker', () => {
     // The 98-item batch is written, then the job is cancelled just before the batch settles.
     let cancelledMeanwhile = false;
     wrappedDynamo((command, send) => {
-      const settles = command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => String(item.Update?.Key?.sk).startsWith('CHUNK#'));
-      if (!settles || cancelledMeanwhile) return undefined;
+      if (!settlesABatch(command) || cancelledMeanwhile) return undefined;
       cancelledMeanwhile = true;
       return cancelJob(tenant, job.importId).then(() => send(command));
     });
@@ -218,10 +225,7 @@ describe('import worker', () => {
   it('a message redelivered after a crash mid-batch rewrites the same records and counts once', async () => {
     const { job, messages } = await jobWithChunk('crash', makeItems('k', 5));
     // First delivery: the plan is saved, items written, then the update that settles it "crashes".
-    wrappedDynamo((command) => {
-      if (command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => String(item.Update?.Key?.sk).startsWith('CHUNK#'))) return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
-      return undefined;
-    });
+    crashWhenSettling();
     expect((await runWorker(sqsEvent(messages))).batchItemFailures).toHaveLength(1);
     const written = await getItem({ tenant, collection: 'crash', id: 'k-1' });
     expect(written?.version).toBe(1);
@@ -237,10 +241,7 @@ describe('import worker', () => {
   it('a redelivery after its items were written and one was then deleted counts it as written: stats stay exact', async () => {
     const { job, messages } = await jobWithChunk('written-then-deleted', makeItems('w', 3));
     // First delivery: items written (and recorded in the plan), then settling "crashes".
-    wrappedDynamo((command) => {
-      if (command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => String(item.Update?.Key?.sk).startsWith('CHUNK#'))) return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
-      return undefined;
-    });
+    crashWhenSettling();
     expect((await runWorker(sqsEvent(messages))).batchItemFailures).toHaveLength(1);
     setAwsClients({});
     await deleteItem({ tenant, collection: 'written-then-deleted', id: 'w-1' });
