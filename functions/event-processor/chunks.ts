@@ -11,6 +11,7 @@ import { ApiError, conflict } from '../shared/http/errors.ts';
 import { log } from '../shared/log.ts';
 import { validateItems, type Rejection } from '../shared/imports/items.ts';
 import { attachChunk, getChunk, markChunkQueued, reserveChunk, type ChunkRecord, type ImportJob } from '../shared/imports/jobs.ts';
+import { MAX_CHUNKS_PER_JOB } from '../shared/imports/limits.ts';
 import { toMessages } from '../shared/imports/messages.ts';
 import { sendImportMessages } from '../shared/imports/queue.ts';
 
@@ -40,6 +41,7 @@ export async function submitChunk(job: ImportJob, items: readonly unknown[], req
   const record: ChunkRecord = { chunkId, hash, status: 'QUEUEING', accepted: accepted.length, rejectedCount: rejected.length, batches: messages.length };
   const outcome = await reserveChunk(job, record);
   if (outcome === 'not-open') throw conflict(`import ${job.importId} was committed; it takes no more items`);
+  if (outcome === 'full') throw conflict(`import ${job.importId} has ${MAX_CHUNKS_PER_JOB} chunks, as many as a job takes; commit it and start another import`);
   if (outcome === 'exists') {
     const existing = await getChunk(job.tenant, job.importId, chunkId);
     if (existing) return replay(job, existing, hash, items);
@@ -72,7 +74,8 @@ async function replay(job: ImportJob, existing: ChunkRecord, hash: string, items
   const { accepted, rejected } = validateItems(items, job);
   if (existing.status === 'QUEUEING') {
     // The first attempt recorded the chunk but may not have listed it on the job or queued all of it.
-    if (!(await attachChunk(job, existing.chunkId))) throw conflict(`import ${job.importId} was committed; it takes no more items`);
+    const attached = await attachChunk(job, existing.chunkId);
+    if (attached !== 'attached') throw conflict(attached === 'full' ? `import ${job.importId} has ${MAX_CHUNKS_PER_JOB} chunks, as many as a job takes` : `import ${job.importId} was committed; it takes no more items`);
     await queueChunk(job, existing.chunkId, toMessages(job, existing.chunkId, accepted));
   }
   return { chunkId: existing.chunkId, accepted: existing.accepted, rejected, replayed: true };

@@ -10,6 +10,9 @@ import { handler as eventProcessor } from '../../functions/event-processor/handl
 import { handler as importWorker } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { getJob } from '../../functions/shared/imports/jobs.ts';
+import { MAX_CHUNKS_PER_JOB } from '../../functions/shared/imports/limits.ts';
+import { dynamo } from '../../functions/shared/aws-clients.ts';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getCollectionStats, getItem } from '../../functions/shared/items/repository.ts';
 import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
@@ -207,6 +210,18 @@ describe('import API', () => {
     const done = await call('POST /imports', { body: { collection: 'cancelled', items: items('d', 0, 2) } });
     await waitFor(done.body.importId);
     expect((await call('POST /imports/{importId}/cancel', { importId: done.body.importId })).statusCode).toBe(409);
+  });
+
+  it('a job takes at most MAX_CHUNKS_PER_JOB chunks, so its record of chunkIds stays far under 400 KB', async () => {
+    const { body: created } = await call('POST /imports', { body: { collection: 'many-chunks' } });
+    const importId: string = created.importId;
+    // As if 1,500 chunks with 128-character ids had been attached already.
+    const ids = new Set(Array.from({ length: MAX_CHUNKS_PER_JOB }, (_, i) => `${String(i).padStart(4, '0')}${'c'.repeat(124)}`));
+    await dynamo().send(new UpdateCommand({ TableName: stack.tableName('data'), Key: { pk: `TENANT#acme#IMPORT#${importId}`, sk: 'JOB' }, UpdateExpression: 'ADD chunkIds :ids', ExpressionAttributeValues: { ':ids': ids } }));
+    const refused = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'one-more', items: items('m', 0, 1) } });
+    expect(refused).toMatchObject({ statusCode: 409, body: { error: { code: 'CONFLICT', message: expect.stringContaining(`${MAX_CHUNKS_PER_JOB} chunks`) } } });
+    const { Item } = await dynamo().send(new GetCommand({ TableName: stack.tableName('data'), Key: { pk: `TENANT#acme#IMPORT#${importId}`, sk: 'CHUNK#one-more' } }));
+    expect(Item).toBeUndefined(); // taken back
   });
 
   it('an empty job completes on commit', async () => {

@@ -32,6 +32,7 @@ import { batchGetAll } from '../batch-get.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
 import { advanceLastWriteAt, applyImportToStats, itemCountUpdate } from '../items/stats.ts';
+import { MAX_CHUNKS_PER_JOB } from './limits.ts';
 import { transactWrite } from './transact.ts';
 
 export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELLED'] as const;
@@ -291,9 +292,10 @@ export async function getChunk(tenant: string, importId: string, chunkId: string
 
 /**
  * Records a chunk once per chunkId, while the job is OPEN: `exists` when it was recorded
- * before, `not-open` when the job was committed (the chunk is then taken back).
+ * before, `not-open` when the job was committed or `full` when it has MAX_CHUNKS_PER_JOB
+ * chunks (the chunk is then taken back).
  */
-export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunk: ChunkRecord): Promise<'reserved' | 'exists' | 'not-open'> {
+export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunk: ChunkRecord): Promise<'reserved' | 'exists' | 'not-open' | 'full'> {
   const key = { pk: jobPartition(job.tenant, job.importId), sk: chunkSortKey(chunk.chunkId) };
   const now = new Date().toISOString();
   try {
@@ -310,19 +312,21 @@ export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, 
     if (isConditionFailure(error)) return 'exists';
     throw error;
   }
-  // List the chunk on the job, only while it is OPEN; otherwise take the chunk back (nothing was queued).
-  if (!(await attachChunk(job, chunk.chunkId))) {
+  // List the chunk on the job, only while it is OPEN and not full; otherwise take the chunk back (nothing was queued).
+  const attached = await attachChunk(job, chunk.chunkId);
+  if (attached !== 'attached') {
     await dynamo().send(new DeleteCommand({ TableName: config.dataTable(), Key: key }));
-    return 'not-open';
+    return attached === 'full' ? 'full' : 'not-open';
   }
   return 'reserved';
 }
 
 /**
- * Adds the chunk to the job's `chunkIds` set while the job is OPEN (or if it is listed
- * already: repeating is harmless). False when the job no longer takes chunks.
+ * Adds the chunk to the job's `chunkIds` set while the job is OPEN and has fewer than
+ * MAX_CHUNKS_PER_JOB (or if it is listed already: repeating is harmless). `closed` when the
+ * job no longer takes chunks, `full` when it has as many as it takes.
  */
-export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunkId: string): Promise<boolean> {
+export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunkId: string): Promise<'attached' | 'closed' | 'full'> {
   try {
     await transactWrite([
       {
@@ -330,16 +334,16 @@ export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, c
           TableName: config.dataTable(),
           Key: { pk: jobPartition(job.tenant, job.importId), sk: JOB_SORT_KEY },
           UpdateExpression: 'ADD chunkIds :ids SET updatedAt = :now',
-          ConditionExpression: '#status = :open OR contains(chunkIds, :id)',
+          ConditionExpression: '(#status = :open AND (attribute_not_exists(chunkIds) OR size(chunkIds) < :max)) OR contains(chunkIds, :id)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':ids': new Set([chunkId]), ':id': chunkId, ':open': 'OPEN', ':now': new Date().toISOString() },
+          ExpressionAttributeValues: { ':ids': new Set([chunkId]), ':id': chunkId, ':open': 'OPEN', ':max': MAX_CHUNKS_PER_JOB, ':now': new Date().toISOString() },
         },
       },
     ]);
-    return true;
+    return 'attached';
   } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
+    if (!isConditionFailure(error)) throw error;
+    return (await getJobRecord(job.tenant, job.importId))?.status === 'OPEN' ? 'full' : 'closed';
   }
 }
 

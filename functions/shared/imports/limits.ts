@@ -21,6 +21,12 @@ export const MESSAGES_PER_SEND_BATCH = 10;
  * PUT /items allows (MAX_ITEM_DATA_BYTES, 350 KB); larger items go through PUT /items.
  */
 export const MAX_IMPORT_ITEM_DATA_BYTES = SQS_MAX_MESSAGE_BYTES - MESSAGE_ENVELOPE_BYTES - 1024;
+/**
+ * Chunks one job takes. The job record lists its chunkIds (≤ 128 bytes each): 1,500 of them
+ * are under 200 KB, so the record stays far from DynamoDB's 400 KB item limit whatever the
+ * client sends (1,500 chunks of 1,000 items: 1.5 million items a job).
+ */
+export const MAX_CHUNKS_PER_JOB = 1500;
 export const FAILURES_PAGE_DEFAULT = 100;
 export const FAILURES_PAGE_MAX = 1000;
 /** Receives before SQS moves an import message to the DLQ (the queue's redrive policy). */
