@@ -61,6 +61,8 @@ export function httpFunction(options: { source: string; routes: Record<string, R
     } catch (error) {
       failure = toApiError(error);
       if (failure.statusCode >= 500) log.error('request failed', { routeKey: event.routeKey, error: String(error), stack: (error as Error)?.stack });
+      // DynamoDB refused the request as invalid (a 4xx): the request's fault, unless it is a bug of ours; the log tells.
+      else if (!(error instanceof ApiError)) log.warn('request refused by a dependency', { routeKey: event.routeKey, status: failure.statusCode, error: String(error) });
       response = jsonResponse(failure.statusCode, errorBody(failure), failure.statusCode === 503 ? { 'retry-after': '1' } : {});
     }
     recordRequestAnalytics(options.source, route, request, response, failure, performance.now() - started);
