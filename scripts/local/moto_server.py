@@ -1,4 +1,4 @@
-"""moto server with two DynamoDB defects of moto 5.2 patched, for the local stack and tests.
+"""moto server with defects of moto 5.2 patched, for the local stack and tests.
 
 1. TransactWriteItems backs up *every table it touches* with copy.deepcopy before it
    starts, so each transaction costs time and memory in proportion to the whole table
@@ -12,6 +12,10 @@
    queue's attributes, which counts every message: a receive costs O(messages²), and a
    queue of a few thousand messages drains at a few messages a second. We read the
    retention period directly.
+4. A map whose key is the empty string ({"M": {"": {"S": "x"}}}) is stored, but answered
+   with that entry's value merged into the map itself ({"M": {"S": "x"}}): the response
+   serializer treats an empty member name as "no name". Reads of such an item break the SDK,
+   and a snapshot of it cannot be written back. We serialize the entry under its own name.
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -29,6 +33,7 @@ import time
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.core.serialize import BaseJSONSerializer
 from moto.core.utils import unix_time
 from moto.server import main
 from moto.sqs.models import SQSBackend
@@ -97,6 +102,24 @@ def _is_message_valid_based_on_retention_period(self, queue_name, message):
 
 
 SQSBackend.is_message_valid_based_on_retention_period = _is_message_valid_based_on_retention_period
+
+
+_original_serialize_type_map = BaseJSONSerializer._serialize_type_map
+
+
+def _serialize_type_map(self, serialized, value, shape, key):
+    if not isinstance(value, dict) or "" not in value:
+        return _original_serialize_type_map(self, serialized, value, shape, key)
+    others = {k: v for k, v in value.items() if k != ""}
+    _original_serialize_type_map(self, serialized, others, shape, key)
+    map_obj = serialized[self.get_serialized_name(shape, key)]
+    holder = self.MAP_TYPE()
+    self._serialize(holder, value[""], shape.value, "empty-key")  # any non-empty name: read back below
+    if holder:
+        map_obj[""] = next(iter(holder.values()))
+
+
+BaseJSONSerializer._serialize_type_map = _serialize_type_map
 
 
 def _serialized(method):

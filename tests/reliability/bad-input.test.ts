@@ -13,6 +13,7 @@
  *   3. a rejected request writes nothing (the data table is identical before and after);
  *   4. a rejection by a function emits one FAILURE analytics event with an errorType.
  */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routes } from '../../scripts/local/topology.ts';
@@ -27,6 +28,7 @@ import {
   observeEventBridge,
   publishTally,
   runs,
+  scanAll,
   timeoutFor,
   startReliabilityStack,
   tableFingerprint,
@@ -167,6 +169,34 @@ const requestCase: fc.Arbitrary<Case> = fc
     const path = template.replace(/\{[^}]+\}/g, (param) => (param === '{importId}' && useUuid ? '0f5c7a2e-1b3d-4c5e-8f9a-0b1c2d3e4f5a' : segments[i++ % segments.length]!));
     return { routeKey, path, query, body, headers, auth };
   });
+
+/** An object nested `depth` levels deep. */
+function nestedValue(depth: number): Record<string, unknown> {
+  let node: Record<string, unknown> = { leaf: 1 };
+  for (let i = 1; i < depth; i++) node = { n: node };
+  return node;
+}
+
+/**
+ * Edited copies of a cursor (decoded, changed, re-encoded): each key attribute removed, one
+ * added, one emptied, one made a number. `keyOf` finds the key inside the decoded cursor.
+ */
+function tamperedCursors(cursor: string, keyOf: (state: Record<string, unknown>) => Record<string, unknown> = (s) => s.key as Record<string, unknown>): string[] {
+  const decode = () => JSON.parse(Buffer.from(cursor, 'base64url').toString()) as Record<string, unknown>;
+  const encode = (state: unknown) => Buffer.from(JSON.stringify(state)).toString('base64url');
+  const names = Object.keys(keyOf(decode()));
+  const edits: Array<(key: Record<string, unknown>) => void> = [
+    ...names.map((name) => (key: Record<string, unknown>) => delete key[name]),
+    ...names.map((name) => (key: Record<string, unknown>) => (key[name] = '')),
+    ...names.map((name) => (key: Record<string, unknown>) => (key[name] = 7)),
+    (key) => (key.extra = 'x'),
+  ];
+  return edits.map((edit) => {
+    const state = decode();
+    edit(keyOf(state));
+    return encode(state);
+  });
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -336,6 +366,126 @@ describe('bad input never breaks the API', () => {
     const second = await http(local.baseUrl, 'POST', '/imports', { token: adminToken, body: badData });
     expect(first.status, first.text).toBeLessThan(500);
     expect((second.json as { accepted?: number }).accepted ?? 0, second.text).toBe(0);
+  });
+
+  // Issue 19 (fuzzed from an OpenAPI description): each was a 5xx, a write on a rejected
+  // request, an event accepted and then dropped, or a read broken by a stored event.
+  describe('issue 19', () => {
+    const splitPairKey = `${'a'.repeat(194)}\u{1F600}`; // "data." + 194 units + a pair straddling unit 200
+    const HUGE = 'HUGE-NUMBER';
+    /** JSON with 1e300 (which JSON.stringify cannot write) wherever HUGE stands. */
+    const withHugeNumber = (body: unknown) => JSON.stringify(body).replaceAll(`"${HUGE}"`, '1e300');
+    const errorFields = (answer: HttpAnswer) => ((answer.json as { error?: { details?: Array<{ field?: string }> } }).error?.details ?? []).map((d) => d.field);
+    const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    const count = (n: number) => {
+      tally.requestsMade += n;
+      tally.casesTried += n;
+    };
+
+    it('19.1 a rejection reason cut through a surrogate pair, or an unknown field named by a lone surrogate, is a 202 with a storable reason', async () => {
+      count(3);
+      // An import of its own: the generated cases may have committed the shared one.
+      const open = await http(local.baseUrl, 'POST', '/imports', { token: adminToken, body: '{"collection":"issue19"}' });
+      const importId = (open.json as { importId: string }).importId;
+      const pair = await http(local.baseUrl, 'POST', `/imports/${importId}/items`, {
+        token: adminToken,
+        body: withHugeNumber({ items: [{ id: 'pair', data: { [splitPairKey]: HUGE } }, { id: 'ok', data: { n: 1 } }] }),
+      });
+      expect(pair.status, pair.text).toBe(202);
+      const lone = await http(local.baseUrl, 'POST', `/imports/${importId}/items`, { token: adminToken, body: '{"items":[{"id":"lone","data":{},"\\ud800":1}]}' });
+      expect(lone.status, lone.text).toBe(202);
+      for (const answer of [pair, lone]) {
+        const reasons = (answer.json as { rejected: Array<{ reason: string }> }).rejected.map((r) => r.reason);
+        expect(reasons).toHaveLength(1);
+        expect(LONE_SURROGATE.test(reasons[0]!), reasons[0]).toBe(false);
+      }
+    });
+
+    it('19.2 POST /imports with items and such a rejection returns its job, and leaves no job it did not return', async () => {
+      count(1);
+      const jobsOfTenant = async () =>
+        (await scanAll(clients.dynamo, local.stack.tableName('data')))
+          .filter((r) => r.sk === 'JOB' && String(r.pk).startsWith('TENANT#fuzz#IMPORT#'))
+          .map((r) => r.importId as string);
+      const before = new Set(await jobsOfTenant());
+      const answer = await http(local.baseUrl, 'POST', '/imports', {
+        token: adminToken,
+        body: withHugeNumber({ collection: 'issue19', items: [{ id: 'fine', data: { n: 1 } }, { id: 'pair', data: { [splitPairKey]: HUGE } }] }),
+      });
+      expect(answer.status, answer.text).toBe(201);
+      const { importId, accepted } = answer.json as { importId: string; accepted: number };
+      expect(accepted).toBe(1);
+      expect((await jobsOfTenant()).filter((id) => !before.has(id))).toEqual([importId]);
+    });
+
+    it('19.3 a stored event with an empty property name does not break the user\'s event list', async () => {
+      // What an earlier /events could store: planted as the processor writes it.
+      const timestamp = new Date().toISOString();
+      const eventId = 'e19'.padEnd(32, '0');
+      await clients.dynamo.send(
+        new PutCommand({
+          TableName: local.stack.tableName('analytics'),
+          Item: {
+            pk: `EVENT#fuzz#${timestamp.slice(0, 10)}`,
+            sk: `${timestamp}#${eventId}`,
+            userPk: 'USER#fuzz#poisoned-user',
+            userSk: `${timestamp}#${eventId}`,
+            expiresAt: Math.floor(Date.now() / 1000) + 3600,
+            event: { eventType: 'CLICK_ANALYTICS', detail: { type: 'CLICK', metadata: { properties: { '': 1, nested: { '': 'x' } } } } },
+            eventId,
+            tenant: 'fuzz',
+          },
+        }),
+      );
+      count(1);
+      const answer = await http(local.baseUrl, 'GET', '/analytics/users/poisoned-user/events', { token: adminToken });
+      expect(answer.status, answer.text).toBe(200);
+      const events = (answer.json as { events: Array<{ detail: { metadata: { properties: Record<string, unknown> } } }> }).events;
+      expect(events.map((e) => e.detail.metadata.properties)).toEqual([{ '': 1, nested: { '': 'x' } }]);
+    });
+
+    it.each([
+      ['a number beyond 2^53-1', '{"n":1e300}', 'body.events.0.properties.n'],
+      ['a negative number beyond -(2^53-1)', '{"n":-9007199254740993}', 'body.events.0.properties.n'],
+      ['a number below 1e-130', '{"a":[1e-131]}', 'body.events.0.properties.a[0]'],
+      ['a lone surrogate in a value', '{"s":"x\\ud800"}', 'body.events.0.properties.s'],
+      ['a lone surrogate in a name', '{"\\udc00":1}', 'body.events.0.properties."\\udc00"'],
+      ['an empty name', '{"o":{"":1}}', 'body.events.0.properties.o.""'],
+      ['properties nested past what DynamoDB stores', JSON.stringify(nestedValue(30)), 'body.events.0.properties'],
+      ['an array as properties', '[1,2]', 'body.events.0.properties'],
+    ])('19.4/19.7 POST /events with %s is a 400 naming the field, not a 202 for an event that would be dropped', async (_name, properties, field) => {
+      count(1);
+      const answer = await http(local.baseUrl, 'POST', '/events', { token: userToken, body: `{"events":[{"action":"CLICK","type":"BUTTON_CLICK","properties":${properties}}]}` });
+      expect(answer.status, answer.text).toBe(400);
+      expect(isErrorBody(answer.json)).toBe(true);
+      expect(errorFields(answer).some((f) => f?.startsWith(field)), answer.text).toBe(true);
+    });
+
+    it('19.5 a tampered list cursor is a 400 on every route that takes one', async () => {
+      count(3);
+      const page = await http(local.baseUrl, 'GET', '/items/things?sort=createdAt&limit=1', { token: userToken });
+      expect(page.status, page.text).toBe(200);
+      const cursor = (page.json as { nextCursor: string }).nextCursor;
+      for (const tampered of tamperedCursors(cursor)) {
+        const answer = await http(local.baseUrl, 'GET', `/items/things?sort=createdAt&limit=1&cursor=${tampered}`, { token: userToken });
+        expect(answer.status, `${Buffer.from(tampered, 'base64url').toString()} → ${answer.text}`).toBe(400);
+      }
+      const timestamp = new Date().toISOString();
+      const eventKey = { pk: `EVENT#fuzz#${timestamp.slice(0, 10)}`, sk: `${timestamp}#x`, userPk: 'USER#fuzz#poisoned-user', userSk: `${timestamp}#x` };
+      const analyticsCursor = Buffer.from(JSON.stringify(eventKey)).toString('base64url');
+      for (const tampered of [...tamperedCursors(analyticsCursor, (s) => s), Buffer.from(JSON.stringify({ ...eventKey, pk: 'EVENT#other#2026-01-01' })).toString('base64url')]) {
+        const answer = await http(local.baseUrl, 'GET', `/analytics/users/poisoned-user/events?cursor=${tampered}`, { token: adminToken });
+        expect(answer.status, `${Buffer.from(tampered, 'base64url').toString()} → ${answer.text}`).toBe(400);
+      }
+    });
+
+    it('19.7 more than 1,000 items in a chunk is a 400 naming body.items (as docs/IMPORT.md says)', async () => {
+      count(1);
+      const items = Array.from({ length: 1001 }, (_, i) => ({ id: `i${i}`, data: {} }));
+      const answer = await http(local.baseUrl, 'POST', `/imports/${openImportId}/items`, { token: adminToken, body: JSON.stringify({ items }) });
+      expect(answer.status, answer.text).toBe(400);
+      expect(errorFields(answer)).toContain('body.items');
+    });
   });
 
   it('reports routes it could not test yet (functions not written) and publishes the tally', (context) => {
