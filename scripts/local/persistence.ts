@@ -293,7 +293,7 @@ function refusal(error: unknown): string {
   return `the emulator refused it: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message ?? String(error)}`;
 }
 
-/** A pause after each file of a save, so a test can interrupt one half-way (never set otherwise). */
+/** A pause (and a line on stderr) after each file of a save, so a test can interrupt one half-way (never set otherwise). */
 const savePauseMs = () => Number(process.env.EVENT_FLOWS_STATE_SAVE_PAUSE_MS ?? 0);
 
 export function stateStore(dir: string, stack: ProvisionedStack, clients: PersistenceClients): StateStore {
@@ -327,7 +327,10 @@ export function stateStore(dir: string, stack: ProvisionedStack, clients: Persis
       mkdirSync(join(partial, file, '..'), { recursive: true });
       writeFileSync(join(partial, file), content);
       files[file] = sha256(content);
-      if (savePauseMs() > 0) await sleep(savePauseMs());
+      if (savePauseMs() > 0) {
+        console.error(`state: wrote ${file} of an unfinished snapshot; pausing ${savePauseMs()} ms`);
+        await sleep(savePauseMs());
+      }
     }
     const manifest: Manifest = { version: 1, savedAt: new Date().toISOString(), files };
     writeFileSync(join(partial, MANIFEST), JSON.stringify(manifest, null, 1));

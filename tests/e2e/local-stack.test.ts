@@ -171,13 +171,12 @@ describe('npm start', () => {
       await dynamodb(second.endpoint).send(new PutItemCommand({ TableName: 'event-flows-local-data', Item: itemB }));
       second.child.kill('SIGTERM');
       const deadline = Date.now() + 30_000;
-      while (!existsSync(join(dir, 'snapshot.partial', 'tables'))) {
+      while (!second.output().includes('state: wrote tables/')) {
         if (Date.now() > deadline) throw new Error(`no save started:\n${second.output()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
       process.kill(-second.child.pid!, 'SIGKILL');
       await second.exited;
-      expect(existsSync(join(dir, 'snapshot.partial', 'manifest.json'))).toBe(false); // the save was cut off half-way
 
       const third = await start([], { stateDir: dir });
       expect(third.output()).toContain('restored 1 items');
