@@ -5,30 +5,25 @@
  * (chunkId "initial") finishes what was started.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { captureConsole, directClients, http, newTally, publishTally, scanAll, startReliabilityStack, type ReliabilityStack } from '../support/reliability-harness.ts';
-import { awsEndpoint } from '../support/stack.ts';
+import { captureConsole, directClients, http, newTally, publishTally, scanAll, startStackBehindFaultProxy } from '../support/reliability-harness.ts';
 
 const tally = newTally('import-create-faults');
-let proxy: FaultProxy;
-let local: ReliabilityStack;
-let quiet: ReturnType<typeof captureConsole>;
+const quiet = captureConsole();
+let faulty: Awaited<ReturnType<typeof startStackBehindFaultProxy>>;
 let admin: string;
-
 beforeAll(async () => {
-  quiet = captureConsole();
-  proxy = await startFaultProxy({ upstream: awsEndpoint() });
-  local = await startReliabilityStack({ functionsEndpoint: proxy.url, pollQueues: false });
-  admin = await local.token({ sub: 'importer', tenant: 'creates', admin: true });
+  faulty = await startStackBehindFaultProxy({ pollQueues: false });
+  admin = await faulty.local.token({ sub: 'importer', tenant: 'creates', admin: true });
 });
 afterAll(async () => {
   quiet.restore();
-  await local?.stop();
-  await proxy?.close();
+  await faulty?.stop();
 });
+const local = () => faulty.local;
+const proxy = () => faulty.proxy;
 
 const jobsOfTenant = async () =>
-  (await scanAll(directClients(local.emulator).dynamo, local.stack.tableName('data')))
+  (await scanAll(directClients(local().emulator).dynamo, local().stack.tableName('data')))
     .filter((r) => r.sk === 'JOB' && String(r.pk).startsWith('TENANT#creates#IMPORT#'))
     .map((r) => r.importId as string);
 
@@ -39,11 +34,11 @@ describe('POST /imports with items, failing after the job was created', () => {
     const before = await jobsOfTenant();
     let puts = 0;
     // The first PutItem (the job) goes through; every later one (the chunk) fails.
-    proxy.setRules([{ target: (operation) => operation === 'DynamoDB_20120810.PutItem' && ++puts > 1, fault: { kind: 'status500' } }]);
+    proxy().setRules([{ target: (operation) => operation === 'DynamoDB_20120810.PutItem' && ++puts > 1, fault: { kind: 'status500' } }]);
     tally.casesTried++;
     tally.requestsMade++;
-    const answer = await http(local.baseUrl, 'POST', '/imports', { token: admin, body });
-    proxy.clearRules();
+    const answer = await http(local().baseUrl, 'POST', '/imports', { token: admin, body });
+    proxy().clearRules();
     expect(answer.status, answer.text).toBe(503);
     expect(await jobsOfTenant()).toEqual(before);
   });
@@ -52,21 +47,21 @@ describe('POST /imports with items, failing after the job was created', () => {
     const before = new Set(await jobsOfTenant());
     let updates = 0;
     // The first UpdateItem (listing the chunk on the job) goes through; the next (marking it queued) fails.
-    proxy.setRules([{ target: (operation) => operation === 'DynamoDB_20120810.UpdateItem' && ++updates > 1, fault: { kind: 'status500' } }]);
+    proxy().setRules([{ target: (operation) => operation === 'DynamoDB_20120810.UpdateItem' && ++updates > 1, fault: { kind: 'status500' } }]);
     tally.casesTried++;
     tally.requestsMade++;
-    const answer = await http(local.baseUrl, 'POST', '/imports', { token: admin, body });
-    proxy.clearRules();
+    const answer = await http(local().baseUrl, 'POST', '/imports', { token: admin, body });
+    proxy().clearRules();
     expect(answer.status, answer.text).toBe(503);
     const left = (await jobsOfTenant()).filter((id) => !before.has(id));
     expect(left).toHaveLength(1);
     const details = (answer.json as { error: { details?: Array<{ field?: string; issue: string }> } }).error.details ?? [];
     expect(details).toEqual([{ field: 'importId', issue: expect.stringContaining(left[0]!) }]);
     tally.requestsMade += 2;
-    const again = await http(local.baseUrl, 'POST', `/imports/${left[0]}/items`, { token: admin, body: JSON.stringify({ chunkId: 'initial', items: JSON.parse(body).items }) });
+    const again = await http(local().baseUrl, 'POST', `/imports/${left[0]}/items`, { token: admin, body: JSON.stringify({ chunkId: 'initial', items: JSON.parse(body).items }) });
     expect(again.status, again.text).toBe(202);
     expect(again.json).toMatchObject({ chunkId: 'initial', accepted: 2, replayed: true });
-    const commit = await http(local.baseUrl, 'POST', `/imports/${left[0]}/commit`, { token: admin });
+    const commit = await http(local().baseUrl, 'POST', `/imports/${left[0]}/commit`, { token: admin });
     expect(commit.status, commit.text).toBe(202);
   });
 
