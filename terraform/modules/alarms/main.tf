@@ -219,13 +219,13 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  count = var.api_id == null ? 0 : 1
+  count = var.http_api == null ? 0 : 1
 
   alarm_name          = "${var.name}-api-5xx"
   alarm_description   = "The HTTP API answered 5xx."
   namespace           = "AWS/ApiGateway"
   metric_name         = "5xx"
-  dimensions          = { ApiId = var.api_id, Stage = var.api_stage }
+  dimensions          = { ApiId = var.http_api.id, Stage = var.http_api.stage }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -269,7 +269,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat    = "Sum"
           period  = 60
           view    = "timeSeries"
-          metrics = [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.api_id, "Stage", var.api_stage] if var.api_id != null]
+          metrics = [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.http_api.id, "Stage", var.http_api.stage] if var.http_api != null]
         }
       },
       {
@@ -279,7 +279,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           region  = local.region
           period  = 60
           view    = "timeSeries"
-          metrics = [for s in ["p50", "p99"] : ["AWS/ApiGateway", "Latency", "ApiId", var.api_id, "Stage", var.api_stage, { stat = s }] if var.api_id != null]
+          metrics = [for s in ["p50", "p99"] : ["AWS/ApiGateway", "Latency", "ApiId", var.http_api.id, "Stage", var.http_api.stage, { stat = s }] if var.http_api != null]
         }
       },
       {

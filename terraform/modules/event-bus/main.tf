@@ -19,7 +19,9 @@ resource "aws_cloudwatch_event_rule" "this" {
 }
 
 # Where EventBridge puts an event it could not deliver to the target queue after the
-# retry policy ran out.
+# retry policy ran out. The target itself belongs to the queue module (its event_sources):
+# the target needs the queue's ARN and the queue's policy needs the rule's, so putting both
+# on one side keeps the modules free of a dependency cycle.
 resource "aws_sqs_queue" "delivery_dlq" {
   for_each = var.rules
 
@@ -74,26 +76,6 @@ resource "aws_sqs_queue_policy" "delivery_dlq" {
 
   queue_url = aws_sqs_queue.delivery_dlq[each.key].id
   policy    = data.aws_iam_policy_document.delivery_dlq[each.key].json
-}
-
-resource "aws_cloudwatch_event_target" "this" {
-  for_each = var.rules
-
-  rule           = aws_cloudwatch_event_rule.this[each.key].name
-  event_bus_name = aws_cloudwatch_event_bus.this.name
-  target_id      = each.value.target_queue_name
-  arn            = each.value.target_queue_arn
-
-  retry_policy {
-    maximum_retry_attempts       = var.maximum_retry_attempts
-    maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
-  }
-
-  dead_letter_config {
-    arn = aws_sqs_queue.delivery_dlq[each.key].arn
-  }
-
-  depends_on = [aws_sqs_queue_policy.delivery_dlq]
 }
 
 resource "aws_cloudwatch_event_archive" "this" {

@@ -18,9 +18,15 @@ output "delivery_dlq_names" {
   value       = { for k, q in aws_sqs_queue.delivery_dlq : k => q.name }
 }
 
+output "rule_names" {
+  description = "Name of each rule, by logical name."
+  value       = { for k, r in aws_cloudwatch_event_rule.this : k => r.name }
+}
+
 output "delivery_dlq_arns" {
-  description = "ARN of each rule's delivery DLQ, by logical rule name."
+  description = "ARN of each rule's delivery DLQ, by logical rule name; available once the DLQ's policy admits the rule, so a target that uses it can deliver."
   value       = { for k, q in aws_sqs_queue.delivery_dlq : k => q.arn }
+  depends_on  = [aws_sqs_queue_policy.delivery_dlq]
 }
 
 output "archive_arn" {
