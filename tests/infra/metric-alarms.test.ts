@@ -65,10 +65,9 @@ export function lossMetricAlarmViolations(metrics: EmittedMetric[], config: Terr
     ['period', alarm.period, 300],
     ['comparison_operator', alarm.comparison_operator, 'GreaterThanThreshold'],
     ['threshold', alarm.threshold, 0],
-    ['alarm_actions', alarm.alarm_actions, '${local.notify}'],
+    ['alarm_actions', alarm.alarm_actions, ['${aws_sns_topic.alarms.arn}']],
   ];
-  for (const [what, actual, expected] of expectations) if (actual !== expected) violations.push(`modules/alarms: application_metric ${what} is ${JSON.stringify(actual)}, not ${JSON.stringify(expected)}`);
-  if (!strings(alarms.locals.notify).some((s) => s.includes('aws_sns_topic.'))) violations.push('modules/alarms: local.notify does not name the SNS topic');
+  for (const [what, actual, expected] of expectations) if (JSON.stringify(actual) !== JSON.stringify(expected)) violations.push(`modules/alarms: application_metric ${what} is ${JSON.stringify(actual)}, not ${JSON.stringify(expected)}`);
 
   const configured = Object.entries((composition.module.alarms?.application_metric_alarms ?? {}) as Record<string, Block>);
   const dimensionValue = (value: unknown): string => String(value);

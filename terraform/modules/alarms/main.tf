@@ -5,7 +5,6 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.region
-  notify     = [aws_sns_topic.alarms.arn]
 }
 
 # A customer-managed key: CloudWatch alarms cannot publish to a topic encrypted with the
@@ -135,8 +134,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -155,8 +154,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq_age" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.dlq_age_threshold_seconds
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -175,8 +174,8 @@ resource "aws_cloudwatch_metric_alarm" "queue_age" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.queue_age_threshold_seconds
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -194,8 +193,8 @@ resource "aws_cloudwatch_metric_alarm" "function_errors" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.function_error_threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -213,8 +212,8 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -232,8 +231,8 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.api_5xx_threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -252,8 +251,8 @@ resource "aws_cloudwatch_metric_alarm" "application_metric" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 

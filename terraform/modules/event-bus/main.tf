@@ -1,6 +1,12 @@
 locals {
   cross_account_enabled = length(var.allowed_account_ids) > 0 || var.allowed_organization_id != null
+  # Each delivery DLQ's ARN from its parts (the format AWS documents for SQS), so the targets
+  # that use it show their dead-letter queue when planning; a postcondition checks it.
+  delivery_dlq_arns = { for key, rule in var.rules : key => "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:${rule.target_queue_name}-delivery-dlq" }
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 
 resource "aws_cloudwatch_event_bus" "this" {
   name = var.name
@@ -29,6 +35,13 @@ resource "aws_sqs_queue" "delivery_dlq" {
   message_retention_seconds = var.delivery_dlq_message_retention_seconds
   sqs_managed_sse_enabled   = true
   tags                      = var.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.delivery_dlq_arns[each.key]
+      error_message = "The delivery DLQ's ARN is not the one the module outputs (local.delivery_dlq_arns)."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "delivery_dlq" {

@@ -24,8 +24,8 @@ output "rule_names" {
 }
 
 output "delivery_dlq_arns" {
-  description = "ARN of each rule's delivery DLQ, by logical rule name; available once the DLQ's policy admits the rule, so a target that uses it can deliver."
-  value       = { for k, q in aws_sqs_queue.delivery_dlq : k => q.arn }
+  description = "ARN of each rule's delivery DLQ, by logical rule name (known when planning); available once the DLQ and its policy admitting the rule exist."
+  value       = local.delivery_dlq_arns
   depends_on  = [aws_sqs_queue_policy.delivery_dlq]
 }
 

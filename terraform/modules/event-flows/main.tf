@@ -4,7 +4,7 @@ locals {
 
   function_names = { for key in keys(local.functions) : key => "${local.prefix}-${key}" }
 
-  # The environment variables of topology.ts's functionEnvironment(), plus the JWT settings.
+  # The environment variables of functionEnvironment() in scripts/local/topology.ts, plus the JWT settings.
   function_environment = {
     ENVIRONMENT          = var.environment
     DATA_TABLE_NAME      = module.table["data"].name

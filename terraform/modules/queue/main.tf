@@ -4,7 +4,15 @@ locals {
   minimum_visibility_timeout = 6 * var.consumer_timeout_seconds + var.batching_window_seconds
   visibility_timeout         = coalesce(var.visibility_timeout_seconds, local.minimum_visibility_timeout)
   has_event_sources          = length(var.event_sources) > 0
+  # The DLQ's ARN from its parts (the format AWS documents for SQS), so the redrive policy,
+  # maxReceiveCount included, is known when planning instead of "known after apply"; a
+  # postcondition on the DLQ checks it against the real ARN.
+  dlq_arn = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:${var.name}-dlq"
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 resource "aws_sqs_queue" "this" {
   name                       = var.name
@@ -35,6 +43,13 @@ resource "aws_sqs_queue" "dlq" {
   sqs_managed_sse_enabled   = var.kms_master_key_id == null ? true : null
   kms_master_key_id         = var.kms_master_key_id
   tags                      = var.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.dlq_arn
+      error_message = "The DLQ's ARN is not the one the redrive policy names (local.dlq_arn)."
+    }
+  }
 }
 
 # Redrive (source -> DLQ) and redrive-allow (DLQ <- source) as their own resources, so
@@ -44,9 +59,12 @@ resource "aws_sqs_queue_redrive_policy" "this" {
 
   queue_url = aws_sqs_queue.this.id
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq[0].arn
+    deadLetterTargetArn = local.dlq_arn
     maxReceiveCount     = var.max_receive_count
   })
+
+  # The ARN above is a string, not a reference: the DLQ must exist first.
+  depends_on = [aws_sqs_queue.dlq]
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
