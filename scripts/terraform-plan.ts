@@ -122,11 +122,18 @@ async function withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The shim's folder: AWS_PROVIDER_SHIM_DIR, or shared/tools/aws-provider-shim next to the project (or next to its worktree folder). */
+/**
+ * The shim's folder: AWS_PROVIDER_SHIM_DIR, or shared/tools/aws-provider-shim beside the
+ * project (../shared) or beside a folder above it (a worktree one level deeper).
+ */
 function shimSource(): string {
-  const candidates = [process.env.AWS_PROVIDER_SHIM_DIR, path.join(repo, '../shared/tools/aws-provider-shim'), path.join(repo, '../../shared/tools/aws-provider-shim')];
-  const found = candidates.find((dir) => dir && existsSync(path.join(dir, 'setup.sh')));
-  if (!found) throw new Error(`no AWS provider: the offline shim was not found (${candidates.filter(Boolean).join(', ')}); set AWS_PROVIDER_SHIM_DIR, or EVENT_FLOWS_AWS_PROVIDER=registry with AWS credentials`);
+  const candidates: string[] = process.env.AWS_PROVIDER_SHIM_DIR ? [process.env.AWS_PROVIDER_SHIM_DIR] : [];
+  for (let dir = path.dirname(repo); ; dir = path.dirname(dir)) {
+    candidates.push(path.join(dir, 'shared/tools/aws-provider-shim'));
+    if (dir === path.dirname(dir)) break;
+  }
+  const found = candidates.find((dir) => existsSync(path.join(dir, 'setup.sh')));
+  if (!found) throw new Error(`no AWS provider: the offline schema shim is in none of ${candidates.join(', ')}; set AWS_PROVIDER_SHIM_DIR, or EVENT_FLOWS_AWS_PROVIDER=registry with AWS credentials`);
   return found;
 }
 
