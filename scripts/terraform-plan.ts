@@ -161,9 +161,11 @@ export async function toolEnvironment(): Promise<NodeJS.ProcessEnv> {
     await withLock('aws-provider', async () => {
       if (fresh()) return;
       const started = Date.now();
+      // stderr, not console: the test runner shows console output only for failing tests.
+      process.stderr.write(`building the offline AWS provider schema (${source}/setup.sh) into .tools/aws-provider: about a minute, once\n`);
       const result = await run('bash', [path.join(source, 'setup.sh'), shimOutput], { env: { ...process.env, GOFLAGS: '' } });
       if (result.code !== 0) throw new Error(`building the AWS provider shim failed:\n${result.output}`);
-      console.log(`built the AWS provider shim into .tools/aws-provider in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      process.stderr.write(`built the offline AWS provider schema in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     });
   }
   env.TF_CLI_CONFIG_FILE = cliConfig;

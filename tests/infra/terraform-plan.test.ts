@@ -12,6 +12,9 @@ import { topologyDifferences } from './plan-topology.ts';
 import { copyProject, ensureFunctionZips, openTofu, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
 
 const environments = ['dev', 'prod'] as const;
+
+/** A line in the test run's output even when the tests pass (console output is shown only for failures). */
+const notice = (line: string) => process.stderr.write(`tests/infra/terraform-plan.test.ts: ${line}\n`);
 const runs = new Map<string, EnvironmentRun>();
 let copy: string | undefined;
 
@@ -31,9 +34,9 @@ beforeAll(async () => {
   await Promise.all(environments.map(async (environment) => runs.set(environment, await planEnvironment(tool, copy!, environment, env))));
   for (const [environment, run] of runs) {
     const resources = run.plan?.resource_changes?.filter((r) => r.mode === 'managed').length;
-    console.log(`${environment}: ${run.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s`).join(', ')}; ${resources ?? 'no'} resources planned`);
+    notice(`${environment}: ${run.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s`).join(', ')}; ${resources ?? 'no'} resources planned`);
   }
-  console.log(`terraform over dev and prod: ${((Date.now() - started) / 1000).toFixed(1)} s wall-clock`);
+  notice(`terraform over dev and prod: ${((Date.now() - started) / 1000).toFixed(1)} s wall-clock`);
 }, 600_000);
 
 afterAll(async () => {
@@ -184,7 +187,7 @@ describe('each plan policy fails on an edited copy of the dev plan', () => {
 });
 
 const tofu = openTofu();
-if (!tofu) console.warn('tests/infra/terraform-plan.test.ts: OpenTofu is not built here, so only terraform plans; `npm run tofu:setup -- --tofu-only` builds it');
+if (!tofu) notice('OpenTofu is not built here: its two plan tests are SKIPPED (npm run tofu:setup -- --tofu-only builds it)');
 
 describe('OpenTofu', () => {
   it.skipIf(!tofu).each(environments)(`%s: init, validate, plan and show -json succeed (${tofu ? tofu.binary : 'SKIPPED: no tofu; npm run tofu:setup -- --tofu-only builds it'})`, async (environment) => {
