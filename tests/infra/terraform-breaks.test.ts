@@ -1,8 +1,9 @@
 /**
  * Proof that the terraform checks can fail: each test copies terraform/, breaks one thing,
  * and runs the same steps as terraform-plan.test.ts on the dev environment — the real
- * terraform must report it (validate or plan), or the plan policies must. The copies run
- * concurrently (each is a few seconds of terraform).
+ * terraform must report it (validate or plan), or the plan policies must. The copies run two
+ * at a time (each is a few seconds of terraform on one or two cores; more at once would only
+ * starve the rest of the suite on a 2-core machine).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PlanModel, planPolicies } from './plan-policies.ts';
@@ -19,15 +20,34 @@ function replaceOnce(text: string, from: string, to: string): string {
   return text.replace(from, to);
 }
 
+/** Lets at most `slots` calls run at once. */
+function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (slots > 0) slots--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else slots++;
+    }
+  };
+}
+const twoAtATime = limiter(2);
+
 /** Plans dev on a copy of terraform/ with `file` edited. */
-async function planBroken(file: string, edit: (text: string) => string): Promise<EnvironmentRun> {
-  const root = await copyProject();
-  try {
-    await editFile(root, file, edit);
-    return await planEnvironment(terraform(), root, 'dev', env);
-  } finally {
-    await removeCopy(root);
-  }
+function planBroken(file: string, edit: (text: string) => string): Promise<EnvironmentRun> {
+  return twoAtATime(async () => {
+    const root = await copyProject();
+    try {
+      await editFile(root, file, edit);
+      return await planEnvironment(terraform(), root, 'dev', env);
+    } finally {
+      await removeCopy(root);
+    }
+  });
 }
 
 const failedStep = (run: EnvironmentRun) => (run.failure ? `${run.failure.step}: ${run.failure.output}` : `no step failed (${run.steps.map((s) => s.step).join(', ')})`);
