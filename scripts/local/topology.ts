@@ -70,44 +70,47 @@ function known<N extends string>(name: string, known: Record<N, unknown> | reado
   return name as N;
 }
 
-export const functions: Record<FunctionName, FunctionDeclaration> = mapEntries(declared.functions, (f) => ({
-  description: f.description,
-  memoryMb: f.memory_mb,
-  timeoutSeconds: f.timeout_seconds,
-}));
+/** The topology in camelCase with its types; throws when an entry names something topology.json does not declare. */
+export function readTopology(json: typeof declared) {
+  const functions: Record<FunctionName, FunctionDeclaration> = mapEntries(json.functions, (f) => ({
+    description: f.description,
+    memoryMb: f.memory_mb,
+    timeoutSeconds: f.timeout_seconds,
+  }));
+  const tables: Record<TableName, TableDeclaration> = mapEntries(json.tables, (t) => ({
+    hashKey: t.hash_key,
+    rangeKey: t.range_key,
+    ttlAttribute: t.ttl_attribute,
+    indexes: t.indexes.map((i) => ({ name: i.name, hashKey: i.hash_key, rangeKey: i.range_key })),
+  }));
+  const queues: Record<QueueName, QueueDeclaration> = mapEntries(json.queues, (q, key) => ({
+    maxReceiveCount: q.max_receive_count,
+    consumer: known(q.consumer, json.functions, 'function', `queue ${key}`),
+    batchSize: q.batch_size,
+    batchingWindowSeconds: q.batching_window_seconds,
+    maximumConcurrency: q.maximum_concurrency,
+  }));
+  const buses: readonly BusName[] = json.buses;
+  // Event patterns differ in shape from rule to rule, so the JSON's inferred type is a union.
+  const declaredRules = json.rules as Record<string, { bus: string; event_pattern: Record<string, unknown>; target_queue: string }>;
+  const rules: Record<string, RuleDeclaration> = mapEntries(declaredRules, (r, key) => ({
+    bus: known(r.bus, json.buses, 'bus', `rule ${key}`),
+    eventPattern: r.event_pattern,
+    targetQueue: known(r.target_queue, json.queues, 'queue', `rule ${key}`),
+  }));
+  const routes: Record<RouteKey, RouteDeclaration> = mapEntries(json.routes, (r, key) => ({
+    function: known(r.function, json.functions, 'function', `route ${key}`),
+    auth: known(r.auth, ['jwt', 'none'] as const, 'auth mode', `route ${key}`),
+  }));
+  return { functions, tables, queues, buses, rules, routes };
+}
 
-export const tables: Record<TableName, TableDeclaration> = mapEntries(declared.tables, (t) => ({
-  hashKey: t.hash_key,
-  rangeKey: t.range_key,
-  ttlAttribute: t.ttl_attribute,
-  indexes: t.indexes.map((i) => ({ name: i.name, hashKey: i.hash_key, rangeKey: i.range_key })),
-}));
-
-export const queues: Record<QueueName, QueueDeclaration> = mapEntries(declared.queues, (q, key) => ({
-  maxReceiveCount: q.max_receive_count,
-  consumer: known(q.consumer, declared.functions, 'function', `queue ${key}`),
-  batchSize: q.batch_size,
-  batchingWindowSeconds: q.batching_window_seconds,
-  maximumConcurrency: q.maximum_concurrency,
-}));
-
-export const buses: readonly BusName[] = declared.buses;
-
-export const rules: Record<string, RuleDeclaration> = mapEntries(declared.rules as Record<string, { bus: string; event_pattern: Record<string, unknown>; target_queue: string }>, (r, key) => ({
-  bus: known(r.bus, declared.buses, 'bus', `rule ${key}`),
-  eventPattern: r.event_pattern,
-  targetQueue: known(r.target_queue, declared.queues, 'queue', `rule ${key}`),
-}));
+export const { functions, tables, queues, buses, rules, routes } = readTopology(declared);
 
 /** Queues that a rule targets: each gets a `<queue>-delivery-dlq` for EventBridge delivery failures. */
 export function ruleTargetQueues(): QueueName[] {
   return [...new Set(Object.values(rules).map((rule) => rule.targetQueue))];
 }
-
-export const routes: Record<RouteKey, RouteDeclaration> = mapEntries(declared.routes, (r, key) => ({
-  function: known(r.function, declared.functions, 'function', `route ${key}`),
-  auth: known(r.auth, ['jwt', 'none'] as const, 'auth mode', `route ${key}`),
-}));
 
 /** Environment variables every function receives, named after the resources they point to. */
 export function functionEnvironment(names: {
