@@ -156,7 +156,8 @@ export async function toolEnvironment(): Promise<NodeJS.ProcessEnv> {
   const cliConfig = path.join(shimOutput, 'terraformrc');
   const binary = path.join(shimOutput, 'bin/terraform-provider-aws-shim');
   const source = shimSource();
-  const fresh = () => existsSync(cliConfig) && existsSync(binary) && statSync(binary).mtimeMs >= newestFile(source);
+  // setup.sh writes the CLI config last, so a config newer than every file of the shim is a finished, current build.
+  const fresh = () => existsSync(cliConfig) && existsSync(binary) && statSync(cliConfig).mtimeMs >= newestFile(source);
   if (!fresh()) {
     await withLock('aws-provider', async () => {
       if (fresh()) return;
@@ -164,7 +165,10 @@ export async function toolEnvironment(): Promise<NodeJS.ProcessEnv> {
       // stderr, not console: the test runner shows console output only for failing tests.
       process.stderr.write(`building the offline AWS provider schema (${source}/setup.sh) into .tools/aws-provider: about a minute, once\n`);
       const result = await run('bash', [path.join(source, 'setup.sh'), shimOutput], { env: { ...process.env, GOFLAGS: '' } });
-      if (result.code !== 0) throw new Error(`building the AWS provider shim failed:\n${result.output}`);
+      if (result.code !== 0) {
+        await rm(cliConfig, { force: true }); // so the next run builds again
+        throw new Error(`building the AWS provider shim failed:\n${result.output}`);
+      }
       process.stderr.write(`built the offline AWS provider schema in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     });
   }
