@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as topology from '../../scripts/local/topology.ts';
-import { loadTerraform, strings, type Block, type TerraformConfig } from './terraform-config.ts';
+import { loadTerraform, type Block, type TerraformConfig } from './terraform-config.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const terraformRoot = path.join(repo, 'terraform');

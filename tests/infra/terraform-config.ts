@@ -75,15 +75,3 @@ export async function loadTerraform(root: string): Promise<TerraformConfig> {
   }
   return { root, modules };
 }
-
-export function resources(mod: ModuleConfig, type: string): [string, Block][] {
-  return Object.entries(mod.resource[type] ?? {});
-}
-
-/** Every string anywhere inside a value. */
-export function strings(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.flatMap(strings);
-  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
-  return [];
-}
