@@ -1,4 +1,4 @@
-"""moto server with two DynamoDB defects of moto 5.2 patched, for the local stack and tests.
+"""moto server with defects of moto 5.2 patched, for the local stack and tests.
 
 1. TransactWriteItems backs up *every table it touches* with copy.deepcopy before it
    starts, so each transaction costs time and memory in proportion to the whole table
@@ -12,6 +12,11 @@
    queue's attributes, which counts every message: a receive costs O(messages²), and a
    queue of a few thousand messages drains at a few messages a second. We read the
    retention period directly.
+4. TransactWriteItems ignores ClientRequestToken. DynamoDB makes a transaction with a token
+   idempotent for 10 minutes after it completes: the same token with the same request
+   succeeds again without writing anything (the SDK resends a request whose answer was
+   lost, and the functions rely on that), the same token with another request is an
+   IdempotentParameterMismatchException. A transaction that failed is not remembered.
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -21,15 +26,19 @@ Usage: python moto_server.py [--exit-with-parent] -H HOST -p PORT
 """
 
 import copy
+import json
 import os
 import sys
 import threading
 import time
 
 from moto.dynamodb import models as dynamodb_models
+from moto.core.responses import ActionResult
+from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.core.utils import unix_time
+from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 from moto.sqs.models import SQSBackend
 
@@ -89,6 +98,44 @@ def _transact_write_items(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+
+IDEMPOTENCY_WINDOW_SECONDS = 600
+_completed_tokens = {}  # token -> (fingerprint of the request, when it completed)
+
+
+class _IdempotentParameterMismatch(DynamodbException):
+    def __init__(self):
+        super().__init__(
+            "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            "The ClientRequestToken was used before with a different request",
+        )
+
+
+_original_transact_write_handler = DynamoHandler.transact_write_items
+
+
+def _transact_write_handler(self):
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _original_transact_write_handler(self)
+    request = {name: value for name, value in self.body.items() if name != "ClientRequestToken"}
+    fingerprint = json.dumps(request, sort_keys=True)
+    with _lock:
+        now = time.time()
+        for old in [t for t, (_, at) in _completed_tokens.items() if now - at > IDEMPOTENCY_WINDOW_SECONDS]:
+            del _completed_tokens[old]
+        seen = _completed_tokens.get(token)
+        if seen is not None:
+            if seen[0] != fingerprint:
+                raise _IdempotentParameterMismatch()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = _original_transact_write_handler(self)  # raises when cancelled: not remembered
+        _completed_tokens[token] = (fingerprint, time.time())
+        return result
+
+
+DynamoHandler.transact_write_items = _transact_write_handler
 
 
 def _is_message_valid_based_on_retention_period(self, queue_name, message):
