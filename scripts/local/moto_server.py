@@ -12,19 +12,24 @@
    queue's attributes, which counts every message: a receive costs O(messages²), and a
    queue of a few thousand messages drains at a few messages a second. We read the
    retention period directly.
-4. The response serializer walks every attribute value through the API model, trying each
+4. TransactWriteItems ignores ClientRequestToken. DynamoDB makes a transaction with a token
+   idempotent for 10 minutes after it completes: the same token with the same request
+   succeeds again without writing anything (the SDK resends a request whose answer was
+   lost, and the functions rely on that), the same token with another request is an
+   IdempotentParameterMismatchException. A transaction that failed is not remembered.
+5. The response serializer walks every attribute value through the API model, trying each
    of its ten type members under several aliases: most of the time of a Query or Scan that
    returns many items, and CPU every other request waits for. It also treats an empty member
    name as "no name", so a map whose key is the empty string ({"M": {"": {"S": "x"}}}) was
    answered merged into the map ({"M": {"S": "x"}}): reads of such an item broke the SDK and
    its snapshot could not be written back. Attribute values are serialized directly.
-5. Every Query and Scan page starts from the whole table, sorted (Table.all_items), and the
+6. Every Query and Scan page starts from the whole table, sorted (Table.all_items), and the
    sort compares moto's attribute objects, which convert their values on each comparison: a
    Query of one partition costs O(n log n) slow comparisons in the table's size n, and a
    full Scan, one such sort per page. On a table of a few thousand items (the analytics
    table after a fuzz run) reads took seconds and held the lock everyone waits on. A Query
    of the table reads its partition only; a Query of an index filters the table unsorted
-   (it sorts its matches itself); the sort for Scan compares plain values.
+   (it sorts its matches itself); the sorts compare plain values, converted once per item.
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -35,16 +40,20 @@ Usage: python moto_server.py [--exit-with-parent] -H HOST -p PORT
 
 import base64
 import copy
+import json
 import os
 import sys
 import threading
 import time
 
 from moto.dynamodb import models as dynamodb_models
+from moto.core.responses import ActionResult
+from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.core.serialize import BaseJSONSerializer
 from moto.core.utils import unix_time
+from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 from moto.sqs.models import SQSBackend
 
@@ -104,6 +113,44 @@ def _transact_write_items(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = _transact_write_items
+
+
+IDEMPOTENCY_WINDOW_SECONDS = 600
+_completed_tokens = {}  # token -> (fingerprint of the request, when it completed)
+
+
+class _IdempotentParameterMismatch(DynamodbException):
+    def __init__(self):
+        super().__init__(
+            "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            "The ClientRequestToken was used before with a different request",
+        )
+
+
+_original_transact_write_handler = DynamoHandler.transact_write_items
+
+
+def _transact_write_handler(self):
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _original_transact_write_handler(self)
+    request = {name: value for name, value in self.body.items() if name != "ClientRequestToken"}
+    fingerprint = json.dumps(request, sort_keys=True)
+    with _lock:
+        now = time.time()
+        for old in [t for t, (_, at) in _completed_tokens.items() if now - at > IDEMPOTENCY_WINDOW_SECONDS]:
+            del _completed_tokens[old]
+        seen = _completed_tokens.get(token)
+        if seen is not None:
+            if seen[0] != fingerprint:
+                raise _IdempotentParameterMismatch()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = _original_transact_write_handler(self)  # raises when cancelled: not remembered
+        _completed_tokens[token] = (fingerprint, time.time())
+        return result
+
+
+DynamoHandler.transact_write_items = _transact_write_handler
 
 
 def _is_message_valid_based_on_retention_period(self, queue_name, message):
