@@ -27,14 +27,16 @@ const jobsOfTenant = async () =>
     .filter((r) => r.sk === 'JOB' && String(r.pk).startsWith('TENANT#creates#IMPORT#'))
     .map((r) => r.importId as string);
 
+/** The DynamoDB writes of a create, in order: the job, the chunk, listing it on the job, marking it queued. */
+const WRITE = /^DynamoDB_20120810\.(PutItem|UpdateItem|TransactWriteItems)$/;
 const body = JSON.stringify({ collection: 'faulty', items: [{ id: 'a', data: { n: 1 } }, { id: 'b', data: { n: 2 } }] });
 
 describe('POST /imports with items, failing after the job was created', () => {
   it('when its chunk cannot be recorded: 503, and no job is left behind', async () => {
     const before = await jobsOfTenant();
-    let puts = 0;
-    // The first PutItem (the job) goes through; every later one (the chunk) fails.
-    proxy().setRules([{ target: (operation) => operation === 'DynamoDB_20120810.PutItem' && ++puts > 1, fault: { kind: 'status500' } }]);
+    let writes = 0;
+    // The first write (the job) goes through; every later one (the chunk) fails; deletes pass.
+    proxy().setRules([{ target: (operation) => WRITE.test(operation) && ++writes > 1, fault: { kind: 'status500' } }]);
     tally.casesTried++;
     tally.requestsMade++;
     const answer = await http(local().baseUrl, 'POST', '/imports', { token: admin, body });
@@ -45,9 +47,9 @@ describe('POST /imports with items, failing after the job was created', () => {
 
   it('when its chunk was recorded but not marked queued: 503 naming the job, and sending the chunk again completes it', async () => {
     const before = new Set(await jobsOfTenant());
-    let updates = 0;
-    // The first UpdateItem (listing the chunk on the job) goes through; the next (marking it queued) fails.
-    proxy().setRules([{ target: (operation) => operation === 'DynamoDB_20120810.UpdateItem' && ++updates > 1, fault: { kind: 'status500' } }]);
+    let writes = 0;
+    // The job, the chunk and listing the chunk on the job (three writes) go through; marking it queued fails.
+    proxy().setRules([{ target: (operation) => WRITE.test(operation) && ++writes > 3, fault: { kind: 'status500' } }]);
     tally.casesTried++;
     tally.requestsMade++;
     const answer = await http(local().baseUrl, 'POST', '/imports', { token: admin, body });
