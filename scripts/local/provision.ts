@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buses, functionEnvironment, functions, indexProjections, queues, rules, ruleTargetQueues, tables, type BusName, type QueueName, type TableName } from './topology.ts';
+import { buses, functionEnvironment, functions, queues, rules, ruleTargetQueues, tables, type BusName, type QueueName, type TableName } from './topology.ts';
 
 export interface AwsTarget {
   endpoint: string;
@@ -52,7 +52,7 @@ export async function provision(target: AwsTarget, prefix: string, visibility: L
   const events = new EventBridgeClient(config);
   const name = (logical: string) => `${prefix}-${logical}`;
 
-  await Promise.all(Object.entries(tables).map(([logical, table]) => createTable(dynamodb, name(logical), logical as TableName, table)));
+  await Promise.all(Object.entries(tables).map(([logical, table]) => createTable(dynamodb, name(logical), table)));
 
   const queueUrls = new Map<string, string>();
   const queueArns = new Map<string, string>();
@@ -115,7 +115,7 @@ export async function provision(target: AwsTarget, prefix: string, visibility: L
   };
 }
 
-async function createTable(dynamodb: DynamoDBClient, tableName: string, logical: TableName, table: (typeof tables)[TableName]): Promise<void> {
+async function createTable(dynamodb: DynamoDBClient, tableName: string, table: (typeof tables)[TableName]): Promise<void> {
   const attributes = new Set<string>([table.hashKey, table.rangeKey]);
   for (const index of table.indexes) {
     attributes.add(index.hashKey);
@@ -137,7 +137,7 @@ async function createTable(dynamodb: DynamoDBClient, tableName: string, logical:
             { AttributeName: index.hashKey, KeyType: 'HASH' },
             { AttributeName: index.rangeKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: indexProjections[logical] },
+          Projection: { ProjectionType: index.projection },
         })),
       }),
     );
