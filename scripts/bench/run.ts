@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     print('· analytics cost on a request');
     const analytics = await measureAnalyticsCost(stack, sizes.analyticsRequests);
     print('· cold start');
-    const coldStart = measureColdStarts(Object.fromEntries(built.map((b) => [b.name, b.initBytes])), sizes.coldStartRuns);
+    const coldStart = await measureColdStarts(Object.fromEntries(built.map((b) => [b.name, b.initBytes])), sizes.coldStartRuns);
     print(`· import throughput (${sizes.importItems} items: ceiling, naive, pipeline)`);
     const importThroughput = await measureImportThroughput(emulator.endpoint, sizes.importItems);
     print(`· analytics processor throughput (${sizes.analyticsEvents} events: ceiling, processor)`);
