@@ -37,7 +37,7 @@ async function bundle(name, distDir) {
     sourcesContent: false,
     format: 'esm',
     platform: 'node',
-    target: 'node22',
+    target: 'node24',
     // Some CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     legalComments: 'none',

@@ -18,7 +18,7 @@ import { measureColdStarts } from './cold-start.ts';
 import { measureImportThroughput } from './import-throughput.ts';
 import { measureLoad } from './load.ts';
 
-// Node 20 here, nodejs22.x in Lambda: the SDK's notice about Node 22 is known.
+// Run directly on an older Node than the Lambda runtime's, the SDK's notice about that is known.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const quick = process.argv.includes('--quick');
 const sizes = quick

@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { repoRoot } from '../local/python-env.ts';
 import { startRecordingProxy, type RecordedCall } from './recording-proxy.ts';
 import { startRieFunction, type ClientOrder } from './rie.ts';
+import { LAMBDA_NODE_MAJOR } from './tools.ts';
 
 export interface OrderCount {
   invocations: number;
@@ -28,7 +29,7 @@ async function buildProbe(outdir: string): Promise<void> {
     bundle: true,
     format: 'esm',
     platform: 'node',
-    target: 'node22',
+    target: `node${LAMBDA_NODE_MAJOR}`,
     logLevel: 'warning',
   });
 }

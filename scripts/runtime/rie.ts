@@ -40,6 +40,8 @@ export interface RieFunctionOptions {
   clientOrder?: ClientOrder;
   /** Receives every line the emulator and the runtime print. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Another Node.js binary than the Lambda runtime's (to compare majors). */
+  node?: string;
   /** Shared list the Runtime API proxy records into (default: a new one). */
   calls?: RecordedCall[];
 }
@@ -115,7 +117,7 @@ export async function startRieFunction(options: RieFunctionOptions): Promise<Rie
       // The emulator hands the runtime its own Runtime API address; route it through the proxy.
       '/usr/bin/env',
       `AWS_LAMBDA_RUNTIME_API=${proxy.address}`,
-      tools.node,
+      options.node ?? tools.node,
       client,
       'handler.handler',
     ],

