@@ -99,8 +99,14 @@ async function startFunction(name: FunctionName, run: (typeof runs)[number]): Pr
   });
 }
 
-/** Real records: ReceiveMessage on the queue, shaped as the SQS event source mapping delivers them. */
-async function receiveRecords(queue: QueueName, atLeast: number): Promise<SQSRecord[]> {
+/** The body of the message no consumer can read (unterminated JSON). */
+const UNREADABLE_BODY = '{"not":"what this queue carries"';
+
+/**
+ * Real records: ReceiveMessage on the queue, shaped as the SQS event source mapping delivers
+ * them. Unreadable messages an earlier case left (visible again after their timeout) are skipped.
+ */
+async function receiveRecords(queue: QueueName, atLeast: number, keepUnreadable = false): Promise<SQSRecord[]> {
   const url = stack.queueUrl(queue);
   const arn = `arn:aws:sqs:${region}:${localAccountId}:${url.split('/').pop()}`;
   const records: SQSRecord[] = [];
@@ -108,7 +114,7 @@ async function receiveRecords(queue: QueueName, atLeast: number): Promise<SQSRec
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
     );
-    records.push(...Messages.map((m) => toSqsRecord(m, arn, region)));
+    records.push(...Messages.filter((m) => keepUnreadable || m.Body !== UNREADABLE_BODY).map((m) => toSqsRecord(m, arn, region)));
   }
   expect(records.length, `records on ${queue}`).toBeGreaterThanOrEqual(atLeast);
   return records;
@@ -117,11 +123,10 @@ async function receiveRecords(queue: QueueName, atLeast: number): Promise<SQSRec
 /** Sends a message nothing can process and receives it back as a real record. */
 async function unreadableRecord(queue: QueueName): Promise<SQSRecord> {
   const url = stack.queueUrl(queue);
-  const body = '{"not":"what this queue carries"';
-  await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
+  const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: UNREADABLE_BODY }));
   for (let attempt = 0; attempt < 20; attempt++) {
-    const records = await receiveRecords(queue, 1);
-    const record = records.find((r) => r.body === body);
+    const records = await receiveRecords(queue, 1, true);
+    const record = records.find((r) => r.messageId === MessageId);
     if (record) return record;
   }
   throw new Error(`the unreadable message did not come back from ${queue}`);
