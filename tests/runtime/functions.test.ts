@@ -136,6 +136,17 @@ async function unreadableRecord(queue: QueueName): Promise<SQSRecord> {
   throw new Error(`the unreadable message did not come back from ${queue}`);
 }
 
+/**
+ * Invokes an SQS consumer with up to `valid` real records from its queue plus one unreadable
+ * record, and expects exactly that record back as the batch's only failure.
+ */
+async function expectOnlyUnreadableFails(fn: RieFunction, queue: QueueName, valid: number): Promise<void> {
+  const records = [...(await receiveRecords(queue, 1)).slice(0, valid), await unreadableRecord(queue)];
+  const result = await fn.invoke({ Records: records });
+  expect(result.status).toBe(200);
+  expect(result.body).toEqual({ batchItemFailures: [{ itemIdentifier: records.at(-1)!.messageId }] });
+}
+
 interface Observed {
   /** `<function>/<client order>` */
   label: string;
@@ -238,6 +249,13 @@ function checkLogLines({ fn }: Observed, expect_: { emf: string[]; warn?: string
   }
 }
 
+/** Every check of a run: init and registration, response before delivery (`delivery`: some is expected), log lines. */
+function checkRun(observed: Observed, expected: { delivery: boolean; emf: string[]; warn?: string }): void {
+  checkInitAndRegistration(observed);
+  checkResponseBeforeTasks(observed, expected.delivery);
+  checkLogLines(observed, { emf: expected.emf, ...(expected.warn ? { warn: expected.warn } : {}) });
+}
+
 /** PutEvents fails on every attempt: events go to the fallback queue, counted as UndeliveredEvents. */
 async function withEventBridgeDown<T>(work: () => Promise<T>): Promise<T> {
   faults.setRules([{ target: 'AWSEvents.PutEvents', fault: { kind: 'status500' } }]);
@@ -269,9 +287,7 @@ describe.each(runs)('the real runtime, log format $logFormat, client order $clie
       expect(httpResult(await fn.invoke(itemEvent('PUT', `w-${run.clientOrder}`))).statusCode).toBe(201);
       expect(httpResult(await withEventBridgeDown(() => fn.invoke(itemEvent('PUT', `w-${run.clientOrder}`)))).statusCode).toBe(200);
     });
-    checkInitAndRegistration(observed);
-    checkResponseBeforeTasks(observed, true);
-    checkLogLines(observed, { emf: ['UndeliveredEvents'], warn: 'PutEvents failed' });
+    checkRun(observed, { delivery: true, emf: ['UndeliveredEvents'], warn: 'PutEvents failed' });
   }, 120_000);
 
   it('query: init, registration, response before its analytics, EMF and levels', async () => {
@@ -279,9 +295,7 @@ describe.each(runs)('the real runtime, log format $logFormat, client order $clie
       expect(httpResult(await fn.invoke(itemEvent('GET', `w-${run.clientOrder}`))).statusCode).toBe(200);
       expect(httpResult(await withEventBridgeDown(() => fn.invoke(itemEvent('GET', 'missing')))).statusCode).toBe(404);
     });
-    checkInitAndRegistration(observed);
-    checkResponseBeforeTasks(observed, true);
-    checkLogLines(observed, { emf: ['UndeliveredEvents'], warn: 'PutEvents failed' });
+    checkRun(observed, { delivery: true, emf: ['UndeliveredEvents'], warn: 'PutEvents failed' });
   }, 120_000);
 
   it('analytics-api: init, registration, response before its analytics, EMF and levels', async () => {
@@ -290,9 +304,7 @@ describe.each(runs)('the real runtime, log format $logFormat, client order $clie
       expect(httpResult(await fn.invoke(post)).statusCode).toBe(202);
       expect(httpResult(await withEventBridgeDown(() => fn.invoke(post))).statusCode).toBe(202);
     });
-    checkInitAndRegistration(observed);
-    checkResponseBeforeTasks(observed, true);
-    checkLogLines(observed, { emf: ['UndeliveredEvents'], warn: 'PutEvents failed' });
+    checkRun(observed, { delivery: true, emf: ['UndeliveredEvents'], warn: 'PutEvents failed' });
   }, 120_000);
 
   it('event-processor: the import API, and real app-event records with a partial batch failure', async () => {
@@ -304,42 +316,28 @@ describe.each(runs)('the real runtime, log format $logFormat, client order $clie
     });
     const observed = await observe('event-processor', run, async (fn) => {
       expect(httpResult(await fn.invoke(create)).statusCode).toBe(201);
-      const records = [...(await receiveRecords('app-events', 1)).slice(0, 3), await unreadableRecord('app-events')];
-      const result = await fn.invoke({ Records: records });
-      expect(result.status).toBe(200);
-      expect(result.body).toEqual({ batchItemFailures: [{ itemIdentifier: records.at(-1)!.messageId }] });
+      await expectOnlyUnreadableFails(fn, 'app-events', 3);
     });
-    checkInitAndRegistration(observed);
-    checkResponseBeforeTasks(observed, true);
-    checkLogLines(observed, { emf: [] });
+    checkRun(observed, { delivery: true, emf: [] });
   }, 120_000);
 
   it('import: real import-queue records with a partial batch failure', async () => {
     const observed = await observe('import', run, async (fn) => {
-      const records = [...(await receiveRecords('import', 1)).slice(0, 1), await unreadableRecord('import')];
-      const result = await fn.invoke({ Records: records });
-      expect(result.status).toBe(200);
-      expect(result.body).toEqual({ batchItemFailures: [{ itemIdentifier: records.at(-1)!.messageId }] });
+      await expectOnlyUnreadableFails(fn, 'import', 1);
     });
-    checkInitAndRegistration(observed);
-    checkResponseBeforeTasks(observed, false);
-    checkLogLines(observed, { emf: [] });
+    checkRun(observed, { delivery: false, emf: [] });
   }, 120_000);
 
   it('analytics: real analytics-queue records; an invalid one the DLQ refuses is the partial batch failure', async () => {
     const observed = await observe('analytics', run, async (fn) => {
-      const records = [...(await receiveRecords('analytics', 1)).slice(0, 5), await unreadableRecord('analytics')];
+      // The DLQ refuses the unreadable record, so it is reported failed (retried, then redriven).
       faults.setRules([{ target: 'AmazonSQS.SendMessage', fault: { kind: 'status500' } }]);
       try {
-        const result = await fn.invoke({ Records: records });
-        expect(result.status).toBe(200);
-        expect(result.body).toEqual({ batchItemFailures: [{ itemIdentifier: records.at(-1)!.messageId }] });
+        await expectOnlyUnreadableFails(fn, 'analytics', 5);
       } finally {
         faults.clearRules();
       }
     });
-    checkInitAndRegistration(observed);
-    checkResponseBeforeTasks(observed, false);
-    checkLogLines(observed, { emf: ['AnalyticsEventsStored', 'AnalyticsEventsFailed'], warn: 'analytics event rejected' });
+    checkRun(observed, { delivery: false, emf: ['AnalyticsEventsStored', 'AnalyticsEventsFailed'], warn: 'analytics event rejected' });
   }, 120_000);
 });
