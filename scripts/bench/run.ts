@@ -141,9 +141,11 @@ How each is measured:
 - **Load**: autocannon on loopback against the local API (PUT, GET item, list, GET item,
   stats in turn), then the analytics queue is drained and the stored analytics events of
   the load's tenant are counted against the requests made.
-- **Cold start**: a fresh \`node\` process per sample importing the handler module, median;
-  the baseline is the same handler compiled by plain \`tsc\` importing its dependencies
-  from node_modules. Bundle KB is what the bundle loads at init (entry plus statically
+- **Cold start**: the \`INIT REPORT\` duration of the Runtime Interface Emulator, one fresh
+  emulator + aws-lambda-ric on the Lambda runtime's Node per sample (runtime start, handler
+  import, extension registration), median; the baseline is the same handler compiled by
+  plain \`tsc\` importing its dependencies from node_modules. Figures from before this
+  method (import in a fresh process) are not comparable: the runtime's own start is in. Bundle KB is what the bundle loads at init (entry plus statically
   imported chunks; lazily imported chunks are not loaded unless used).
 `;
 }
