@@ -7,15 +7,17 @@
  * Settling the batch (counting it) is one conditional update of its chunk: see
  * settleBatch in ../shared/imports/jobs.ts.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../shared/aws-clients.ts';
+import { isConditionFailure } from '../shared/aws-errors.ts';
 import { batchGetAll } from '../shared/batch-get.ts';
 import { config } from '../shared/config.ts';
 import { BATCH_RETENTION_SECONDS, batchSortKey, chunkSortKey, epochIn, failureSortKey, JOB_RETENTION_SECONDS, jobPartition } from '../shared/imports/jobs.ts';
 import { ITEMS_PER_WRITE } from '../shared/imports/limits.ts';
 import type { ImportMessage } from '../shared/imports/messages.ts';
+import { transactWrite } from '../shared/imports/transact.ts';
 import { collectionPartition, itemSortKey } from '../shared/items/keys.ts';
+import { RETRY_POLICIES, sendUntilProcessed } from '../shared/retry.ts';
 
 export interface PlannedItem {
   /** The version the import writes. */
@@ -31,7 +33,6 @@ export interface BatchPlan {
 }
 
 const keyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type BatchState = { settled: true } | { settled: false; plan: BatchPlan };
 
@@ -83,16 +84,18 @@ async function getPlan(message: ImportMessage): Promise<BatchPlan | undefined> {
 /** Stores the plan unless one is there already; returns the plan that counts. */
 export async function savePlan(message: ImportMessage, plan: BatchPlan): Promise<BatchPlan> {
   try {
-    await dynamo().send(
-      new PutCommand({
-        TableName: config.dataTable(),
-        Item: { ...keyOf(message), plan: JSON.stringify(plan), expiresAt: epochIn(BATCH_RETENTION_SECONDS) },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await transactWrite([
+      {
+        Put: {
+          TableName: config.dataTable(),
+          Item: { ...keyOf(message), plan: JSON.stringify(plan), expiresAt: epochIn(BATCH_RETENTION_SECONDS) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ]);
     return plan;
   } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    if (!isConditionFailure(error)) throw error;
     const current = await getPlan(message);
     if (!current) throw error;
     return current;
@@ -119,12 +122,10 @@ export async function recordFailures(message: ImportMessage, failures: ReadonlyA
   }));
   // A message holds up to 98 items; BatchWriteItem takes 25 puts.
   while (all.length > 0) {
-    let pending = all.splice(0, ITEMS_PER_WRITE);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= 8) throw new Error('could not record import failures');
-      if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt * Math.random()));
+    const left = await sendUntilProcessed(RETRY_POLICIES.batchRemainder, all.splice(0, ITEMS_PER_WRITE), async (pending) => {
       const result = await dynamo().send(new BatchWriteCommand({ RequestItems: { [config.dataTable()]: pending } }));
-      pending = (result.UnprocessedItems?.[config.dataTable()] ?? []) as typeof pending;
-    }
+      return (result.UnprocessedItems?.[config.dataTable()] ?? []) as typeof pending;
+    });
+    if (left.length > 0) throw new Error('could not record import failures');
   }
 }

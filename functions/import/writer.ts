@@ -1,18 +1,18 @@
 /**
  * BatchWriteItem with the retries AWS asks for: UnprocessedItems are sent again with
- * full-jitter exponential back-off. A batch DynamoDB refuses outright (ValidationException:
+ * back-off (../shared/retry.ts). A batch DynamoDB refuses outright (ValidationException:
  * one item it cannot store) is written item by item, so one poison item does not keep its
- * batch-mates out. Returns the items that could not be written, with a reason each.
+ * batch-mates out. A call that still fails after the SDK's own retries (throttled,
+ * unavailable) is not retried here: its items come back as transient failures and SQS
+ * delivers the message again. Returns the items that could not be written, with a reason each.
  */
 import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../shared/aws-clients.ts';
-import { backoffDelay } from '../shared/events/publisher.ts';
+import { isTransient } from '../shared/aws-errors.ts';
+import { RETRY_POLICIES, sendUntilProcessed } from '../shared/retry.ts';
 
 export interface WriteOptions {
   tableName: string;
-  attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -32,56 +32,38 @@ export interface WriteReport {
   isolated: boolean;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-const TRANSIENT = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'ECONNRESET',
-  'ECONNREFUSED',
-]);
-
-export function isTransient(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  return TRANSIENT.has(e.name ?? '') || TRANSIENT.has(e.code ?? '') || (e.$metadata?.httpStatusCode ?? 0) >= 500;
-}
-
 /** Any item record: only its `id` is read here. */
 type Record_ = { id: string };
 
 export async function writeItems(records: readonly Record_[], options: WriteOptions): Promise<WriteReport> {
-  const attempts = options.attempts ?? 8;
-  const baseDelayMs = options.baseDelayMs ?? 50;
-  const maxDelayMs = options.maxDelayMs ?? 3000;
-  const sleep = options.sleep ?? defaultSleep;
   const report: WriteReport = { failures: [], unprocessedRetries: 0, isolated: false };
-  let pending: Record_[] = [...records];
-  let lastError: unknown;
-  for (let attempt = 0; attempt < attempts && pending.length > 0; attempt++) {
-    if (attempt > 0) await sleep(Math.min(maxDelayMs, backoffDelay(attempt, baseDelayMs)));
-    try {
-      const result = await dynamo().send(
-        new BatchWriteCommand({ RequestItems: { [options.tableName]: pending.map((Item) => ({ PutRequest: { Item } })) } }),
-      );
-      const unprocessed = result.UnprocessedItems?.[options.tableName] ?? [];
-      const left = new Set(unprocessed.map((request) => String(request.PutRequest?.Item?.id)));
-      pending = pending.filter((record) => left.has(record.id));
-      report.unprocessedRetries += pending.length;
-    } catch (error) {
-      lastError = error;
-      if (isTransient(error)) continue;
-      // DynamoDB refused the whole request: find the item(s) at fault by writing one by one.
-      report.isolated = true;
-      report.failures.push(...(await writeOneByOne(pending, options.tableName)));
-      pending = [];
-    }
-  }
-  const reason = lastError ? `still failing after ${attempts} attempts: ${describe(lastError)}` : `still unprocessed after ${attempts} attempts`;
-  for (const record of pending) report.failures.push({ id: record.id, reason, permanent: false });
+  const policy = RETRY_POLICIES.batchRemainder;
+  const left = await sendUntilProcessed(
+    policy,
+    records,
+    async (pending) => {
+      try {
+        const result = await dynamo().send(
+          new BatchWriteCommand({ RequestItems: { [options.tableName]: pending.map((Item) => ({ PutRequest: { Item } })) } }),
+        );
+        const unprocessed = new Set((result.UnprocessedItems?.[options.tableName] ?? []).map((request) => String(request.PutRequest?.Item?.id)));
+        const next = pending.filter((record) => unprocessed.has(record.id));
+        report.unprocessedRetries += next.length;
+        return next;
+      } catch (error) {
+        if (isTransient(error)) {
+          for (const record of pending) report.failures.push({ id: record.id, reason: `still failing after the SDK's retries: ${describe(error)}`, permanent: false });
+        } else {
+          // DynamoDB refused the whole request: find the item(s) at fault by writing one by one.
+          report.isolated = true;
+          report.failures.push(...(await writeOneByOne(pending, options.tableName)));
+        }
+        return [];
+      }
+    },
+    options.sleep,
+  );
+  for (const record of left) report.failures.push({ id: record.id, reason: `still unprocessed after ${policy.attempts} attempts`, permanent: false });
   return report;
 }
 

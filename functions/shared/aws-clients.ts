@@ -18,7 +18,9 @@ let clients: Partial<AwsClients> = {};
 /**
  * Every call gets a deadline well inside the function's timeout: a data store that hangs
  * becomes a TimeoutError the SDK retries (3 attempts) and then our 503, instead of an
- * invocation killed by Lambda with no answer of ours and no analytics event.
+ * invocation killed by Lambda with no answer of ours and no analytics event. These are the
+ * first of the retry layers described in ./retry.ts; the SDK resends a request whose answer
+ * was lost, which is why every conditional write is idempotent (./imports/transact.ts).
  */
 function clientOptions() {
   return {

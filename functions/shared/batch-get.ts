@@ -1,9 +1,9 @@
 /** BatchGetItem the way AWS asks for it: 100 keys a call, UnprocessedKeys sent again with back-off. */
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from './aws-clients.ts';
+import { RETRY_POLICIES, sendUntilProcessed } from './retry.ts';
 
 const MAX_KEYS_PER_CALL = 100;
-const MAX_ATTEMPTS = 8;
 
 export interface Projection {
   expression: string;
@@ -14,10 +14,7 @@ export interface Projection {
 export async function batchGetAll(table: string, keys: ReadonlyArray<Record<string, string>>, projection: Projection): Promise<Array<Record<string, unknown>>> {
   const records: Array<Record<string, unknown>> = [];
   for (let i = 0; i < keys.length; i += MAX_KEYS_PER_CALL) {
-    let pending = keys.slice(i, i + MAX_KEYS_PER_CALL);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt * Math.random())));
+    const left = await sendUntilProcessed(RETRY_POLICIES.batchRemainder, keys.slice(i, i + MAX_KEYS_PER_CALL), async (pending) => {
       const result = await dynamo().send(
         new BatchGetCommand({
           RequestItems: {
@@ -26,8 +23,9 @@ export async function batchGetAll(table: string, keys: ReadonlyArray<Record<stri
         }),
       );
       records.push(...(result.Responses?.[table] ?? []));
-      pending = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, string>>;
-    }
+      return (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, string>>;
+    });
+    if (left.length > 0) throw new Error('BatchGetItem kept returning unprocessed keys');
   }
   return records;
 }

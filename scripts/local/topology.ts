@@ -1,12 +1,14 @@
 /**
- * The system's topology, declared once: tables, queues (with their DLQs and redrive),
- * event buses, rules, routes and functions. The local stack provisions exactly this, and
- * tests/infra/drift.test.ts fails when terraform/ says anything different.
+ * The system's topology: tables, queues (with their DLQs and redrive), event buses, rules,
+ * routes and functions. It is declared once, in terraform/modules/event-flows/topology.json,
+ * which Terraform reads (topology.tf) and this module imports, so the local stack provisions
+ * exactly what AWS gets. This module only gives the JSON its camelCase shape and types, and
+ * checks that every name it refers to (a consumer, a bus, a queue, a route's function) exists.
  *
  * Names here are logical; each environment prefixes them (`event-flows-local-data`,
  * `event-flows-dev-data`, ...).
  */
-
+import declared from '../../terraform/modules/event-flows/topology.json' with { type: 'json' };
 export interface IndexDeclaration {
   name: string;
   hashKey: string;
@@ -50,108 +52,65 @@ export interface RouteDeclaration {
   auth: 'jwt' | 'none';
 }
 
-export const functions = {
-  query: { description: 'Reads items and collection stats', memoryMb: 512, timeoutSeconds: 10 },
-  write: { description: 'Creates, replaces, patches and deletes items', memoryMb: 512, timeoutSeconds: 10 },
-  'event-processor': {
-    description: 'Import API and central router of application events',
-    memoryMb: 1024,
-    timeoutSeconds: 30,
-  },
-  import: { description: 'Batch-writes queued import chunks', memoryMb: 1024, timeoutSeconds: 60 },
-  analytics: { description: 'Validates, enriches and stores analytics events', memoryMb: 512, timeoutSeconds: 30 },
-  'analytics-api': {
-    description: 'Reads analytics and accepts front-end events',
-    memoryMb: 512,
-    timeoutSeconds: 10,
-  },
-} as const satisfies Record<string, FunctionDeclaration>;
-export type FunctionName = keyof typeof functions;
+export type FunctionName = keyof typeof declared.functions;
+export type TableName = keyof typeof declared.tables;
+export type QueueName = keyof typeof declared.queues;
+export type BusName = (typeof declared.buses)[number];
+export type RouteKey = keyof typeof declared.routes;
 
-export const tables = {
-  data: {
-    hashKey: 'pk',
-    rangeKey: 'sk',
-    ttlAttribute: 'expiresAt',
-    indexes: [
-      { name: 'byCreatedAt', hashKey: 'pk', rangeKey: 'createdSort' },
-      { name: 'byUpdatedAt', hashKey: 'pk', rangeKey: 'updatedSort' },
-    ],
-  },
-  analytics: {
-    hashKey: 'pk',
-    rangeKey: 'sk',
-    ttlAttribute: 'expiresAt',
-    indexes: [{ name: 'byUser', hashKey: 'userPk', rangeKey: 'userSk' }],
-  },
-} as const satisfies Record<string, TableDeclaration>;
-export type TableName = keyof typeof tables;
+/** The JSON's entries under their keys, converted one by one (key order kept). */
+function mapEntries<K extends string, V, T>(entries: Record<K, V>, convert: (value: V, key: K) => T): Record<K, T> {
+  return Object.fromEntries(Object.entries(entries).map(([key, value]) => [key, convert(value as V, key as K)])) as Record<K, T>;
+}
 
-export const queues = {
-  import: {
-    maxReceiveCount: 5,
-    consumer: 'import',
-    batchSize: 10,
-    batchingWindowSeconds: 0,
-    maximumConcurrency: 10,
-  },
-  'app-events': {
-    maxReceiveCount: 5,
-    consumer: 'event-processor',
-    batchSize: 10,
-    batchingWindowSeconds: 1,
-    maximumConcurrency: 5,
-  },
-  analytics: {
-    maxReceiveCount: 5,
-    consumer: 'analytics',
-    batchSize: 10,
-    batchingWindowSeconds: 1,
-    maximumConcurrency: 5,
-  },
-} as const satisfies Record<string, QueueDeclaration>;
-export type QueueName = keyof typeof queues;
+/** `name` if it is one of `known`; otherwise topology.json refers to something it does not declare. */
+function known<N extends string>(name: string, known: Record<N, unknown> | readonly N[], what: string, where: string): N {
+  const names: readonly string[] = Array.isArray(known) ? known : Object.keys(known);
+  if (!names.includes(name)) throw new Error(`topology.json: ${where} names the ${what} "${name}", which it does not declare`);
+  return name as N;
+}
 
-export const buses = ['app', 'analytics'] as const;
-export type BusName = (typeof buses)[number];
+/** The topology in camelCase with its types; throws when an entry names something topology.json does not declare. */
+export function readTopology(json: typeof declared) {
+  const functions: Record<FunctionName, FunctionDeclaration> = mapEntries(json.functions, (f) => ({
+    description: f.description,
+    memoryMb: f.memory_mb,
+    timeoutSeconds: f.timeout_seconds,
+  }));
+  const tables: Record<TableName, TableDeclaration> = mapEntries(json.tables, (t) => ({
+    hashKey: t.hash_key,
+    rangeKey: t.range_key,
+    ttlAttribute: t.ttl_attribute,
+    indexes: t.indexes.map((i) => ({ name: i.name, hashKey: i.hash_key, rangeKey: i.range_key })),
+  }));
+  const queues: Record<QueueName, QueueDeclaration> = mapEntries(json.queues, (q, key) => ({
+    maxReceiveCount: q.max_receive_count,
+    consumer: known(q.consumer, json.functions, 'function', `queue ${key}`),
+    batchSize: q.batch_size,
+    batchingWindowSeconds: q.batching_window_seconds,
+    maximumConcurrency: q.maximum_concurrency,
+  }));
+  const buses: readonly BusName[] = json.buses;
+  // Event patterns differ in shape from rule to rule, so the JSON's inferred type is a union.
+  const declaredRules = json.rules as Record<string, { bus: string; event_pattern: Record<string, unknown>; target_queue: string }>;
+  const rules: Record<string, RuleDeclaration> = mapEntries(declaredRules, (r, key) => ({
+    bus: known(r.bus, json.buses, 'bus', `rule ${key}`),
+    eventPattern: r.event_pattern,
+    targetQueue: known(r.target_queue, json.queues, 'queue', `rule ${key}`),
+  }));
+  const routes: Record<RouteKey, RouteDeclaration> = mapEntries(json.routes, (r, key) => ({
+    function: known(r.function, json.functions, 'function', `route ${key}`),
+    auth: known(r.auth, ['jwt', 'none'] as const, 'auth mode', `route ${key}`),
+  }));
+  return { functions, tables, queues, buses, rules, routes };
+}
 
-export const rules = {
-  'app-to-event-processor': {
-    bus: 'app',
-    eventPattern: { source: ['event-flows.items', 'event-flows.imports'] },
-    targetQueue: 'app-events',
-  },
-  'analytics-to-processor': {
-    bus: 'analytics',
-    eventPattern: { 'detail-type': [{ suffix: '_ANALYTICS' }] },
-    targetQueue: 'analytics',
-  },
-} as const satisfies Record<string, RuleDeclaration>;
+export const { functions, tables, queues, buses, rules, routes } = readTopology(declared);
 
 /** Queues that a rule targets: each gets a `<queue>-delivery-dlq` for EventBridge delivery failures. */
 export function ruleTargetQueues(): QueueName[] {
   return [...new Set(Object.values(rules).map((rule) => rule.targetQueue))];
 }
-
-export const routes = {
-  'GET /health': { function: 'query', auth: 'none' },
-  'GET /items/{collection}': { function: 'query', auth: 'jwt' },
-  'GET /items/{collection}/{id}': { function: 'query', auth: 'jwt' },
-  'GET /collections/{collection}/stats': { function: 'query', auth: 'jwt' },
-  'PUT /items/{collection}/{id}': { function: 'write', auth: 'jwt' },
-  'PATCH /items/{collection}/{id}': { function: 'write', auth: 'jwt' },
-  'DELETE /items/{collection}/{id}': { function: 'write', auth: 'jwt' },
-  'POST /imports': { function: 'event-processor', auth: 'jwt' },
-  'POST /imports/{importId}/items': { function: 'event-processor', auth: 'jwt' },
-  'POST /imports/{importId}/commit': { function: 'event-processor', auth: 'jwt' },
-  'GET /imports/{importId}': { function: 'event-processor', auth: 'jwt' },
-  'GET /imports/{importId}/failures': { function: 'event-processor', auth: 'jwt' },
-  'GET /analytics/summary': { function: 'analytics-api', auth: 'jwt' },
-  'GET /analytics/timeseries': { function: 'analytics-api', auth: 'jwt' },
-  'GET /analytics/users/{userId}/events': { function: 'analytics-api', auth: 'jwt' },
-  'POST /events': { function: 'analytics-api', auth: 'jwt' },
-} as const satisfies Record<string, RouteDeclaration>;
-export type RouteKey = keyof typeof routes;
 
 /** Environment variables every function receives, named after the resources they point to. */
 export function functionEnvironment(names: {

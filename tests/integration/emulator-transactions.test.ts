@@ -1,7 +1,8 @@
 /**
  * The emulator as the functions see it: moto's DynamoDB transactions, patched by
  * scripts/local/moto_server.py, must neither erase concurrent writes when one fails nor
- * leave a failed transaction half applied.
+ * leave a failed transaction half applied, and must honour ClientRequestToken as DynamoDB
+ * does (the functions' writes rely on it when the SDK resends a write whose answer was lost).
  */
 import { BatchWriteCommand, GetCommand, PutCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -62,5 +63,25 @@ describe('DynamoDB transactions on the emulator', () => {
     );
     expect((await dynamo().send(new GetCommand({ TableName: table, Key: { pk: 'ok', sk: 'counter' } }))).Item?.n).toBe(1);
     expect((await dynamo().send(new GetCommand({ TableName: table, Key: { pk: 'ok', sk: 'a' } }))).Item).toBeDefined();
+  });
+
+  it('ClientRequestToken: the same request again succeeds without writing; another request with the token is refused; a cancelled one is not remembered', async () => {
+    const request = (n: number, token: string, condition?: string) =>
+      new TransactWriteCommand({
+        ClientRequestToken: token,
+        TransactItems: [
+          { Update: { TableName: table, Key: { pk: 'token', sk: 'counter' }, UpdateExpression: 'ADD n :n', ExpressionAttributeValues: { ':n': n, ...(condition ? { ':never': -1 } : {}) }, ...(condition ? { ConditionExpression: condition } : {}) } },
+        ],
+      });
+    const counter = async () => (await dynamo().send(new GetCommand({ TableName: table, Key: { pk: 'token', sk: 'counter' }, ConsistentRead: true }))).Item?.n;
+    await dynamo().send(request(1, 'token-a'));
+    await dynamo().send(request(1, 'token-a'));
+    expect(await counter()).toBe(1);
+    await expect(dynamo().send(request(2, 'token-a'))).rejects.toMatchObject({ name: 'IdempotentParameterMismatchException' });
+    await dynamo().send(request(1, 'token-b'));
+    expect(await counter()).toBe(2);
+    await expect(dynamo().send(request(5, 'token-c', 'n = :never'))).rejects.toMatchObject({ name: 'TransactionCanceledException' });
+    await expect(dynamo().send(request(5, 'token-c', 'n = :never'))).rejects.toMatchObject({ name: 'TransactionCanceledException' });
+    expect(await counter()).toBe(2);
   });
 });

@@ -5,7 +5,7 @@
  * over existing items keeps createdAt, bumps versions and counts only new items in the stats.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -138,7 +138,7 @@ describe('import worker', () => {
     const { job, messages } = await jobWithChunk('crash', makeItems('k', 5));
     // First delivery: the plan is saved, items written, then the update that settles it "crashes".
     wrappedDynamo((command) => {
-      if (command instanceof UpdateCommand) return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
+      if (command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => item.Update)) return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
       return undefined;
     });
     expect((await runWorker(sqsEvent(messages))).batchItemFailures).toHaveLength(1);

@@ -9,6 +9,11 @@
  * - `latency`:   waits `ms`, then forwards;
  * - `drop`:      destroys the client's connection without an answer (ECONNRESET);
  * - `hang`:      never answers (the connection is released on close()).
+ * - `lostAnswer`: forwards the request and lets the emulator apply it, then loses the
+ *                answer: drops the connection once the answer is in (no `delayMs`), or
+ *                holds it for `delayMs` first (past the client's request timeout, so the
+ *                SDK has given up and retried). Either way the SDK resends a write that
+ *                was applied, as it does on AWS when a response is lost in the network.
  *
  * The operation is the `x-amz-target` header (`DynamoDB_20120810.PutItem`,
  * `AWSEvents.PutEvents`, `AmazonSQS.SendMessageBatch`) or, for SQS's query protocol, the
@@ -24,7 +29,8 @@ export type Fault =
   | { kind: 'throttle'; code: 'ThrottlingException' | 'ProvisionedThroughputExceededException' }
   | { kind: 'latency'; ms: number }
   | { kind: 'drop' }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  | { kind: 'lostAnswer'; delayMs?: number };
 
 export interface FaultRule {
   /** An operation name or prefix (a string ending in `.` matches as a prefix), a RegExp, or a predicate. */
@@ -32,6 +38,8 @@ export interface FaultRule {
   fault: Fault;
   /** Applies to this many matching requests, then stops matching. Default: every one. */
   times?: number;
+  /** Lets this many matching requests through untouched before the rule applies. Default 0. */
+  skip?: number;
 }
 
 export interface FaultProxyStats {
@@ -80,7 +88,7 @@ export function awsJsonError(operation: string, name: string, message: string): 
 
 export async function startFaultProxy(options: { upstream: string }): Promise<FaultProxy> {
   let upstream = new URL(options.upstream);
-  let rules: Array<FaultRule & { used: number }> = [];
+  let rules: Array<FaultRule & { used: number; skipped: number }> = [];
   const stats: FaultProxyStats = { requests: 0, forwarded: 0, faultsInjected: 0, operations: {}, faults: {} };
   const sockets = new Set<Socket>();
 
@@ -88,12 +96,18 @@ export async function startFaultProxy(options: { upstream: string }): Promise<Fa
     bag[key] = (bag[key] ?? 0) + 1;
   };
 
-  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse) => {
+  /** Forwards the request; `lose` (if given) gets the socket once the whole answer is in, instead of the client. */
+  const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, lose?: () => void) => {
     stats.forwarded++;
     const headers = { ...req.headers, host: upstream.host };
     const outgoing = httpRequest(
       { hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers },
       (answer) => {
+        if (lose) {
+          answer.resume();
+          answer.once('end', lose);
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -107,7 +121,7 @@ export async function startFaultProxy(options: { upstream: string }): Promise<Fa
     stats.requests++;
     const operation = operationOf(req.headers, body);
     count(stats.operations, operation);
-    const rule = rules.find((r) => (r.times === undefined || r.used < r.times) && matches(r, operation));
+    const rule = rules.find((r) => (r.times === undefined || r.used < r.times) && matches(r, operation) && r.skipped++ >= (r.skip ?? 0));
     if (!rule) return forward(req, body, res);
     rule.used++;
     stats.faultsInjected++;
@@ -137,6 +151,15 @@ export async function startFaultProxy(options: { upstream: string }): Promise<Fa
       case 'hang':
         // Nothing: the client waits until it gives up, or until close() releases the socket.
         return;
+      case 'lostAnswer': {
+        const lose = () => {
+          if (fault.delayMs === undefined) return req.socket.destroy();
+          const timer = setTimeout(() => req.socket.destroy(), fault.delayMs);
+          res.once('close', () => clearTimeout(timer));
+        };
+        forward(req, body, res, lose);
+        return;
+      }
     }
   };
 
@@ -158,7 +181,7 @@ export async function startFaultProxy(options: { upstream: string }): Promise<Fa
   return {
     url: `http://127.0.0.1:${address.port}`,
     setRules: (next) => {
-      rules = next.map((rule) => ({ ...rule, used: 0 }));
+      rules = next.map((rule) => ({ ...rule, used: 0, skipped: 0 }));
     },
     clearRules: () => {
       rules = [];

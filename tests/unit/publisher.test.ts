@@ -10,7 +10,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { drainAfterResponseTasks, pendingAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import {
-  backoffDelay,
   entrySize,
   EventPublisher,
   MAX_ENTRIES_PER_CALL,
@@ -19,6 +18,7 @@ import {
   UNDELIVERED_EVENT,
   FALLBACK_RESERVE_MS,
 } from '../../functions/shared/events/publisher.ts';
+import { backoffDelay } from '../../functions/shared/retry.ts';
 
 const entry = (detailBytes: number, n = 0): PutEventsRequestEntry => ({ Source: 's', DetailType: `T${n}`, Detail: JSON.stringify({ n, pad: 'x'.repeat(Math.max(0, detailBytes - 20)) }) });
 

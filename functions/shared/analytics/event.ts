@@ -1,6 +1,6 @@
 /**
- * The spec's AnalyticsEvent (shared/spec/event-processing-flows.md, "Analytics Event
- * Structure"), and the one function that builds it.
+ * The AnalyticsEvent contract (docs/ANALYTICS.md, "The event"), and the one function that
+ * builds it.
  */
 import type { Context } from 'aws-lambda';
 import { config } from '../config.ts';

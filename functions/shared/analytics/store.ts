@@ -2,10 +2,11 @@
  * The analytics table: storing an event once (with its aggregates, atomically) and the
  * reads the analytics API serves. Layout and identity: ./keys.ts.
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { QueryCommand, TransactWriteCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
+import { cancellationCodes } from '../aws-errors.ts';
 import { config } from '../config.ts';
+import { transactWrite } from '../imports/transact.ts';
 import type { EventCategory } from './event.ts';
 import { bucketAttribute, bucketOf } from './histogram.ts';
 import {
@@ -142,9 +143,6 @@ function eventItem({ event, enrichment }: EventToStore) {
   };
 }
 
-const RETRYABLE_REASONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Stores a batch of events and adds them to their minute and hour aggregates in ONE
  * transaction: each event's Put is conditional on it not being there yet, and the
@@ -152,8 +150,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * once, and a hot aggregate is then written once per batch, not once per event). If some
  * events were already stored, DynamoDB cancels the transaction naming them; they become
  * duplicates (counted in `duplicates`, not in `count`) and the rest is retried. So every
- * event is counted exactly once however often it is delivered. Conflicts with concurrent
- * writers are retried here with back-off; anything else is thrown.
+ * event is counted exactly once however often it is delivered. The transaction is idempotent
+ * (../imports/transact.ts, which also retries conflicts with concurrent writers): resent
+ * after a lost answer, it does not take its own events for duplicates.
  */
 export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]> {
   if (items.length === 0) return [];
@@ -169,33 +168,24 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
       pending.push(index);
     }
   });
-  for (let attempt = 0; ; attempt++) {
+  // Each round drops at least one event (as a duplicate) or ends: bounded by the batch size.
+  for (;;) {
     const deltas = new Map<string, AggregateDelta>();
     for (const index of pending) addToDeltas(deltas, items[index]!, false);
     for (const index of duplicates) addToDeltas(deltas, items[index]!, true);
     try {
-      await dynamo().send(
-        new TransactWriteCommand({
-          TransactItems: [
-            ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
-            ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
-          ],
-        }),
-      );
+      await transactWrite([
+        ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
+        ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
+      ]);
       for (const index of duplicates) outcomes[index] = 'duplicate';
       return outcomes;
     } catch (error) {
-      const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : undefined;
-      if (!reasons) throw error;
-      const already = pending.filter((_, position) => reasons[position]?.Code === 'ConditionalCheckFailed');
-      if (already.length > 0) {
-        duplicates.push(...already);
-        pending = pending.filter((index) => !already.includes(index));
-        continue;
-      }
-      const retryable = reasons.some((reason) => RETRYABLE_REASONS.has(reason.Code ?? ''));
-      if (!retryable || attempt >= 5) throw error;
-      await sleep(Math.random() * 25 * 2 ** attempt);
+      const codes = cancellationCodes(error);
+      const already = pending.filter((_, position) => codes?.[position] === 'ConditionalCheckFailed');
+      if (already.length === 0) throw error;
+      duplicates.push(...already);
+      pending = pending.filter((index) => !already.includes(index));
     }
   }
 }

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { afterResponse } from '../after-response.ts';
 import { eventBridge, sqs } from '../aws-clients.ts';
 import { countMetric, log } from '../log.ts';
+import { backoffDelay, RETRY_POLICIES, sleep as realSleep } from '../retry.ts';
 
 /** PutEvents takes 10 entries a call. */
 export const MAX_ENTRIES_PER_CALL = 10;
@@ -42,9 +43,9 @@ export interface OutgoingEvent {
 export interface PublisherOptions {
   busName: () => string;
   fallbackQueueUrl: () => string | undefined;
-  /** PutEvents rounds, the first included. Default 4. */
+  /** PutEvents rounds, the first included. Default: RETRY_POLICIES.eventDelivery (4). */
   maxAttempts?: number;
-  /** Back-off base; round n waits a random time in [0, base * 2^n]. Default 50 ms. */
+  /** Back-off base; round n waits a random time in [0, base * 2^n] (capped by the policy). Default 50 ms. */
   baseDelayMs?: number;
   /** Each PutEvents call is abandoned after this long (and retried). Default 1,500 ms. */
   callTimeoutMs?: number;
@@ -86,11 +87,6 @@ export function toBatches(entries: PutEventsRequestEntry[]): PutEventsRequestEnt
   return batches;
 }
 
-/** Full-jitter exponential back-off: random in [0, base * 2^attempt]. */
-export function backoffDelay(attempt: number, baseDelayMs: number, random: () => number = Math.random): number {
-  return Math.floor(random() * baseDelayMs * 2 ** attempt);
-}
-
 /** Per-entry error codes that will fail the same way however often they are retried. */
 const PERMANENT_ENTRY_ERRORS = new Set(['MalformedDetail', 'InvalidArgument', 'ValidationException', 'AccessDeniedException', 'NotAuthorizedForSourceException', 'ResourceNotFoundException']);
 
@@ -103,8 +99,6 @@ export function isRetryableCallError(error: unknown): boolean {
   const name = (error as { name?: string } | undefined)?.name ?? '';
   return !PERMANENT_ENTRY_ERRORS.has(name) && name !== 'UnrecognizedClientException';
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Failed {
   entry: PutEventsRequestEntry;
@@ -122,11 +116,11 @@ export class EventPublisher {
   private readonly random: () => number;
 
   constructor(private readonly options: PublisherOptions) {
-    this.maxAttempts = options.maxAttempts ?? 4;
-    this.baseDelayMs = options.baseDelayMs ?? 50;
+    this.maxAttempts = options.maxAttempts ?? RETRY_POLICIES.eventDelivery.attempts;
+    this.baseDelayMs = options.baseDelayMs ?? RETRY_POLICIES.eventDelivery.baseDelayMs;
     this.callTimeoutMs = options.callTimeoutMs ?? 1500;
     this.flushBudgetMs = options.flushBudgetMs ?? 3000;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep ?? realSleep;
     this.random = options.random ?? Math.random;
   }
 
@@ -172,7 +166,7 @@ export class EventPublisher {
     }
     for (let attempt = 0; attempt < this.maxAttempts && remaining.length > 0 && Date.now() < deadline; attempt++) {
       if (attempt > 0) {
-        const delay = backoffDelay(attempt, this.baseDelayMs, this.random);
+        const delay = backoffDelay(attempt, this.baseDelayMs, this.random, RETRY_POLICIES.eventDelivery.maxDelayMs);
         if (Date.now() + delay >= deadline) break;
         report.retried += remaining.length;
         await this.sleep(delay);

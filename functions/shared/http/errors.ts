@@ -2,6 +2,7 @@
  * Errors a handler throws to answer with a 4xx/5xx. The body is always
  * `{"error": {"code", "message", "details?"}}`; `code` is stable and machine-readable.
  */
+import { isThrottling as isThrottlingError, isUnavailable } from '../aws-errors.ts';
 
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -82,22 +83,14 @@ export function errorTypeOf(error: ApiError): ErrorType {
   }
 }
 
-const UNAVAILABLE_NAMES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'TimeoutError', 'ServiceUnavailable', 'InternalServerError', 'RequestTimeout']);
-const THROTTLING_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'Throttling']);
-
 /**
  * Maps an unexpected error to an API error: a data store that is down or throttling is a 503
  * the client may retry; anything else is a 500 whose details stay in the log.
  */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  const name = (error as { name?: string; code?: string } | undefined)?.name ?? '';
-  const code = (error as { code?: string } | undefined)?.code ?? '';
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode ?? 0;
-  if (THROTTLING_NAMES.has(name)) return new ApiError(503, 'SERVICE_UNAVAILABLE', 'the data store is busy; retry shortly');
-  if (UNAVAILABLE_NAMES.has(name) || UNAVAILABLE_NAMES.has(code) || status >= 500) {
-    return serviceUnavailable('the data store is unavailable; retry shortly');
-  }
+  if (isThrottlingError(error)) return new ApiError(503, 'SERVICE_UNAVAILABLE', 'the data store is busy; retry shortly');
+  if (isUnavailable(error)) return serviceUnavailable('the data store is unavailable; retry shortly');
   return new ApiError(500, 'INTERNAL_ERROR', 'internal error');
 }
 

@@ -11,25 +11,29 @@
  *   sk = FAILURE#<batchId>#<n>  an item that failed after the last retry
  *
  * Why counters live on the chunk and not on the job: a batch is settled by ONE conditional
- * UpdateItem on its chunk (`ADD doneBatches {n}, succeeded ... IF NOT contains(doneBatches, n)`),
- * which is exactly-once without a transaction and spreads the writes over many items. The
+ * update of its chunk (`ADD doneBatches {n}, succeeded ... IF NOT contains(doneBatches, n)`),
+ * which is exactly-once on one item and spreads the writes over many items. The
  * job's progress is the sum over its chunks (≤ 1,000 items each, so ≤ 100 chunk records for
  * 100,000 items). Completion is exact: committed, every chunk queued and every chunk's
  * batchesDone = batches. Finishing is a small state machine of single-item conditional
- * writes (no transaction): the job record takes the final counters and `finalStatus`
+ * writes: the job record takes the final counters and `finalStatus`
  * (only while PROCESSING without one: one winner), the collection's stats take the number
  * of new items (guarded per import, see ../items/stats.ts), then the job's status becomes
  * its finalStatus. Whoever finds a job with a finalStatus but still PROCESSING resumes.
+ *
+ * Every conditional write here is an idempotent transaction (./transact.ts): a write the SDK
+ * sends twice because its answer was lost counts as done, not as "someone else did it".
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { dynamo } from '../aws-clients.ts';
+import { isConditionFailure } from '../aws-errors.ts';
 import { batchGetAll } from '../batch-get.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
 import { advanceLastWriteAt, applyImportToStats } from '../items/stats.ts';
 import type { Rejection } from './items.ts';
+import { transactWrite } from './transact.ts';
 
 export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED'] as const;
 export type ImportStatus = (typeof IMPORT_STATUSES)[number];
@@ -127,13 +131,15 @@ export function isSettled(job: ImportJob): boolean {
 export async function createJob(tenant: string, collection: string, createdBy: string): Promise<ImportJob> {
   const now = new Date().toISOString();
   const importId = randomUUID();
-  await dynamo().send(
-    new PutCommand({
-      TableName: config.dataTable(),
-      Item: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY, importId, tenant, collection, status: 'OPEN', createdBy, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  await transactWrite([
+    {
+      Put: {
+        TableName: config.dataTable(),
+        Item: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY, importId, tenant, collection, status: 'OPEN', createdBy, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    },
+  ]);
   return {
     importId,
     tenant,
@@ -261,15 +267,17 @@ export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, 
   const key = { pk: jobPartition(job.tenant, job.importId), sk: chunkSortKey(chunk.chunkId) };
   const now = new Date().toISOString();
   try {
-    await dynamo().send(
-      new PutCommand({
-        TableName: config.dataTable(),
-        Item: { ...key, ...chunk, rejectedCount: chunk.rejected.length, batchesDone: 0, processed: 0, succeeded: 0, failed: 0, created: 0, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await transactWrite([
+      {
+        Put: {
+          TableName: config.dataTable(),
+          Item: { ...key, ...chunk, rejectedCount: chunk.rejected.length, batchesDone: 0, processed: 0, succeeded: 0, failed: 0, created: 0, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ]);
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return 'exists';
+    if (isConditionFailure(error)) return 'exists';
     throw error;
   }
   // List the chunk on the job, only while it is OPEN; otherwise take the chunk back (nothing was queued).
@@ -286,23 +294,26 @@ export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, 
  */
 export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunkId: string): Promise<boolean> {
   try {
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: config.dataTable(),
-        Key: { pk: jobPartition(job.tenant, job.importId), sk: JOB_SORT_KEY },
-        UpdateExpression: 'ADD chunkIds :ids SET updatedAt = :now',
-        ConditionExpression: '#status = :open OR contains(chunkIds, :id)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':ids': new Set([chunkId]), ':id': chunkId, ':open': 'OPEN', ':now': new Date().toISOString() },
-      }),
-    );
+    await transactWrite([
+      {
+        Update: {
+          TableName: config.dataTable(),
+          Key: { pk: jobPartition(job.tenant, job.importId), sk: JOB_SORT_KEY },
+          UpdateExpression: 'ADD chunkIds :ids SET updatedAt = :now',
+          ConditionExpression: '#status = :open OR contains(chunkIds, :id)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':ids': new Set([chunkId]), ':id': chunkId, ':open': 'OPEN', ':now': new Date().toISOString() },
+        },
+      },
+    ]);
     return true;
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
+    if (isConditionFailure(error)) return false;
     throw error;
   }
 }
 
+/** Unconditional and the same however often it runs: needs no token. */
 export async function markChunkQueued(tenant: string, importId: string, chunkId: string): Promise<void> {
   await dynamo().send(
     new UpdateCommand({
@@ -323,49 +334,57 @@ export async function settleBatch(
   message: { tenant: string; importId: string; chunkId: string; batch: number },
   counts: { succeeded: number; failed: number; created: number },
 ): Promise<{ outcome: 'settled'; chunkComplete: boolean } | { outcome: 'duplicate' }> {
+  const key = { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) };
   try {
-    const { Attributes } = await dynamo().send(
-      new UpdateCommand({
-        TableName: config.dataTable(),
-        Key: { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) },
-        UpdateExpression: 'ADD doneBatches :batch, batchesDone :one, #processed :processed, #succeeded :succeeded, #failed :failed, #created :created SET updatedAt = :now',
-        ConditionExpression: 'attribute_exists(pk) AND NOT contains(doneBatches, :n)',
-        ExpressionAttributeNames: { '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
-        ExpressionAttributeValues: {
-          ':batch': new Set([message.batch]),
-          ':n': message.batch,
-          ':one': 1,
-          ':processed': counts.succeeded + counts.failed,
-          ':succeeded': counts.succeeded,
-          ':failed': counts.failed,
-          ':created': counts.created,
-          ':now': new Date().toISOString(),
+    await transactWrite([
+      {
+        Update: {
+          TableName: config.dataTable(),
+          Key: key,
+          UpdateExpression: 'ADD doneBatches :batch, batchesDone :one, #processed :processed, #succeeded :succeeded, #failed :failed, #created :created SET updatedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND NOT contains(doneBatches, :n)',
+          ExpressionAttributeNames: { '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+          ExpressionAttributeValues: {
+            ':batch': new Set([message.batch]),
+            ':n': message.batch,
+            ':one': 1,
+            ':processed': counts.succeeded + counts.failed,
+            ':succeeded': counts.succeeded,
+            ':failed': counts.failed,
+            ':created': counts.created,
+            ':now': new Date().toISOString(),
+          },
         },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return { outcome: 'settled', chunkComplete: Attributes?.status === 'QUEUED' && Number(Attributes.batchesDone) >= Number(Attributes.batches) };
+      },
+    ]);
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return { outcome: 'duplicate' };
+    if (isConditionFailure(error)) return { outcome: 'duplicate' };
     throw error;
   }
+  // A transaction returns no values: read the chunk after (complete stays complete, so a later read is as good).
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: config.dataTable(), Key: key, ConsistentRead: true, ProjectionExpression: '#status, batchesDone, batches', ExpressionAttributeNames: { '#status': 'status' } }),
+  );
+  return { outcome: 'settled', chunkComplete: Item?.status === 'QUEUED' && Number(Item.batchesDone) >= Number(Item.batches) };
 }
 
 /** OPEN → PROCESSING. Committing a job that is already committed changes nothing. */
 export async function commitJob(tenant: string, importId: string): Promise<void> {
   try {
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: config.dataTable(),
-        Key: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY },
-        UpdateExpression: 'SET #status = :processing, committedAt = :now, updatedAt = :now',
-        ConditionExpression: '#status = :open',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':processing': 'PROCESSING', ':open': 'OPEN', ':now': new Date().toISOString() },
-      }),
-    );
+    await transactWrite([
+      {
+        Update: {
+          TableName: config.dataTable(),
+          Key: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY },
+          UpdateExpression: 'SET #status = :processing, committedAt = :now, updatedAt = :now',
+          ConditionExpression: '#status = :open',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':processing': 'PROCESSING', ':open': 'OPEN', ':now': new Date().toISOString() },
+        },
+      },
+    ]);
   } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    if (!isConditionFailure(error)) throw error;
   }
 }
 
@@ -382,33 +401,35 @@ export async function tryCompleteJob(tenant: string, importId: string, known?: I
     if (!job || !isSettled(job)) return undefined;
     const now = new Date().toISOString();
     try {
-      await dynamo().send(
-        new UpdateCommand({
-          TableName: config.dataTable(),
-          Key: key,
-          UpdateExpression:
-            'SET finalStatus = :final, completedAt = :now, updatedAt = :now, #total = :total, #processed = :processed, #succeeded = :succeeded, ' +
-            '#failed = :failed, #rejected = :rejected, #created = :created, chunks = :chunks, batchesTotal = :batchesTotal, batchesDone = :batchesDone',
-          ConditionExpression: '#status = :processing AND attribute_not_exists(finalStatus)',
-          ExpressionAttributeNames: { '#status': 'status', '#total': 'total', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#rejected': 'rejected', '#created': 'created' },
-          ExpressionAttributeValues: {
-            ':final': finalStatus(job),
-            ':now': now,
-            ':processing': 'PROCESSING',
-            ':total': job.total,
-            ':processed': job.processed,
-            ':succeeded': job.succeeded,
-            ':failed': job.failed,
-            ':rejected': job.rejected,
-            ':created': job.created,
-            ':chunks': job.chunks,
-            ':batchesTotal': job.batchesTotal,
-            ':batchesDone': job.batchesDone,
+      await transactWrite([
+        {
+          Update: {
+            TableName: config.dataTable(),
+            Key: key,
+            UpdateExpression:
+              'SET finalStatus = :final, completedAt = :now, updatedAt = :now, #total = :total, #processed = :processed, #succeeded = :succeeded, ' +
+              '#failed = :failed, #rejected = :rejected, #created = :created, chunks = :chunks, batchesTotal = :batchesTotal, batchesDone = :batchesDone',
+            ConditionExpression: '#status = :processing AND attribute_not_exists(finalStatus)',
+            ExpressionAttributeNames: { '#status': 'status', '#total': 'total', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#rejected': 'rejected', '#created': 'created' },
+            ExpressionAttributeValues: {
+              ':final': finalStatus(job),
+              ':now': now,
+              ':processing': 'PROCESSING',
+              ':total': job.total,
+              ':processed': job.processed,
+              ':succeeded': job.succeeded,
+              ':failed': job.failed,
+              ':rejected': job.rejected,
+              ':created': job.created,
+              ':chunks': job.chunks,
+              ':batchesTotal': job.batchesTotal,
+              ':batchesDone': job.batchesDone,
+            },
           },
-        }),
-      );
+        },
+      ]);
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!isConditionFailure(error)) throw error;
     }
   }
   // Finishing (by us or by a caller that stopped half-way): stats once, then the status.
@@ -421,18 +442,20 @@ export async function tryCompleteJob(tenant: string, importId: string, known?: I
   // The import's last write: when its last batch was settled (idempotent: only moves forward).
   if (finishing.succeeded > 0) await advanceLastWriteAt(tenant, finishing.collection, finishing.updatedAt);
   try {
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: config.dataTable(),
-        Key: key,
-        UpdateExpression: 'SET #status = finalStatus',
-        ConditionExpression: '#status = :processing',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':processing': 'PROCESSING' },
-      }),
-    );
+    await transactWrite([
+      {
+        Update: {
+          TableName: config.dataTable(),
+          Key: key,
+          UpdateExpression: 'SET #status = finalStatus',
+          ConditionExpression: '#status = :processing',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':processing': 'PROCESSING' },
+        },
+      },
+    ]);
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return undefined;
+    if (isConditionFailure(error)) return undefined;
     throw error;
   }
   return { ...finishing, status };
@@ -472,4 +495,26 @@ export async function listFailures(tenant: string, importId: string, limit: numb
     failures: Items.map((item) => ({ id: String(item.id), batchId: String(item.batchId), reason: String(item.reason), at: String(item.at) })),
     nextCursor: LastEvaluatedKey ? Buffer.from(JSON.stringify({ sk: LastEvaluatedKey.sk })).toString('base64url') : null,
   };
+}
+
+/**
+ * Deletes a job that no chunk was ever listed on (a create whose items could not be
+ * recorded): its id was never given to anyone, so nothing could finish it. False when a
+ * chunk is listed on it (it holds accepted items and stays). Sent twice, it is still right:
+ * a job already deleted meets the condition and deleting it again changes nothing.
+ */
+export async function discardUnusedJob(tenant: string, importId: string): Promise<boolean> {
+  try {
+    await dynamo().send(
+      new DeleteCommand({
+        TableName: config.dataTable(),
+        Key: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY },
+        ConditionExpression: 'attribute_not_exists(chunkIds)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }

@@ -1,11 +1,21 @@
-/** Reads and writes items in the data table, always within one tenant's collection. */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+/**
+ * Reads and writes items in the data table, always within one tenant's collection.
+ *
+ * Every change is read-decide-write: read the item, decide its next version, and write it in
+ * one idempotent transaction (../imports/transact.ts) on the condition that nobody wrote in
+ * between (its version is still the one read, or it is still absent). The response and the
+ * domain event then describe exactly the change this request made, even when the SDK had to
+ * send the write twice because the first answer was lost.
+ */
+import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
+import { isConditionFailure } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { conflict, notFound, preconditionFailed } from '../http/errors.ts';
+import { transactWrite } from '../imports/transact.ts';
+import { RETRY_POLICIES } from '../retry.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { toItem, type Item } from './item.ts';
+import { toItem, toItemRecord, type Item } from './item.ts';
 import { collectionPartition, ITEM_PREFIX, itemSortKey, SORT_INDEXES, STATS_SORT_KEY, timeSortKey, type SortField } from './keys.ts';
 
 export interface ItemAddress {
@@ -24,49 +34,70 @@ export async function getItem(address: ItemAddress): Promise<Item | undefined> {
 }
 
 /**
- * Creates or replaces an item's data in one conditional update: the version counts up from
- * 1, createdAt survives replacement. `created` is true when no item was there before.
+ * Writes `data` as the item's next version, on the condition that `current` (what was read;
+ * undefined: no item) is still what is stored. Creates keep nothing; replacements keep
+ * createdAt. The condition failing means someone wrote in between (isConditionFailure).
  */
-export async function putItem(address: ItemAddress, data: Record<string, unknown>, expectedVersion?: number): Promise<{ item: Item; created: boolean }> {
+async function writeNextVersion(address: ItemAddress, current: Item | undefined, data: Record<string, unknown>): Promise<Item> {
   const now = new Date().toISOString();
-  try {
-    const { Attributes } = await dynamo().send(
-      new UpdateCommand({
+  if (!current) {
+    const item: Item = { collection: address.collection, id: address.id, data, version: 1, createdAt: now, updatedAt: now };
+    await transactWrite([{ Put: { TableName: config.dataTable(), Item: toItemRecord(address.tenant, item), ConditionExpression: 'attribute_not_exists(pk)' } }]);
+    return item;
+  }
+  const item: Item = { ...current, data, version: current.version + 1, updatedAt: now };
+  await transactWrite([
+    {
+      Update: {
         TableName: config.dataTable(),
         Key: keyOf(address),
-        UpdateExpression:
-          'SET #data = :data, #version = if_not_exists(#version, :zero) + :one, createdAt = if_not_exists(createdAt, :now), ' +
-          'createdSort = if_not_exists(createdSort, :createdSort), updatedAt = :now, updatedSort = :updatedSort, ' +
-          'tenant = :tenant, #collection = :collection, #id = :id',
-        ...(expectedVersion !== undefined ? { ConditionExpression: '#version = :expected' } : {}),
-        ExpressionAttributeNames: { '#data': 'data', '#version': 'version', '#collection': 'collection', '#id': 'id' },
-        ExpressionAttributeValues: {
-          ':data': data,
-          ':zero': 0,
-          ':one': 1,
-          ':now': now,
-          ':createdSort': timeSortKey(now, address.id),
-          ':updatedSort': timeSortKey(now, address.id),
-          ':tenant': address.tenant,
-          ':collection': address.collection,
-          ':id': address.id,
-          ...(expectedVersion !== undefined ? { ':expected': expectedVersion } : {}),
-        },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    const item = toItem(Attributes ?? {});
-    return { item, created: item.version === 1 };
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) throw preconditionFailed(`the item's version is not ${expectedVersion}`);
-    throw error;
+        UpdateExpression: 'SET #data = :data, #version = :next, updatedAt = :now, updatedSort = :updatedSort',
+        ConditionExpression: '#version = :read',
+        ExpressionAttributeNames: { '#data': 'data', '#version': 'version' },
+        ExpressionAttributeValues: { ':data': data, ':next': item.version, ':now': now, ':updatedSort': timeSortKey(now, address.id), ':read': current.version },
+      },
+    },
+  ]);
+  return item;
+}
+
+/**
+ * Read, decide, write until the write's condition holds: re-read and decide again when
+ * someone wrote in between, unless the caller pinned a version with If-Match (then 412).
+ * `decide` gets the current item (or undefined) and returns the new data, or throws.
+ */
+async function changeItem(
+  address: ItemAddress,
+  expectedVersion: number | undefined,
+  decide: (current: Item | undefined) => Record<string, unknown>,
+): Promise<{ item: Item; created: boolean }> {
+  for (let attempt = 0; attempt < RETRY_POLICIES.optimisticWrite.attempts; attempt++) {
+    const current = await getItem(address);
+    if (expectedVersion !== undefined && current?.version !== expectedVersion) {
+      throw preconditionFailed(current ? `the item's version is ${current.version}, not ${expectedVersion}` : `the item's version is not ${expectedVersion}`);
+    }
+    const data = decide(current);
+    try {
+      return { item: await writeNextVersion(address, current, data), created: !current };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      if (expectedVersion !== undefined) throw preconditionFailed(`the item changed; its version is no longer ${expectedVersion}`);
+    }
   }
+  throw conflict('the item is being changed by others; retry');
+}
+
+/**
+ * Creates or replaces an item's data: the version counts up from 1, createdAt survives
+ * replacement. `created` is true when no item was there before.
+ */
+export async function putItem(address: ItemAddress, data: Record<string, unknown>, expectedVersion?: number): Promise<{ item: Item; created: boolean }> {
+  return changeItem(address, expectedVersion, () => data);
 }
 
 /**
  * Shallow-merges `patch` into the item's data (a null value removes the field, as in JSON
- * Merge Patch). Read, merge, write back only if nobody wrote in between; retried a few
- * times on a race unless the caller pinned a version with If-Match.
+ * Merge Patch); `check` vets the merged data before anything is written.
  */
 export async function patchItem(
   address: ItemAddress,
@@ -74,56 +105,44 @@ export async function patchItem(
   expectedVersion: number | undefined,
   check: (merged: Record<string, unknown>) => void,
 ): Promise<Item> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await getItem(address);
+  const { item } = await changeItem(address, expectedVersion, (current) => {
     if (!current) throw notFound(`no item ${address.id} in ${address.collection}`);
-    if (expectedVersion !== undefined && current.version !== expectedVersion) throw preconditionFailed(`the item's version is ${current.version}, not ${expectedVersion}`);
     const data: Record<string, unknown> = { ...current.data };
     for (const [field, value] of Object.entries(patch)) {
       if (value === null) delete data[field];
       else data[field] = value;
     }
     check(data);
-    const updatedAt = new Date().toISOString();
-    const next: Item = { ...current, data, version: current.version + 1, updatedAt };
+    return data;
+  });
+  return item;
+}
+
+/** Deletes an item and returns it as it was; 404 when it is not there, 412 when If-Match names another version. */
+export async function deleteItem(address: ItemAddress, expectedVersion?: number): Promise<Item> {
+  for (let attempt = 0; attempt < RETRY_POLICIES.optimisticWrite.attempts; attempt++) {
+    const current = await getItem(address);
+    if (!current) throw notFound(`no item ${address.id} in ${address.collection}`);
+    if (expectedVersion !== undefined && current.version !== expectedVersion) throw preconditionFailed(`the item's version is ${current.version}, not ${expectedVersion}`);
     try {
-      await dynamo().send(
-        new PutCommand({
-          TableName: config.dataTable(),
-          Item: { ...keyOf(address), tenant: address.tenant, ...next, createdSort: timeSortKey(next.createdAt, next.id), updatedSort: timeSortKey(updatedAt, next.id) },
-          ConditionExpression: '#version = :read',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':read': current.version },
-        }),
-      );
-      return next;
+      await transactWrite([
+        {
+          Delete: {
+            TableName: config.dataTable(),
+            Key: keyOf(address),
+            ConditionExpression: '#version = :read',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':read': current.version },
+          },
+        },
+      ]);
+      return current;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if (expectedVersion !== undefined) throw preconditionFailed(`the item changed; its version is no longer ${expectedVersion}`);
+      // Changed or deleted in between: look again (404, 412, or delete the newer version).
+      if (!isConditionFailure(error)) throw error;
     }
   }
   throw conflict('the item is being changed by others; retry');
-}
-
-/** Deletes an item; 404 when it is not there, 412 when If-Match names another version. */
-export async function deleteItem(address: ItemAddress, expectedVersion?: number): Promise<Item> {
-  try {
-    const { Attributes } = await dynamo().send(
-      new DeleteCommand({
-        TableName: config.dataTable(),
-        Key: keyOf(address),
-        ConditionExpression: expectedVersion === undefined ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #version = :expected',
-        ...(expectedVersion === undefined ? {} : { ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } }),
-        ReturnValues: 'ALL_OLD',
-      }),
-    );
-    return toItem(Attributes ?? {});
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    const current = await getItem(address);
-    if (!current) throw notFound(`no item ${address.id} in ${address.collection}`);
-    throw preconditionFailed(`the item's version is ${current.version}, not ${expectedVersion}`);
-  }
 }
 
 export interface ListOptions {

@@ -8,15 +8,19 @@
  *   redelivered event changes nothing;
  * - an import adds the number of items it *created* (not replaced) once, when it finishes:
  *   one conditional update that also adds `<createdAt>|<importId>` to the record's
- *   `appliedImports` string set, and refuses if it is there already (no transaction: an
- *   import's completion must not cost a table-sized transaction in the emulator, see
- *   docs/IMPORT.md). Tags older than APPLIED_IMPORTS_RETENTION are pruned afterwards;
- * - lastWriteAt only moves forward (a conditional max), which is idempotent by itself.
+ *   `appliedImports` string set, and refuses if it is there already. Tags older than
+ *   APPLIED_IMPORTS_RETENTION are pruned afterwards;
+ * - lastWriteAt only moves forward (a conditional max), which is idempotent by itself: its
+ *   condition failing on a resend is the no-op it should be, so it needs no token.
+ *
+ * The conditional writes are idempotent transactions (../imports/transact.ts): a resend after
+ * a lost answer is recognised as the same write, so `applied` is reported once, not `duplicate`.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { transactWrite } from '../imports/transact.ts';
 import { dynamo } from '../aws-clients.ts';
+import { isConditionFailure } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { collectionPartition, STATS_SORT_KEY } from './keys.ts';
 
@@ -68,17 +72,17 @@ export async function applyItemEvent(event: { eventId: string; tenant: string; c
     const marker = { pk: `EVENT#${event.eventId}`, sk: 'STATS' };
     try {
       await transactWrite([
-            {
-              Put: {
-                TableName: config.dataTable(),
-                Item: { ...marker, appliedAt: new Date().toISOString(), expiresAt: Math.floor(Date.now() / 1000) + EVENT_MARKER_TTL_SECONDS },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            itemCountUpdate(event.tenant, event.collection, event.delta),
+        {
+          Put: {
+            TableName: config.dataTable(),
+            Item: { ...marker, appliedAt: new Date().toISOString(), expiresAt: Math.floor(Date.now() / 1000) + EVENT_MARKER_TTL_SECONDS },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+        itemCountUpdate(event.tenant, event.collection, event.delta),
       ]);
     } catch (error) {
-      if ((error as Error).name !== 'TransactionCanceledException') throw error;
+      if (!isConditionFailure(error)) throw error;
       // Cancelled for the marker's condition (counted before) or for something else: look.
       const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: marker, ConsistentRead: true }));
       if (!Item) throw error;
@@ -100,18 +104,20 @@ export async function applyImportToStats(input: { tenant: string; collection: st
   if (input.created === 0) return 'applied';
   const tag = `${input.importCreatedAt}|${input.importId}`;
   try {
-    await dynamo().send(
-      new UpdateCommand({
-        TableName: config.dataTable(),
-        Key: statsKey(input.tenant, input.collection),
-        UpdateExpression: 'ADD itemCount :created, appliedImports :tags SET #tenant = :tenant, #collection = :collection',
-        ConditionExpression: 'NOT contains(appliedImports, :tag)',
-        ExpressionAttributeNames: { '#collection': 'collection', '#tenant': 'tenant' },
-        ExpressionAttributeValues: { ':created': input.created, ':tags': new Set([tag]), ':tag': tag, ':tenant': input.tenant, ':collection': input.collection },
-      }),
-    );
+    await transactWrite([
+      {
+        Update: {
+          TableName: config.dataTable(),
+          Key: statsKey(input.tenant, input.collection),
+          UpdateExpression: 'ADD itemCount :created, appliedImports :tags SET #tenant = :tenant, #collection = :collection',
+          ConditionExpression: 'NOT contains(appliedImports, :tag)',
+          ExpressionAttributeNames: { '#collection': 'collection', '#tenant': 'tenant' },
+          ExpressionAttributeValues: { ':created': input.created, ':tags': new Set([tag]), ':tag': tag, ':tenant': input.tenant, ':collection': input.collection },
+        },
+      },
+    ]);
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return 'duplicate';
+    if (isConditionFailure(error)) return 'duplicate';
     throw error;
   }
   await pruneAppliedImports(input.tenant, input.collection).catch(() => undefined);

@@ -5,7 +5,6 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.region
-  notify     = [aws_sns_topic.alarms.arn]
 }
 
 # A customer-managed key: CloudWatch alarms cannot publish to a topic encrypted with the
@@ -135,8 +134,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -155,8 +154,8 @@ resource "aws_cloudwatch_metric_alarm" "dlq_age" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.dlq_age_threshold_seconds
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -175,8 +174,8 @@ resource "aws_cloudwatch_metric_alarm" "queue_age" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.queue_age_threshold_seconds
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -194,8 +193,8 @@ resource "aws_cloudwatch_metric_alarm" "function_errors" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.function_error_threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -213,27 +212,27 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  count = var.api_id == null ? 0 : 1
+  count = var.http_api == null ? 0 : 1
 
   alarm_name          = "${var.name}-api-5xx"
   alarm_description   = "The HTTP API answered 5xx."
   namespace           = "AWS/ApiGateway"
   metric_name         = "5xx"
-  dimensions          = { ApiId = var.api_id, Stage = var.api_stage }
+  dimensions          = { ApiId = var.http_api.id, Stage = var.http_api.stage }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.api_5xx_threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -252,8 +251,8 @@ resource "aws_cloudwatch_metric_alarm" "application_metric" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.notify
-  ok_actions          = local.notify
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }
 
@@ -269,7 +268,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat    = "Sum"
           period  = 60
           view    = "timeSeries"
-          metrics = [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.api_id, "Stage", var.api_stage] if var.api_id != null]
+          metrics = [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.http_api.id, "Stage", var.http_api.stage] if var.http_api != null]
         }
       },
       {
@@ -279,7 +278,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           region  = local.region
           period  = 60
           view    = "timeSeries"
-          metrics = [for s in ["p50", "p99"] : ["AWS/ApiGateway", "Latency", "ApiId", var.api_id, "Stage", var.api_stage, { stat = s }] if var.api_id != null]
+          metrics = [for s in ["p50", "p99"] : ["AWS/ApiGateway", "Latency", "ApiId", var.http_api.id, "Stage", var.http_api.stage, { stat = s }] if var.http_api != null]
         }
       },
       {

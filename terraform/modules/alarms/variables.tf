@@ -65,16 +65,13 @@ variable "function_error_threshold" {
   }
 }
 
-variable "api_id" {
-  description = "ID of the HTTP API to alarm on (5xx) and chart; null for none."
-  type        = string
-  default     = null
-}
-
-variable "api_stage" {
-  description = "Stage of the HTTP API."
-  type        = string
-  default     = "$default"
+variable "http_api" {
+  description = "The HTTP API to alarm on (5xx) and chart: its ID and stage; null for none. An object rather than a nullable ID: whether it is null is known when planning a new environment, while the ID is not."
+  type = object({
+    id    = string
+    stage = string
+  })
+  default = null
 }
 
 variable "api_5xx_threshold" {

@@ -1,6 +1,12 @@
 locals {
   cross_account_enabled = length(var.allowed_account_ids) > 0 || var.allowed_organization_id != null
+  # Each delivery DLQ's ARN from its parts (the format AWS documents for SQS), so the targets
+  # that use it show their dead-letter queue when planning; a postcondition checks it.
+  delivery_dlq_arns = { for key, rule in var.rules : key => "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:${rule.target_queue_name}-delivery-dlq" }
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
 
 resource "aws_cloudwatch_event_bus" "this" {
   name = var.name
@@ -19,7 +25,9 @@ resource "aws_cloudwatch_event_rule" "this" {
 }
 
 # Where EventBridge puts an event it could not deliver to the target queue after the
-# retry policy ran out.
+# retry policy ran out. The target itself belongs to the queue module (its event_sources):
+# the target needs the queue's ARN and the queue's policy needs the rule's, so putting both
+# on one side keeps the modules free of a dependency cycle.
 resource "aws_sqs_queue" "delivery_dlq" {
   for_each = var.rules
 
@@ -27,6 +35,13 @@ resource "aws_sqs_queue" "delivery_dlq" {
   message_retention_seconds = var.delivery_dlq_message_retention_seconds
   sqs_managed_sse_enabled   = true
   tags                      = var.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.delivery_dlq_arns[each.key]
+      error_message = "The delivery DLQ's ARN is not the one the module outputs (local.delivery_dlq_arns)."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "delivery_dlq" {
@@ -74,26 +89,6 @@ resource "aws_sqs_queue_policy" "delivery_dlq" {
 
   queue_url = aws_sqs_queue.delivery_dlq[each.key].id
   policy    = data.aws_iam_policy_document.delivery_dlq[each.key].json
-}
-
-resource "aws_cloudwatch_event_target" "this" {
-  for_each = var.rules
-
-  rule           = aws_cloudwatch_event_rule.this[each.key].name
-  event_bus_name = aws_cloudwatch_event_bus.this.name
-  target_id      = each.value.target_queue_name
-  arn            = each.value.target_queue_arn
-
-  retry_policy {
-    maximum_retry_attempts       = var.maximum_retry_attempts
-    maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
-  }
-
-  dead_letter_config {
-    arn = aws_sqs_queue.delivery_dlq[each.key].arn
-  }
-
-  depends_on = [aws_sqs_queue_policy.delivery_dlq]
 }
 
 resource "aws_cloudwatch_event_archive" "this" {

@@ -18,9 +18,15 @@ output "delivery_dlq_names" {
   value       = { for k, q in aws_sqs_queue.delivery_dlq : k => q.name }
 }
 
+output "rule_names" {
+  description = "Name of each rule, by logical name."
+  value       = { for k, r in aws_cloudwatch_event_rule.this : k => r.name }
+}
+
 output "delivery_dlq_arns" {
-  description = "ARN of each rule's delivery DLQ, by logical rule name."
-  value       = { for k, q in aws_sqs_queue.delivery_dlq : k => q.arn }
+  description = "ARN of each rule's delivery DLQ, by logical rule name (known when planning); available once the DLQ and its policy admitting the rule exist."
+  value       = local.delivery_dlq_arns
+  depends_on  = [aws_sqs_queue_policy.delivery_dlq]
 }
 
 output "archive_arn" {

@@ -15,40 +15,17 @@ variable "name_prefix" {
 }
 
 variable "rules" {
-  description = "Rules on the bus, by logical name: description, event pattern (JSON) and the SQS queue they target. Each rule gets a delivery DLQ named <target_queue_name>-delivery-dlq."
+  description = "Rules on the bus, by logical name: description, event pattern (JSON) and the name of the SQS queue they target. Each rule gets a delivery DLQ named <target_queue_name>-delivery-dlq; the target itself is created by the queue module (its event_sources)."
   type = map(object({
     description       = optional(string, "")
     event_pattern     = string
     target_queue_name = string
-    target_queue_arn  = string
   }))
   default = {}
 
   validation {
     condition     = alltrue([for r in values(var.rules) : can(jsondecode(r.event_pattern))])
     error_message = "Every rule's event_pattern must be valid JSON."
-  }
-}
-
-variable "maximum_retry_attempts" {
-  description = "Retry attempts of each target before the event goes to its delivery DLQ."
-  type        = number
-  default     = 185
-
-  validation {
-    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 185
-    error_message = "maximum_retry_attempts must be between 0 and 185."
-  }
-}
-
-variable "maximum_event_age_in_seconds" {
-  description = "How long EventBridge keeps retrying an event, in seconds."
-  type        = number
-  default     = 86400
-
-  validation {
-    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 86400
-    error_message = "maximum_event_age_in_seconds must be between 60 and 86400."
   }
 }
 

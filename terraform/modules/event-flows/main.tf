@@ -4,7 +4,7 @@ locals {
 
   function_names = { for key in keys(local.functions) : key => "${local.prefix}-${key}" }
 
-  # The environment variables of topology.ts's functionEnvironment(), plus the JWT settings.
+  # The environment variables of functionEnvironment() in scripts/local/topology.ts, plus the JWT settings.
   function_environment = {
     ENVIRONMENT          = var.environment
     DATA_TABLE_NAME      = module.table["data"].name
@@ -124,9 +124,15 @@ module "queue" {
   batch_size               = each.value.batch_size
   batching_window_seconds  = each.value.batching_window_seconds
   maximum_concurrency      = each.value.maximum_concurrency
-  # Only the EventBridge rules that target this queue may send to it.
-  event_source_arns = [for rule_key, rule in local.rules : module.event_bus[rule.bus].rule_arns[rule_key] if rule.target_queue == each.key]
-  tags              = local.tags
+  # The EventBridge rules that target this queue: the queue module creates their targets and
+  # admits only them in its policy (see modules/event-bus/main.tf for why the target is there).
+  event_sources = { for rule_key, rule in local.rules : rule_key => {
+    rule_name       = module.event_bus[rule.bus].rule_names[rule_key]
+    bus_name        = module.event_bus[rule.bus].bus_name
+    rule_arn        = module.event_bus[rule.bus].rule_arns[rule_key]
+    dead_letter_arn = module.event_bus[rule.bus].delivery_dlq_arns[rule_key]
+  } if rule.target_queue == each.key }
+  tags = local.tags
 }
 
 module "event_bus" {
@@ -138,7 +144,6 @@ module "event_bus" {
   rules = { for rule_key, rule in local.rules : rule_key => {
     event_pattern     = jsonencode(rule.event_pattern)
     target_queue_name = "${local.prefix}-${rule.target_queue}"
-    target_queue_arn  = module.queue[rule.target_queue].queue_arn
   } if rule.bus == each.key }
   archive_retention_days  = var.event_archive_retention_days
   allowed_account_ids     = each.key == "analytics" ? var.analytics_allowed_account_ids : []
@@ -229,7 +234,6 @@ module "alarms" {
       description = "The analytics function rejected invalid events (analytics/handler.ts) and moved them to the analytics DLQ."
     }
   }
-  api_id    = module.http_api.api_id
-  api_stage = module.http_api.stage_name
-  tags      = local.tags
+  http_api = { id = module.http_api.api_id, stage = module.http_api.stage_name }
+  tags     = local.tags
 }

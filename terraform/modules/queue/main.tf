@@ -3,8 +3,16 @@ locals {
   # function timeout, plus the batching window.
   minimum_visibility_timeout = 6 * var.consumer_timeout_seconds + var.batching_window_seconds
   visibility_timeout         = coalesce(var.visibility_timeout_seconds, local.minimum_visibility_timeout)
-  has_event_sources          = length(var.event_source_arns) > 0
+  has_event_sources          = length(var.event_sources) > 0
+  # The DLQ's ARN from its parts (the format AWS documents for SQS), so the redrive policy,
+  # maxReceiveCount included, is known when planning instead of "known after apply"; a
+  # postcondition on the DLQ checks it against the real ARN.
+  dlq_arn = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:${var.name}-dlq"
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 resource "aws_sqs_queue" "this" {
   name                       = var.name
@@ -35,6 +43,13 @@ resource "aws_sqs_queue" "dlq" {
   sqs_managed_sse_enabled   = var.kms_master_key_id == null ? true : null
   kms_master_key_id         = var.kms_master_key_id
   tags                      = var.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.dlq_arn
+      error_message = "The DLQ's ARN is not the one the redrive policy names (local.dlq_arn)."
+    }
+  }
 }
 
 # Redrive (source -> DLQ) and redrive-allow (DLQ <- source) as their own resources, so
@@ -44,9 +59,12 @@ resource "aws_sqs_queue_redrive_policy" "this" {
 
   queue_url = aws_sqs_queue.this.id
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq[0].arn
+    deadLetterTargetArn = local.dlq_arn
     maxReceiveCount     = var.max_receive_count
   })
+
+  # The ARN above is a string, not a reference: the DLQ must exist first.
+  depends_on = [aws_sqs_queue.dlq]
 }
 
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
@@ -94,7 +112,7 @@ data "aws_iam_policy_document" "queue" {
       condition {
         test     = "ArnEquals"
         variable = "aws:SourceArn"
-        values   = var.event_source_arns
+        values   = [for source in values(var.event_sources) : source.rule_arn]
       }
     }
   }
@@ -132,6 +150,30 @@ resource "aws_sqs_queue_policy" "dlq" {
 
   queue_url = aws_sqs_queue.dlq[0].id
   policy    = data.aws_iam_policy_document.dlq[0].json
+}
+
+# The queue subscribes to its rules here rather than in the event-bus module: the target
+# needs this queue's ARN and this queue's policy needs the rules' ARNs, so both live on the
+# same side and the two modules do not depend on each other in a cycle.
+resource "aws_cloudwatch_event_target" "this" {
+  for_each = var.event_sources
+
+  rule           = each.value.rule_name
+  event_bus_name = each.value.bus_name
+  target_id      = var.name
+  arn            = aws_sqs_queue.this.arn
+
+  retry_policy {
+    maximum_retry_attempts       = var.maximum_retry_attempts
+    maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
+  }
+
+  dead_letter_config {
+    arn = each.value.dead_letter_arn
+  }
+
+  # EventBridge may send only once the queue policy admits the rule.
+  depends_on = [aws_sqs_queue_policy.this]
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

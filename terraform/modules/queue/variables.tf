@@ -69,7 +69,8 @@ variable "visibility_timeout_seconds" {
   default     = null
 
   validation {
-    condition     = var.visibility_timeout_seconds == null || (var.visibility_timeout_seconds >= 0 && var.visibility_timeout_seconds <= 43200)
+    # A conditional, not `||`: Terraform evaluates both operands of || and null >= 0 is an error.
+    condition     = var.visibility_timeout_seconds == null ? true : var.visibility_timeout_seconds >= 0 && var.visibility_timeout_seconds <= 43200
     error_message = "visibility_timeout_seconds must be between 0 and 43200 (12 hours)."
   }
 }
@@ -107,10 +108,37 @@ variable "maximum_concurrency" {
   }
 }
 
-variable "event_source_arns" {
-  description = "ARNs of the EventBridge rules allowed to send to the queue (aws:SourceArn); empty admits none."
-  type        = list(string)
-  default     = []
+variable "event_sources" {
+  description = "EventBridge rules that deliver to this queue, by logical name: the module creates each rule's target (retry policy, dead_letter_arn for undeliverable events) and admits exactly these rules in the queue policy (aws:SourceArn). Empty: none."
+  type = map(object({
+    rule_name       = string
+    bus_name        = string
+    rule_arn        = string
+    dead_letter_arn = string
+  }))
+  default = {}
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retry attempts of each EventBridge target before the event goes to its dead-letter queue."
+  type        = number
+  default     = 185
+
+  validation {
+    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 185
+    error_message = "maximum_retry_attempts must be between 0 and 185."
+  }
+}
+
+variable "maximum_event_age_in_seconds" {
+  description = "How long EventBridge keeps retrying an event to this queue, in seconds."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 86400
+    error_message = "maximum_event_age_in_seconds must be between 60 and 86400."
+  }
 }
 
 variable "kms_master_key_id" {

@@ -1,0 +1,92 @@
+/**
+ * Proof that the terraform checks can fail: each test copies terraform/, breaks one thing,
+ * and runs the same steps as terraform-plan.test.ts on the dev environment — the real
+ * terraform must report it (validate or plan), or the plan policies must. The copies run two
+ * at a time (each is a few seconds of terraform on one or two cores; more at once would only
+ * starve the rest of the suite on a 2-core machine).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PlanModel, planPolicies } from './plan-policies.ts';
+import { copyProject, editFile, ensureFunctionZips, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
+
+let env: NodeJS.ProcessEnv;
+beforeAll(async () => {
+  env = await toolEnvironment();
+  await ensureFunctionZips();
+}, 600_000);
+
+function replaceOnce(text: string, from: string, to: string): string {
+  if (!text.includes(from)) throw new Error(`nothing to replace: ${from}`);
+  return text.replace(from, to);
+}
+
+/** Lets at most `slots` calls run at once. */
+function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (slots > 0) slots--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else slots++;
+    }
+  };
+}
+const twoAtATime = limiter(2);
+
+/** Plans dev on a copy of terraform/ with `file` edited. */
+function planBroken(file: string, edit: (text: string) => string): Promise<EnvironmentRun> {
+  return twoAtATime(async () => {
+    const root = await copyProject();
+    try {
+      await editFile(root, file, edit);
+      return await planEnvironment(terraform(), root, 'dev', env);
+    } finally {
+      await removeCopy(root);
+    }
+  });
+}
+
+const failedStep = (run: EnvironmentRun) => (run.failure ? `${run.failure.step}: ${run.failure.output}` : `no step failed (${run.steps.map((s) => s.step).join(', ')})`);
+
+describe('terraform reports a broken copy of terraform/', { timeout: 300_000 }, () => {
+  it.concurrent('a misspelt argument fails validate', async () => {
+    const run = await planBroken('modules/queue/main.tf', (t) => replaceOnce(t, 'visibility_timeout_seconds = local.visibility_timeout', 'visibility_timeout_second = local.visibility_timeout'));
+    expect(failedStep(run)).toMatch(/^terraform validate: [\s\S]*Unsupported argument[\s\S]*visibility_timeout_second/);
+  });
+
+  it.concurrent('a wrong value type fails validate', async () => {
+    const run = await planBroken('modules/table/main.tf', (t) => replaceOnce(t, 'point_in_time_recovery {\n    enabled = true', 'point_in_time_recovery {\n    enabled = ["yes"]'));
+    expect(failedStep(run)).toMatch(/^terraform validate: [\s\S]*Incorrect attribute value type/);
+  });
+
+  it.concurrent('a dependency cycle (the event bus naming its target queue through module.queue) fails validate', async () => {
+    const run = await planBroken('modules/event-flows/main.tf', (t) =>
+      replaceOnce(t, 'target_queue_name = "${local.prefix}-${rule.target_queue}"', 'target_queue_name = module.queue[rule.target_queue].queue_name'),
+    );
+    expect(failedStep(run)).toMatch(/^terraform validate: [\s\S]*Error: Cycle: /);
+  });
+
+  it.concurrent('a null-unsafe validation (|| with a null operand, as found before) fails validate', async () => {
+    const run = await planBroken('modules/queue/variables.tf', (t) =>
+      replaceOnce(t, 'var.visibility_timeout_seconds == null ? true : var.visibility_timeout_seconds >= 0', 'var.visibility_timeout_seconds == null || var.visibility_timeout_seconds >= 0'),
+    );
+    expect(failedStep(run)).toMatch(/^terraform validate: [\s\S]*argument must not be null/);
+  });
+
+  it.concurrent('a count unknown on a first plan (as found before) fails plan', async () => {
+    const run = await planBroken('modules/alarms/main.tf', (t) => replaceOnce(t, 'count = var.http_api == null ? 0 : 1', 'count = var.http_api.id == null ? 0 : 1'));
+    expect(failedStep(run)).toMatch(/^terraform plan: [\s\S]*Invalid count argument/);
+  });
+
+  it.concurrent('a DLQ without its alarms (the delivery DLQs not passed to the alarms module) fails the policy on the plan', async () => {
+    const run = await planBroken('modules/event-flows/main.tf', (t) => replaceOnce(t, 'flatten([for key, bus in module.event_bus : values(bus.delivery_dlq_names)]),', ''));
+    expect(run.failure, failedStep(run)).toBeUndefined();
+    const violations = planPolicies.everyDlqHasDepthAndAgeAlarms!(new PlanModel(run.plan!));
+    expect(violations).toContain('DLQ event-flows-dev-app-events-delivery-dlq has no depth > 0 alarm');
+    expect(violations).toContain('DLQ event-flows-dev-analytics-delivery-dlq has no oldest-message-age alarm');
+  });
+});
