@@ -52,6 +52,16 @@ export interface RouteDeclaration {
   auth: 'jwt' | 'none';
 }
 
+/** The API's CORS rules; API Gateway and the local stack both answer from them. */
+export interface CorsDeclaration {
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds: number;
+  /** Origins the local stack allows (each deployed environment sets cors_allowed_origins). */
+  localAllowOrigins: string[];
+}
+
 export type FunctionName = keyof typeof declared.functions;
 export type TableName = keyof typeof declared.tables;
 export type QueueName = keyof typeof declared.queues;
@@ -102,10 +112,17 @@ export function readTopology(json: typeof declared) {
     function: known(r.function, json.functions, 'function', `route ${key}`),
     auth: known(r.auth, ['jwt', 'none'] as const, 'auth mode', `route ${key}`),
   }));
-  return { functions, tables, queues, buses, rules, routes };
+  const cors: CorsDeclaration = {
+    allowMethods: json.cors.allow_methods,
+    allowHeaders: json.cors.allow_headers,
+    exposeHeaders: json.cors.expose_headers,
+    maxAgeSeconds: json.cors.max_age_seconds,
+    localAllowOrigins: json.cors.local_allow_origins,
+  };
+  return { functions, tables, queues, buses, rules, routes, cors };
 }
 
-export const { functions, tables, queues, buses, rules, routes } = readTopology(declared);
+export const { functions, tables, queues, buses, rules, routes, cors } = readTopology(declared);
 
 /** Queues that a rule targets: each gets a `<queue>-delivery-dlq` for EventBridge delivery failures. */
 export function ruleTargetQueues(): QueueName[] {

@@ -73,6 +73,15 @@ export function topologyDifferences(plan: PlanModel): string[] {
     expectSame(`rule ${key} target queue and delivery DLQ`, [name(declared.targetQueue), name(`${declared.targetQueue}-delivery-dlq`)], [target?.values.target_id, target?.values.dead_letter_config?.[0]?.arn?.split(':').at(-1)]);
   }
 
+  const api = plan.all('aws_apigatewayv2_api')[0];
+  const corsConfiguration = api?.values.cors_configuration?.[0] as Record<string, unknown> | undefined;
+  const sorted = (list: unknown) => (Array.isArray(list) ? [...(list as string[])].sort() : list);
+  expectSame(
+    'API CORS (methods, request headers, exposed headers, max age)',
+    [sorted(topology.cors.allowMethods), sorted(topology.cors.allowHeaders), sorted(topology.cors.exposeHeaders), topology.cors.maxAgeSeconds],
+    [sorted(corsConfiguration?.allow_methods), sorted(corsConfiguration?.allow_headers), sorted(corsConfiguration?.expose_headers), corsConfiguration?.max_age],
+  );
+
   const routes = byName('aws_apigatewayv2_route', 'route_key');
   expectKeys('routes', Object.keys(topology.routes), routes.keys());
   const integrations = plan.all('aws_apigatewayv2_integration');

@@ -179,6 +179,7 @@ module "http_api" {
   create_cognito_user_pool      = var.create_cognito_user_pool
   user_pool_deletion_protection = var.table_deletion_protection
   cors_allowed_origins          = var.cors_allowed_origins
+  cors                          = local.cors # local_allow_origins, for the local stack only, is dropped by the type
   throttling_burst_limit        = var.api_throttling_burst_limit
   throttling_rate_limit         = var.api_throttling_rate_limit
   access_log_retention_days     = var.log_retention_days

@@ -11,4 +11,5 @@ locals {
   buses     = local.topology.buses
   rules     = local.topology.rules
   routes    = local.topology.routes
+  cors      = local.topology.cors
 }

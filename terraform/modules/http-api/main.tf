@@ -48,12 +48,14 @@ resource "aws_apigatewayv2_api" "this" {
   description   = var.description
   protocol_type = "HTTP"
 
+  # API Gateway answers preflight OPTIONS itself from this block; the local stack answers
+  # from the same values (var.cors comes from topology.json).
   cors_configuration {
     allow_origins  = var.cors_allowed_origins
-    allow_methods  = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    allow_headers  = ["authorization", "content-type", "idempotency-key", "x-request-id"]
-    expose_headers = ["x-request-id"]
-    max_age        = 600
+    allow_methods  = var.cors.allow_methods
+    allow_headers  = var.cors.allow_headers
+    expose_headers = var.cors.expose_headers
+    max_age        = var.cors.max_age_seconds
   }
 
   tags = var.tags

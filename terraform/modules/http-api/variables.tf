@@ -75,6 +75,26 @@ variable "cors_allowed_origins" {
   }
 }
 
+variable "cors" {
+  description = "CORS rules besides the origins: methods, request headers the API reads, response headers the front end may read, preflight cache age."
+  type = object({
+    allow_methods   = list(string)
+    allow_headers   = list(string)
+    expose_headers  = list(string)
+    max_age_seconds = number
+  })
+
+  validation {
+    condition     = alltrue([for header in concat(var.cors.allow_headers, var.cors.expose_headers) : header == lower(header) && header != "*"])
+    error_message = "CORS headers must be explicit lower-case names, not \"*\"."
+  }
+
+  validation {
+    condition     = var.cors.max_age_seconds >= 0 && var.cors.max_age_seconds <= 86400
+    error_message = "cors.max_age_seconds must be between 0 and 86400."
+  }
+}
+
 variable "throttling_burst_limit" {
   description = "Burst limit of the $default stage (requests)."
   type        = number
