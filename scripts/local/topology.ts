@@ -35,6 +35,7 @@ export interface QueueDeclaration {
 
 export interface RuleDeclaration {
   bus: BusName;
+  /** As declared; `${own_account}` stands for the deploying account (eventPatternFor). */
   eventPattern: Record<string, unknown>;
   /** The queue the rule targets; delivery failures go to `<queue>-delivery-dlq`. */
   targetQueue: QueueName;
@@ -123,6 +124,14 @@ export function readTopology(json: typeof declared) {
 }
 
 export const { functions, tables, queues, buses, rules, routes, cors } = readTopology(declared);
+
+/** The placeholder a rule's pattern uses for the account it is deployed in (terraform/modules/event-bus replaces it too). */
+export const OWN_ACCOUNT = '${own_account}';
+
+/** A rule's event pattern in the account `accountId`. */
+export function eventPatternFor(rule: RuleDeclaration, accountId: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(rule.eventPattern).replaceAll(OWN_ACCOUNT, accountId)) as Record<string, unknown>;
+}
 
 /** Queues that a rule targets: each gets a `<queue>-delivery-dlq` for EventBridge delivery failures. */
 export function ruleTargetQueues(): QueueName[] {

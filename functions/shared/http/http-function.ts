@@ -9,7 +9,7 @@ import { recordAnalytics } from '../analytics/emitter.ts';
 import type { EventCategory } from '../analytics/event.ts';
 import { requestCategory } from '../analytics/classify.ts';
 import { log } from '../log.ts';
-import { callerOf, type Caller } from './caller.ts';
+import { callerOf, tenantClaimOf, type Caller } from './caller.ts';
 import { ApiError, errorTypeOf, toApiError } from './errors.ts';
 
 export type ApiEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -79,6 +79,7 @@ function recordRequestAnalytics(
 ): void {
   const { event, context } = request;
   const claims = event.requestContext.authorizer?.jwt?.claims;
+  const tenant = tenantClaimOf(event);
   const routeType = route?.type ?? 'UNKNOWN_ROUTE';
   recordAnalytics({
     type: routeType,
@@ -98,8 +99,9 @@ function recordRequestAnalytics(
       path: event.rawPath,
       statusCode: response.statusCode,
       apiRequestId: event.requestContext.requestId,
-      ...(claims?.tenant ? { tenant: String(claims.tenant) } : {}),
       ...request.analytics,
+      // After the route's own properties: a route cannot file its event under another tenant.
+      ...(tenant ? { tenant } : {}),
     },
   });
 }

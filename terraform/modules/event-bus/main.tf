@@ -19,9 +19,11 @@ resource "aws_cloudwatch_event_rule" "this" {
   name           = "${var.name_prefix}${each.key}"
   description    = each.value.description
   event_bus_name = aws_cloudwatch_event_bus.this.name
-  event_pattern  = each.value.event_pattern
-  state          = "ENABLED"
-  tags           = var.tags
+  # A pattern can tell this account's events from other accounts' (the analytics bus trusts
+  # the tenant only in its own account's events).
+  event_pattern = replace(each.value.event_pattern, "$${own_account}", data.aws_caller_identity.current.account_id)
+  state         = "ENABLED"
+  tags          = var.tags
 }
 
 # Where EventBridge puts an event it could not deliver to the target queue after the

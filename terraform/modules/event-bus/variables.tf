@@ -15,7 +15,7 @@ variable "name_prefix" {
 }
 
 variable "rules" {
-  description = "Rules on the bus, by logical name: description, event pattern (JSON) and the name of the SQS queue they target. Each rule gets a delivery DLQ named <target_queue_name>-delivery-dlq; the target itself is created by the queue module (its event_sources)."
+  description = "Rules on the bus, by logical name: description, event pattern (JSON; the string $${own_account} in it stands for this account's id) and the name of the SQS queue they target. Each rule gets a delivery DLQ named <target_queue_name>-delivery-dlq; the target itself is created by the queue module (its event_sources)."
   type = map(object({
     description       = optional(string, "")
     event_pattern     = string
