@@ -17,6 +17,9 @@
    succeeds again without writing anything (the SDK resends a request whose answer was
    lost, and the functions rely on that), the same token with another request is an
    IdempotentParameterMismatchException. A transaction that failed is not remembered.
+5. EventBridge delivers to an SQS target (no input transformer) an event without its
+   `account` field; AWS delivers the whole event, `account` included (the analytics
+   processor trusts a tenant only in its own account's events). We add `account`.
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -39,6 +42,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.core.utils import unix_time
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.utils import EventTemplateParser
 from moto.server import main
 from moto.sqs.models import SQSBackend
 
@@ -144,6 +148,12 @@ def _is_message_valid_based_on_retention_period(self, queue_name, message):
 
 
 SQSBackend.is_message_valid_based_on_retention_period = _is_message_valid_based_on_retention_period
+
+
+EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+    '{"id": "<id>", "time": <time>, "version": "0", "detail-type": "<detail-type>", "source": "<source>", '
+    '"account": "<account>", "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
 
 
 def _serialized(method):
