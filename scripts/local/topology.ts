@@ -51,6 +51,8 @@ export interface RouteDeclaration {
   function: FunctionName;
   /** `none` only for the health check; everything else passes the JWT authorizer. */
   auth: 'jwt' | 'none';
+  /** The route's own API Gateway throttle (all callers together); the stage's applies otherwise. The local stack does not throttle. */
+  throttle?: { burstLimit: number; rateLimit: number };
 }
 
 /** The API's CORS rules; API Gateway and the local stack both answer from them. */
@@ -112,6 +114,7 @@ export function readTopology(json: typeof declared) {
   const routes: Record<RouteKey, RouteDeclaration> = mapEntries(json.routes, (r, key) => ({
     function: known(r.function, json.functions, 'function', `route ${key}`),
     auth: known(r.auth, ['jwt', 'none'] as const, 'auth mode', `route ${key}`),
+    ...('throttle' in r ? { throttle: { burstLimit: r.throttle.burst_limit, rateLimit: r.throttle.rate_limit } } : {}),
   }));
   const cors: CorsDeclaration = {
     allowMethods: json.cors.allow_methods,

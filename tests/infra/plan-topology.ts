@@ -87,12 +87,19 @@ export function topologyDifferences(plan: PlanModel): string[] {
   );
 
   const routes = byName('aws_apigatewayv2_route', 'route_key');
+  const routeSettings = (plan.all('aws_apigatewayv2_stage')[0]?.values.route_settings ?? []) as { route_key: string; throttling_burst_limit: number; throttling_rate_limit: number }[];
   expectKeys('routes', Object.keys(topology.routes), routes.keys());
   const integrations = plan.all('aws_apigatewayv2_integration');
   for (const [key, declared] of Object.entries(topology.routes)) {
     const route = routes.get(key);
     if (!route) continue;
     expectSame(`route ${key} authorization`, declared.auth === 'jwt' ? 'JWT' : 'NONE', route.values.authorization_type);
+    const settings = routeSettings.find((r) => r.route_key === key);
+    expectSame(
+      `route ${key} throttle (burst, rate)`,
+      declared.throttle ? [declared.throttle.burstLimit, declared.throttle.rateLimit] : null,
+      settings ? [settings.throttling_burst_limit, settings.throttling_rate_limit] : null,
+    );
     // The integration a route targets is keyed by its function (aws_apigatewayv2_integration.this["query"]).
     const integration = integrations.find((i) => i.address.endsWith(`.aws_apigatewayv2_integration.this["${declared.function}"]`));
     if (!integration) out.push(`route ${key}: no integration for the function ${declared.function}`);

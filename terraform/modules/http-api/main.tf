@@ -6,6 +6,7 @@ locals {
   jwt_audience     = local.create_user_pool ? [aws_cognito_user_pool_client.this[0].id] : var.jwt_audience
   # The functions that serve at least one route.
   integrated_functions = toset([for route in values(var.routes) : route.function])
+  throttled_routes     = { for key, route in var.routes : key => route.throttle if route.throttle != null }
 }
 
 resource "aws_cognito_user_pool" "this" {
@@ -122,6 +123,18 @@ resource "aws_apigatewayv2_stage" "default" {
     detailed_metrics_enabled = true
   }
 
+  # Routes with a throttle of their own (the public health check, front-end events): one
+  # client cannot spend on them the stage limit that every tenant shares.
+  dynamic "route_settings" {
+    for_each = local.throttled_routes
+    content {
+      route_key                = route_settings.key
+      throttling_burst_limit   = route_settings.value.burst_limit
+      throttling_rate_limit    = route_settings.value.rate_limit
+      detailed_metrics_enabled = true
+    }
+  }
+
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
     format = jsonencode({
@@ -145,6 +158,16 @@ resource "aws_apigatewayv2_stage" "default" {
   }
 
   tags = var.tags
+
+  # Route settings name routes that must exist first.
+  depends_on = [aws_apigatewayv2_route.this]
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for route in values(local.throttled_routes) : route.burst_limit <= var.throttling_burst_limit && route.rate_limit <= var.throttling_rate_limit])
+      error_message = "A route's throttle must not exceed the stage's (throttling_burst_limit, throttling_rate_limit)."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "api" {

@@ -10,15 +10,24 @@ variable "description" {
 }
 
 variable "routes" {
-  description = "Routes by route key (\"GET /items/{collection}\"): the function (a key of var.functions) and auth, \"jwt\" or \"none\"."
+  description = "Routes by route key (\"GET /items/{collection}\"): the function (a key of var.functions), auth (\"jwt\" or \"none\"), and optionally a throttle of the route's own (burst_limit requests, rate_limit requests per second, for all callers together, at most the stage's)."
   type = map(object({
     function = string
     auth     = string
+    throttle = optional(object({
+      burst_limit = number
+      rate_limit  = number
+    }))
   }))
 
   validation {
     condition     = alltrue([for route in values(var.routes) : contains(["jwt", "none"], route.auth)])
     error_message = "Route auth must be \"jwt\" or \"none\"."
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.routes) : route.throttle == null || try(route.throttle.burst_limit > 0 && route.throttle.rate_limit > 0, false)])
+    error_message = "A route throttle's burst_limit and rate_limit must be greater than 0."
   }
 
   validation {
