@@ -123,10 +123,16 @@ export function readTopology(json: typeof declared) {
     maxAgeSeconds: json.cors.max_age_seconds,
     localAllowOrigins: json.cors.local_allow_origins,
   };
-  return { functions, tables, queues, buses, rules, routes, cors };
+  // Archives exist on AWS only (the local stack replays nothing); read here for the plan check.
+  const archives: Record<string, { description: string; eventPattern: Record<string, unknown>; bus: BusName }> = mapEntries(json.archives, (a, key) => ({
+    description: a.description,
+    eventPattern: a.event_pattern,
+    bus: known(key, json.buses, 'bus', `archive ${key}`),
+  }));
+  return { functions, tables, queues, buses, rules, routes, cors, archives };
 }
 
-export const { functions, tables, queues, buses, rules, routes, cors } = readTopology(declared);
+export const { functions, tables, queues, buses, rules, routes, cors, archives } = readTopology(declared);
 
 /** The placeholder a rule's pattern uses for the account it is deployed in (terraform/modules/event-bus replaces it too). */
 export const OWN_ACCOUNT = '${own_account}';

@@ -282,6 +282,22 @@ export const everyRuleTargetHasRetryAndDlq: PlanPolicy = (plan) => {
   return violations;
 };
 
+/**
+ * Archives keep only what may outlive an erasure request: never the analytics bus (personal
+ * data, 30/90-day retention by category, other accounts' events), always with an event
+ * pattern, and for at most 90 days (docs/SECURITY.md, "Erasure requests").
+ */
+export const archivesAreSelectiveAndBounded: PlanPolicy = (plan) => {
+  const violations: string[] = [];
+  for (const archive of plan.all('aws_cloudwatch_event_archive')) {
+    if (archive.module.includes('event_bus["analytics"]')) violations.push(`${archive.address} archives the analytics bus`);
+    if (!archive.values.event_pattern) violations.push(`${archive.address} archives every event (no event_pattern)`);
+    const days = archive.values.retention_days as number | undefined;
+    if (typeof days !== 'number' || days < 1 || days > 90) violations.push(`${archive.address} keeps events ${String(days)} days (1 to 90 allowed; 0 is forever)`);
+  }
+  return violations;
+};
+
 export const planPolicies: Record<string, PlanPolicy> = {
   everyQueueHasRedriveOrIsDlq,
   queueVisibilityCoversConsumer,
@@ -291,4 +307,5 @@ export const planPolicies: Record<string, PlanPolicy> = {
   noWildcardActions,
   everyTableHasPitrAndTtl,
   everyRuleTargetHasRetryAndDlq,
+  archivesAreSelectiveAndBounded,
 };

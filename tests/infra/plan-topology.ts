@@ -63,6 +63,14 @@ export function topologyDifferences(plan: PlanModel): string[] {
   }
 
   expectKeys('buses', topology.buses.map(name), byName('aws_cloudwatch_event_bus').keys());
+  // Archives: exactly the buses topology.json archives, each with its pattern.
+  const archives = plan.all('aws_cloudwatch_event_archive');
+  expectKeys('archives (buses)', Object.keys(topology.archives), archives.map((a) => /event_bus\["([^"]+)"\]/.exec(a.module)?.[1] ?? a.module));
+  for (const [bus, declared] of Object.entries(topology.archives)) {
+    const archive = archives.find((a) => a.module.includes(`event_bus["${bus}"]`));
+    if (archive) expectSame(`archive of ${bus} event pattern`, canonicalJson(declared.eventPattern), canonicalJson(JSON.parse(String(archive.values.event_pattern))));
+  }
+
   const rules = byName('aws_cloudwatch_event_rule');
   // `${own_account}` in a pattern is the account Terraform plans in.
   const account = String(plan.data('aws_caller_identity')[0]?.values.account_id);

@@ -94,10 +94,13 @@ resource "aws_sqs_queue_policy" "delivery_dlq" {
 }
 
 resource "aws_cloudwatch_event_archive" "this" {
+  count = var.archive == null ? 0 : 1
+
   name             = substr("${var.name}-archive", 0, 48)
-  description      = "Every event of the ${var.name} bus, for replay"
+  description      = var.archive.description
   event_source_arn = aws_cloudwatch_event_bus.this.arn
-  retention_days   = var.archive_retention_days
+  event_pattern    = var.archive.event_pattern
+  retention_days   = var.archive.retention_days
 }
 
 data "aws_iam_policy_document" "bus" {

@@ -145,7 +145,14 @@ module "event_bus" {
     event_pattern     = jsonencode(rule.event_pattern)
     target_queue_name = "${local.prefix}-${rule.target_queue}"
   } if rule.bus == each.key }
-  archive_retention_days  = var.event_archive_retention_days
+  # Only the buses topology.json archives (the app bus), and only what its pattern selects:
+  # archived events cannot be erased one by one, and the analytics bus carries personal data
+  # whose retention (30/90 days by category) an archive would outlive.
+  archive = contains(keys(local.archives), each.key) ? {
+    description    = local.archives[each.key].description
+    event_pattern  = jsonencode(local.archives[each.key].event_pattern)
+    retention_days = var.event_archive_retention_days
+  } : null
   allowed_account_ids     = each.key == "analytics" ? var.analytics_allowed_account_ids : []
   allowed_organization_id = each.key == "analytics" ? var.analytics_allowed_organization_id : null
   tags                    = local.tags
