@@ -18,6 +18,8 @@ export const maxRequestBodyBytes = 10 * 1024 * 1024;
 export interface RouteTarget {
   function: string;
   auth: 'jwt' | 'none';
+  /** The route's authorization scopes: the token's scope must hold one, else 403 before any function runs. */
+  scopes?: readonly string[];
 }
 
 export interface HttpApiOptions {
@@ -266,6 +268,7 @@ function jsonResult(statusCode: number, value: unknown, extraHeaders: Array<[str
 
 export const apiGatewayErrors = {
   notFound: () => jsonResult(404, { message: 'Not Found' }),
+  forbidden: () => jsonResult(403, { message: 'Forbidden' }),
   unauthorized: (description: string) =>
     jsonResult(401, { message: 'Unauthorized' }, [['www-authenticate', `Bearer scope="" error="invalid_token" error_description="${description.replaceAll('"', "'")}"`]]),
   tooLarge: () => jsonResult(413, { message: 'Request Entity Too Large' }),
@@ -419,6 +422,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       const outcome = await authorize(options.authorizer, header);
       if (!outcome.ok) return send(res, requestId, apiGatewayErrors.unauthorized(outcome.reason));
       authorizer = outcome.authorizer;
+      const required = match.target.scopes ?? [];
+      if (required.length > 0 && !required.some((scope) => outcome.authorizer.scopes?.includes(scope))) return send(res, requestId, apiGatewayErrors.forbidden());
     }
 
     const fn = options.functionFor(match.target.function);

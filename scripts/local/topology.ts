@@ -53,6 +53,8 @@ export interface RouteDeclaration {
   auth: 'jwt' | 'none';
   /** The route's own API Gateway throttle (all callers together); the stage's applies otherwise. The local stack does not throttle. */
   throttle?: { burstLimit: number; rateLimit: number };
+  /** OAuth scopes the JWT authorizer requires (the token's scope must hold one): `admin` on admin routes. */
+  scopes?: string[];
 }
 
 /** The API's CORS rules; API Gateway and the local stack both answer from them. */
@@ -115,6 +117,7 @@ export function readTopology(json: typeof declared) {
     function: known(r.function, json.functions, 'function', `route ${key}`),
     auth: known(r.auth, ['jwt', 'none'] as const, 'auth mode', `route ${key}`),
     ...('throttle' in r ? { throttle: { burstLimit: r.throttle.burst_limit, rateLimit: r.throttle.rate_limit } } : {}),
+    ...('scopes' in r ? { scopes: r.scopes } : {}),
   }));
   const cors: CorsDeclaration = {
     allowMethods: json.cors.allow_methods,

@@ -102,6 +102,7 @@ export function topologyDifferences(plan: PlanModel): string[] {
     const route = routes.get(key);
     if (!route) continue;
     expectSame(`route ${key} authorization`, declared.auth === 'jwt' ? 'JWT' : 'NONE', route.values.authorization_type);
+    expectSame(`route ${key} authorization scopes`, declared.scopes ?? null, route.values.authorization_scopes ?? null);
     const settings = routeSettings.find((r) => r.route_key === key);
     expectSame(
       `route ${key} throttle (burst, rate)`,

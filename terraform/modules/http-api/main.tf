@@ -101,6 +101,9 @@ resource "aws_apigatewayv2_route" "this" {
   target             = "integrations/${aws_apigatewayv2_integration.this[each.value.function].id}"
   authorization_type = each.value.auth == "jwt" ? "JWT" : "NONE"
   authorizer_id      = each.value.auth == "jwt" ? aws_apigatewayv2_authorizer.jwt.id : null
+  # Admin routes: the authorizer refuses (403) a token whose scope lacks these, before any
+  # function runs; the functions check the same scope again (shared/http/caller.ts).
+  authorization_scopes = length(each.value.scopes) > 0 ? each.value.scopes : null
 }
 
 resource "aws_cloudwatch_log_group" "access" {

@@ -10,7 +10,7 @@ variable "description" {
 }
 
 variable "routes" {
-  description = "Routes by route key (\"GET /items/{collection}\"): the function (a key of var.functions), auth (\"jwt\" or \"none\"), and optionally a throttle of the route's own (burst_limit requests, rate_limit requests per second, for all callers together, at most the stage's)."
+  description = "Routes by route key (\"GET /items/{collection}\"): the function (a key of var.functions), auth (\"jwt\" or \"none\"), optionally a throttle of the route's own (burst_limit requests, rate_limit requests per second, for all callers together, at most the stage's), and optionally the OAuth scopes the JWT authorizer requires (the token's scope claim must hold one)."
   type = map(object({
     function = string
     auth     = string
@@ -18,11 +18,17 @@ variable "routes" {
       burst_limit = number
       rate_limit  = number
     }))
+    scopes = optional(list(string), [])
   }))
 
   validation {
     condition     = alltrue([for route in values(var.routes) : contains(["jwt", "none"], route.auth)])
     error_message = "Route auth must be \"jwt\" or \"none\"."
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.routes) : route.auth == "jwt" || length(route.scopes) == 0])
+    error_message = "Only a jwt route can require scopes."
   }
 
   validation {
