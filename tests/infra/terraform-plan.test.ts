@@ -180,6 +180,20 @@ const planBreaks: PlanBreak[] = [
       plan.resource_changes!.push({ ...structuredClone(archive), address: archive.address.replace('event_bus["app"]', 'event_bus["analytics"]'), module_address: archive.module_address!.replace('event_bus["app"]', 'event_bus["analytics"]') });
     },
   },
+  {
+    policy: 'cognitoPoolIssuesTenantTokens',
+    description: 'the user pool has no triggers',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cognito_user_pool'), 'user pool').change.after!.lambda_config = [];
+    },
+  },
+  {
+    policy: 'cognitoPoolIssuesTenantTokens',
+    description: 'users may write custom:tenant',
+    edit: (plan) => {
+      (only(changes(plan, 'aws_cognito_user_pool_client'), 'app client').change.after!.write_attributes as string[]).push('custom:tenant');
+    },
+  },
 ];
 
 describe('each plan policy fails on an edited copy of the dev plan', () => {

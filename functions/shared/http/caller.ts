@@ -16,7 +16,7 @@ export interface Caller {
  * namespaces of system events and other accounts' events (`_system`, `_account-<id>`), which
  * no token may open.
  */
-const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** API Gateway passes array claims as "[a b]" and `scope` as a space-separated string. */
 function scopesOf(claims: Record<string, string | number | boolean | string[]>): string[] {

@@ -22,6 +22,22 @@ resource "aws_cognito_user_pool" "this" {
     enabled = true
   }
 
+  # Essentials: the pre-token-generation trigger (V2) may customise access tokens (tenant, admin scope).
+  user_pool_tier = "ESSENTIALS"
+
+  dynamic "lambda_config" {
+    for_each = var.cognito_trigger_arn == null ? [] : [var.cognito_trigger_arn]
+    content {
+      pre_authentication  = lambda_config.value
+      post_authentication = lambda_config.value
+      post_confirmation   = lambda_config.value
+      pre_token_generation_config {
+        lambda_arn     = lambda_config.value
+        lambda_version = "V2_0"
+      }
+    }
+  }
+
   password_policy {
     minimum_length                   = 12
     require_lowercase                = true
@@ -42,6 +58,27 @@ resource "aws_cognito_user_pool_client" "this" {
   generate_secret               = false
   prevent_user_existence_errors = "ENABLED"
   explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  # Users may change only these of their own attributes: no attribute decides a tenant or a
+  # role (the trigger reads those from our membership records and Cognito groups).
+  read_attributes  = ["email", "email_verified", "name"]
+  write_attributes = ["email", "name"]
+}
+
+resource "aws_lambda_permission" "cognito" {
+  count = local.create_user_pool && var.cognito_trigger_arn != null ? 1 : 0
+
+  statement_id  = "AllowCognitoTriggers"
+  action        = "lambda:InvokeFunction"
+  function_name = var.cognito_trigger_function_name
+  principal     = "cognito-idp.amazonaws.com"
+  source_arn    = aws_cognito_user_pool.this[0].arn
+
+  lifecycle {
+    precondition {
+      condition     = var.cognito_trigger_function_name != null && endswith(coalesce(var.cognito_trigger_arn, "-"), ":function:${coalesce(var.cognito_trigger_function_name, "-")}")
+      error_message = "cognito_trigger_function_name must name the function of cognito_trigger_arn."
+    }
+  }
 }
 
 resource "aws_apigatewayv2_api" "this" {

@@ -79,6 +79,23 @@ variable "user_pool_deletion_protection" {
   default     = true
 }
 
+variable "cognito_trigger_arn" {
+  description = "ARN of the Lambda function the created user pool calls for pre token generation (V2), pre and post authentication and post confirmation (docs/AUTH.md); null for none. Built from its parts by the caller, so the pool does not wait for the function."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cognito_trigger_arn == null || can(regex("^arn:[^:]+:lambda:[^:]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", coalesce(var.cognito_trigger_arn, "-")))
+    error_message = "cognito_trigger_arn must be a Lambda function ARN."
+  }
+}
+
+variable "cognito_trigger_function_name" {
+  description = "Name of that function, for the permission that lets the user pool invoke it (required with cognito_trigger_arn)."
+  type        = string
+  default     = null
+}
+
 variable "cors_allowed_origins" {
   description = "Origins of the front end allowed by CORS (e.g. https://app.example.com)."
   type        = list(string)
