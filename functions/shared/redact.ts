@@ -40,8 +40,21 @@ export function keyWords(key: string): string[] {
     .filter(Boolean);
 }
 
+/** Field names repeat from event to event: remember the answer for a bounded number of them. */
+const verdicts = new Map<string, boolean>();
+const MAX_REMEMBERED_KEYS = 2048;
+
 function namesSecret(key: string): boolean {
-  const words = keyWords(key);
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    verdict = wordsNameSecret(keyWords(key));
+    if (verdicts.size >= MAX_REMEMBERED_KEYS) verdicts.clear();
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+function wordsNameSecret(words: string[]): boolean {
   for (const [i, word] of words.entries()) {
     if (word === 'token' && i > 0 && CURSOR_QUALIFIERS.has(words[i - 1]!)) continue;
     if (SECRET_WORDS.has(word) || PASSWORD_INSIDE.test(word)) return true;
@@ -114,16 +127,13 @@ function maskInlineSecrets(text: string): string {
 }
 
 export function redactString(value: string): string {
-  const masked = maskInlineSecrets(
-    value
-      .replace(BEARER, (_m, scheme: string) => `${scheme} ${REDACTED}`)
-      .replace(JWT, REDACTED)
-      .replace(AWS_ACCESS_KEY, REDACTED),
-  )
-    .replace(EMAIL, EMAIL_MASK)
-    .replace(IPV6_CANDIDATE, (m) => (isIPv6(m) ? IP_MASK : m))
-    .replace(IPV4, IP_MASK);
-  return masked.replace(PHONE, maskPhone);
+  // Each pattern needs a character most strings lack: skip the passes that cannot match.
+  let out = value.replace(BEARER, (_m, scheme: string) => `${scheme} ${REDACTED}`).replace(JWT, REDACTED).replace(AWS_ACCESS_KEY, REDACTED);
+  if (out.includes('=') || out.includes(':')) out = maskInlineSecrets(out);
+  if (out.includes('@') || out.includes('%40')) out = out.replace(EMAIL, EMAIL_MASK);
+  if (!/\d/.test(out)) return out;
+  if (out.includes(':')) out = out.replace(IPV6_CANDIDATE, (m) => (isIPv6(m) ? IP_MASK : m));
+  return out.replace(IPV4, IP_MASK).replace(PHONE, maskPhone);
 }
 
 export function isSensitiveKey(key: string, extraKeys: readonly string[] = []): boolean {
