@@ -10,22 +10,22 @@
  * Tenancy: every read is keyed by the caller's tenant (from the token, never from the
  * request), so an admin sees their own tenant's analytics only.
  */
+// First: registers the after-response extension during Init (a top-level await there).
+import '../shared/after-response.ts';
 import * as v from 'valibot';
-import { afterResponseReady } from '../shared/after-response.ts';
 import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { EVENT_CATEGORIES, ANALYTICS_SUFFIX, type EventCategory } from '../shared/analytics/event.ts';
 import { frontEndCategory } from '../shared/analytics/classify.ts';
 import { histogramOf, mergeHistograms, percentile, type Histogram } from '../shared/analytics/histogram.ts';
-import { userPartition, type Granularity } from '../shared/analytics/keys.ts';
+import { eventKey, userPartition, type Granularity } from '../shared/analytics/keys.ts';
 import { TYPE_NAME } from '../shared/analytics/schema.ts';
 import { readAggregates, readUserEvents, type AggregateRow } from '../shared/analytics/store.ts';
 import { requireAdmin } from '../shared/http/caller.ts';
+import { itemDataProblems } from '../shared/items/validate.ts';
 import { validationFailed, type ErrorDetail } from '../shared/http/errors.ts';
 import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
 import { issuesToDetails, jsonObjectBody, parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 
-// Register the after-response extension during Init (see shared/after-response.ts).
-await afterResponseReady();
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -205,10 +205,14 @@ const userEventsSchema = v.object({
 
 const cursorKeySchema = v.strictObject({ pk: v.string(), sk: v.string(), userPk: v.string(), userSk: v.string() });
 
-function decodeCursor(cursor: string, userPk: string): Record<string, unknown> {
+const ISO_PREFIX = /^\d{4}-\d{2}-\d{2}T/;
+
+function decodeCursor(cursor: string, tenant: string, userPk: string): Record<string, unknown> {
   try {
     const key = v.parse(cursorKeySchema, JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     if (key.userPk !== userPk) throw new Error('cursor for another user');
+    // Exactly the key of an event of this tenant (see eventItem): an edited one is a 400, not a query the store refuses.
+    if (key.sk !== key.userSk || key.pk !== eventKey(tenant, key.userSk, '').pk || !ISO_PREFIX.test(key.userSk)) throw new Error('not an event key');
     return key;
   } catch {
     throw validationFailed([{ field: 'query.cursor', issue: 'is not a cursor this request returned' }]);
@@ -225,7 +229,7 @@ async function userEvents(request: ApiRequest) {
   const { from, to } = timeRange(query, 30 * DAY);
   const { limit, cursor } = parseWith(userEventsSchema, { limit: query.limit, cursor: query.cursor }, 'query');
   const userPk = userPartition(caller.tenant, userId);
-  const page = await readUserEvents(caller.tenant, userId, iso(from), iso(to), limit, cursor ? decodeCursor(cursor, userPk) : undefined);
+  const page = await readUserEvents(caller.tenant, userId, iso(from), iso(to), limit, cursor ? decodeCursor(cursor, caller.tenant, userPk) : undefined);
   const events = page.events.map((item) => {
     const event = item.event as Record<string, unknown>;
     const enrichment = Object.fromEntries(ENRICHMENT_FIELDS.map((field) => [field, item[field]]));
@@ -245,6 +249,8 @@ const FRONT_END_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
  * types are UPPER_SNAKE without a colon, so the two cannot meet.
  */
 export const FRONT_END_NAMESPACE = 'frontend:';
+/** Where properties sit in the stored item: event.detail.metadata.properties (DynamoDB counts nesting from the item). */
+const PROPERTIES_LEVEL = 4;
 const MAX_AGE_MS = 7 * DAY;
 const MAX_SKEW_MS = 5 * MINUTE;
 
@@ -257,7 +263,7 @@ const frontEndEventSchema = v.strictObject({
   ),
   properties: v.optional(
     v.pipe(
-      v.record(v.string(), v.unknown(), 'must be an object'),
+      v.custom<Record<string, unknown>>((p) => p !== null && typeof p === 'object' && !Array.isArray(p), 'must be an object'),
       v.check((p) => Buffer.byteLength(JSON.stringify(p)) <= MAX_PROPERTIES_BYTES, `must be at most ${MAX_PROPERTIES_BYTES} bytes as JSON`),
     ),
   ),
@@ -286,8 +292,14 @@ async function ingest(request: ApiRequest) {
   const accepted: Array<v.InferOutput<typeof frontEndEventSchema>> = [];
   list.forEach((item: unknown, index) => {
     const result = v.safeParse(frontEndEventSchema, item);
-    if (result.success) accepted.push(result.output);
-    else details.push(...issuesToDetails(result.issues, `body.events.${index}`));
+    if (!result.success) details.push(...issuesToDetails(result.issues, `body.events.${index}`));
+    else {
+      // The write path's checks: what DynamoDB would refuse is a 400 here, never an event
+      // accepted with 202 and dropped by the processor.
+      const problems = result.output.properties ? itemDataProblems(result.output.properties, `body.events.${index}.properties`, PROPERTIES_LEVEL) : [];
+      if (problems.length > 0) details.push(...problems);
+      else accepted.push(result.output);
+    }
   });
   if (details.length > 0) throw validationFailed(details);
 

@@ -1,12 +1,12 @@
 /** The import API (admin tokens only): create a job, add chunks, commit, read status and failures. */
 import * as v from 'valibot';
 import { requireAdmin } from '../shared/http/caller.ts';
-import { notFound, validationFailed } from '../shared/http/errors.ts';
+import { ApiError, notFound, toApiError, validationFailed } from '../shared/http/errors.ts';
 import { log } from '../shared/log.ts';
 import { httpFunction, type ApiRequest, type Route } from '../shared/http/http-function.ts';
 import { jsonObjectBody, NAME_PATTERN, parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 import { completeIfDone } from '../shared/imports/complete.ts';
-import { commitJob, createJob, getJob, isSettled, listFailures, viewOf, type ImportJob } from '../shared/imports/jobs.ts';
+import { commitJob, createJob, discardUnusedJob, getJob, isSettled, listFailures, viewOf, type ImportJob } from '../shared/imports/jobs.ts';
 import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_REQUEST_BYTES, MAX_REQUEST_ITEMS } from '../shared/imports/limits.ts';
 import { submitChunk } from './chunks.ts';
 
@@ -45,7 +45,7 @@ async function create(request: ApiRequest) {
   request.analytics.collection = job.collection;
   if (body.items === undefined) return { statusCode: 201, body: { importId: job.importId, status: job.status } };
   // Items with the request: one chunk, committed at once.
-  const receipt = await submitChunk(job, body.items, 'initial');
+  const receipt = await submitChunk(job, body.items, INITIAL_CHUNK_ID).catch((error: unknown) => abandonCreate(job, error));
   await commitJob(tenant, job.importId);
   const finished = await completeIfDone(tenant, job.importId, request.context);
   request.analytics.accepted = receipt.accepted;
@@ -54,6 +54,25 @@ async function create(request: ApiRequest) {
     statusCode: 201,
     body: { importId: job.importId, status: finished?.status ?? 'PROCESSING', accepted: receipt.accepted, rejected: receipt.rejected },
   };
+}
+
+const INITIAL_CHUNK_ID = 'initial';
+
+/**
+ * The items of a create could not be recorded: the caller gets an error, and must not be
+ * left with a job it never heard of. A job with no chunk is deleted; one whose chunk was
+ * recorded is named in the error, with how to finish it (send the chunk again).
+ */
+async function abandonCreate(job: ImportJob, error: unknown): Promise<never> {
+  const failure = toApiError(error);
+  const discarded = await discardUnusedJob(job.tenant, job.importId).catch((cleanup: unknown) => {
+    log.warn('could not delete the job of a failed create', { importId: job.importId, error: String(cleanup) });
+    return false;
+  });
+  if (discarded) throw failure;
+  throw new ApiError(failure.statusCode, failure.code, `${failure.message}; import ${job.importId} was created and holds part of the items`, [
+    { field: 'importId', issue: `${job.importId}: send the same items to POST /imports/${job.importId}/items with chunkId "${INITIAL_CHUNK_ID}", then commit` },
+  ]);
 }
 
 async function addItems(request: ApiRequest) {

@@ -41,7 +41,7 @@ export async function submitChunk(job: ImportJob, items: readonly unknown[], req
     hash,
     status: 'QUEUEING',
     accepted: accepted.length,
-    rejected: rejected.map((r) => ({ ...r, reason: r.reason.slice(0, 200) })),
+    rejected,
     batches: messages.length,
   };
   const outcome = await reserveChunk(job, record);

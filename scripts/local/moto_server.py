@@ -17,7 +17,20 @@
    succeeds again without writing anything (the SDK resends a request whose answer was
    lost, and the functions rely on that), the same token with another request is an
    IdempotentParameterMismatchException. A transaction that failed is not remembered.
-5. EventBridge delivers to an SQS target (no input transformer) an event without its
+5. The response serializer walks every attribute value through the API model, trying each
+   of its ten type members under several aliases: most of the time of a Query or Scan that
+   returns many items, and CPU every other request waits for. It also treats an empty member
+   name as "no name", so a map whose key is the empty string ({"M": {"": {"S": "x"}}}) was
+   answered merged into the map ({"M": {"S": "x"}}): reads of such an item broke the SDK and
+   its snapshot could not be written back. Attribute values are serialized directly.
+6. Every Query and Scan page starts from the whole table, sorted (Table.all_items), and the
+   sort compares moto's attribute objects, which convert their values on each comparison: a
+   Query of one partition costs O(n log n) slow comparisons in the table's size n, and a
+   full Scan, one such sort per page. On a table of a few thousand items (the analytics
+   table after a fuzz run) reads took seconds and held the lock everyone waits on. A Query
+   of the table reads its partition only; a Query of an index filters the table unsorted
+   (it sorts its matches itself); the sorts compare plain values, converted once per item.
+7. EventBridge delivers to an SQS target (no input transformer) an event without its
    `account` field; AWS delivers the whole event, `account` included (the analytics
    processor trusts a tenant only in its own account's events). We add `account`.
 
@@ -28,6 +41,7 @@ Usage: python moto_server.py [--exit-with-parent] -H HOST -p PORT
                       SIGKILL must not leave an emulator holding the port)
 """
 
+import base64
 import copy
 import json
 import os
@@ -40,6 +54,7 @@ from moto.core.responses import ActionResult
 from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.core.serialize import BaseJSONSerializer
 from moto.core.utils import unix_time
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.utils import EventTemplateParser
@@ -148,6 +163,83 @@ def _is_message_valid_based_on_retention_period(self, queue_name, message):
 
 
 SQSBackend.is_message_valid_based_on_retention_period = _is_message_valid_based_on_retention_period
+
+
+_ATTRIBUTE_TYPES = {"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"}
+
+
+def _b64(value):
+    return base64.b64encode(value).decode("ascii") if isinstance(value, (bytes, bytearray)) else value
+
+
+def _attribute_value_json(value):
+    """An attribute value, {type: value} as the backend hands it over, as DynamoDB JSON."""
+    ((kind, inner),) = value.items()
+    if kind == "M":
+        return {"M": {name: _attribute_value_json(child) for name, child in inner.items()}}
+    if kind == "L":
+        return {"L": [_attribute_value_json(child) for child in inner]}
+    if kind == "B":
+        return {"B": _b64(inner)}
+    if kind == "BS":
+        return {"BS": [_b64(member) for member in inner]}
+    return {kind: inner}
+
+
+_original_serialize_type_structure = BaseJSONSerializer._serialize_type_structure
+
+
+def _serialize_type_structure(self, serialized, value, shape, key):
+    if shape.name == "AttributeValue" and isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _ATTRIBUTE_TYPES:
+        # Direct, so an empty map key keeps its name and the cost is one visit per value.
+        serialized[self.get_serialized_name(shape, key)] = _attribute_value_json(value)
+        return
+    _original_serialize_type_structure(self, serialized, value, shape, key)
+
+
+BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
+
+
+_partition_query = threading.local()
+_INDEX_QUERY = object()  # the hint for a Query of an index: the whole table, unsorted
+_original_all_items = Table.all_items
+
+
+def _all_items(self):
+    hint = getattr(_partition_query, "hint", None)
+    if hint is not None and hint[0] is self:
+        if hint[1] is _INDEX_QUERY:  # it sorts what matches itself
+            return [item for hash_set in self.items.values() for item in (hash_set.values() if self.range_key_attr else [hash_set])]
+        hash_set = self.items.get(hint[1])  # .get: self.items is a defaultdict
+        if hash_set is None:
+            return []
+        return list(hash_set.values()) if self.range_key_attr else [hash_set]
+    items = [item for hash_set in self.items.values() for item in (hash_set.values() if self.range_key_attr else [hash_set])]
+    # The order moto's own sort gives (DynamoType compares cast_value), computed once per item.
+    if self.range_key_attr:
+        return sorted(items, key=lambda x: (x.hash_key.cast_value, x.range_key.cast_value) if x.range_key else (x.hash_key.cast_value,))
+    return sorted(items, key=lambda x: x.hash_key.cast_value)
+
+
+def _query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, projection_expressions, index_name=None, *args, **kwargs):
+    _partition_query.hint = (self, _INDEX_QUERY if index_name else hash_key) if (index_name or hash_key is not None) else None
+    try:
+        return _original_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, projection_expressions, index_name, *args, **kwargs)
+    finally:
+        _partition_query.hint = None
+
+
+def _sorted_items(self, hash_key_attrs, range_key_attrs, items):
+    # moto's order (DynamoType compares cast_value), with each value converted once per item.
+    attrs_to_sort_by = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+    items.sort(key=lambda x: tuple(x.attrs[key].cast_value for key in attrs_to_sort_by))
+    return items
+
+
+_original_query = Table.query
+Table.all_items = _all_items
+Table.query = _query
+Table.sorted_items = _sorted_items
 
 
 EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (

@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole system on this machine.
  *
- *   npm start [-- --port 3000] [--emulator-port 4566] [--endpoint URL] [--reset] [--state-dir DIR]
+ *   npm start [-- --port 3000] [--emulator-port 4566] [--endpoint URL] [--reset] [--state-dir DIR] [--skip-unrestorable]
  *
  * Starts moto on loopback (installing it on first run), provisions the topology under the
  * prefix `event-flows-local`, restores the saved state, serves the HTTP API and polls the
@@ -10,8 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 
-// This machine runs Node 20 while the functions deploy to nodejs22.x: the SDK's notice that
-// its 2027 releases need Node 22 is known, and would only clutter the start-up output.
+// `npm start` runs this on the Lambda runtime's Node (scripts/runtime/with-lambda-node.ts); run
+// directly on an older Node, the SDK's notice about its future requirement only clutters the output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,7 +19,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys } from './jwt.ts';
 import { localRegion } from './lambda-context.ts';
 import { isPortFree, startMoto, waitUntilReachable, type RunningEmulator } from './moto.ts';
-import { stateStore, type StateStore } from './persistence.ts';
+import { stateStore, UnrestorableStateError, type StateStore } from './persistence.ts';
 import { clientConfig, provision } from './provision.ts';
 import { repoRoot } from './python-env.ts';
 import { startRuntime, type Runtime } from './runtime.ts';
@@ -35,6 +35,8 @@ function usage(): string {
     '  --endpoint URL      use an AWS emulator that already runs (e.g. LocalStack); start none',
     '  --reset             start with empty tables and queues (deletes the saved state)',
     '  --state-dir DIR     where state is saved (default .local/state)',
+    '  --skip-unrestorable start even if some saved items cannot be restored: they are moved to',
+    '                      <state-dir>/quarantine/<time>.json and everything else is restored',
   ].join('\n');
 }
 
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
       endpoint: { type: 'string' },
       reset: { type: 'boolean', default: false },
       'state-dir': { type: 'string' },
+      'skip-unrestorable': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -73,13 +76,15 @@ async function main(): Promise<void> {
   let periodic: { stop(): Promise<void> } | undefined;
   let store: StateStore | undefined;
   let shuttingDown: Promise<void> | undefined;
+  /** A start that could not restore the state must not save over it. */
+  let restoreFailed = false;
 
   const shutdown = (reason: string): Promise<void> =>
     (shuttingDown ??= (async () => {
       say(`\n${reason}: stopping (waiting for running invocations)...`);
       await runtime?.stop();
       await periodic?.stop();
-      if (store) {
+      if (store && !restoreFailed) {
         try {
           const { written } = await store.save({ sourceQueues: true });
           say(written.length > 0 ? `saved state to ${stateDir} (${written.join(', ')})` : `state in ${stateDir} is up to date`);
@@ -144,8 +149,13 @@ async function main(): Promise<void> {
         store.clear();
         say(`state:         reset (${stateDir} cleared)`);
       } else {
-        const restored = await store.restore();
-        say(`state:         ${stateDir} (restored ${restored.items} items, ${restored.messages} queued messages)`);
+        const restored = await store.restore({ skipUnrestorable: values['skip-unrestorable'] }).catch((error: unknown) => {
+          restoreFailed = true;
+          throw error;
+        });
+        const from = restored.from === 'snapshot.previous' ? '; the newest snapshot was incomplete, the one before it was used' : '';
+        say(`state:         ${stateDir} (restored ${restored.items} items, ${restored.messages} queued messages${from})`);
+        if (restored.quarantined) say(`quarantined:   ${restored.quarantined.count} entries that could not be restored, in ${restored.quarantined.file}`);
       }
     }
 
@@ -162,6 +172,7 @@ async function main(): Promise<void> {
     say(`ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s; Ctrl-C stops everything`);
   } catch (error) {
     log(`error: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof UnrestorableStateError) log(`the saved state was not touched (nothing is saved after a failed restore)`);
     await shutdown('start-up failed').catch(() => undefined);
     process.exit(1);
   }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { contentsOf, mergedEmptyKeyItem, plantInSnapshot } from '../support/snapshots.ts';
 import { freePort } from '../../scripts/local/moto.ts';
 import { repoRoot } from '../../scripts/local/python-env.ts';
 import { functions, routes } from '../../scripts/local/topology.ts';
@@ -22,7 +23,7 @@ const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
 const stateDir = mkdtempSync(join(tmpdir(), 'event-flows-state-'));
 const running = new Set<ChildProcess>();
 afterAll(() => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of running) if (child.pid) process.kill(-child.pid, 'SIGKILL');
   rmSync(stateDir, { recursive: true, force: true });
 });
 
@@ -34,30 +35,40 @@ interface Started {
   endpoint: string;
 }
 
-async function start(extra: string[] = []): Promise<Started> {
-  const port = await freePort();
-  const emulatorPort = await freePort();
-  const child = spawn(tsx, ['scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--state-dir', stateDir, ...extra], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
+/** Spawns `npm start` (its own process group, so a test can SIGKILL all of it); does not wait. */
+function launch(extra: string[], options: { stateDir?: string; env?: Record<string, string> } = {}) {
+  return (async () => {
+    const port = await freePort();
+    const emulatorPort = await freePort();
+    const child = spawn(tsx, ['scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--state-dir', options.stateDir ?? stateDir, ...extra], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, ...options.env },
+    });
+    running.add(child);
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        running.delete(child);
+        resolve(code);
+      }),
+    );
+    return { child, output: () => output, exited, apiUrl: `http://127.0.0.1:${port}`, endpoint: `http://127.0.0.1:${emulatorPort}` };
+  })();
+}
+
+async function start(extra: string[] = [], options: { stateDir?: string; env?: Record<string, string> } = {}): Promise<Started> {
+  const started = await launch(extra, options);
   const deadline = Date.now() + 45_000;
-  while (!output.includes('ready in')) {
-    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`npm start was not ready in time:\n${output}`);
+  while (!started.output().includes('ready in')) {
+    if (started.child.exitCode !== null) throw new Error(`npm start exited with ${started.child.exitCode}:\n${started.output()}`);
+    if (Date.now() > deadline) throw new Error(`npm start was not ready in time:\n${started.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, output: () => output, exited, apiUrl: `http://127.0.0.1:${port}`, endpoint: `http://127.0.0.1:${emulatorPort}` };
+  return started;
 }
 
 async function stop(started: Started): Promise<number | null> {
@@ -115,6 +126,69 @@ describe('npm start', () => {
     expect(cleared.Item).toBeUndefined();
     expect(await stop(third)).toBe(0);
   }, 120_000);
+
+  it('a start that cannot restore an item names it, leaves the snapshot byte-identical, and --skip-unrestorable starts with every other item', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'event-flows-unrestorable-'));
+    try {
+      const first = await start(['--reset'], { stateDir: dir });
+      const keys = ['a', 'b', 'c'].map((id) => ({ pk: { S: 'TENANT#acme#COLLECTION#notes' }, sk: { S: `ITEM#${id}` } }));
+      for (const item of keys) await dynamodb(first.endpoint).send(new PutItemCommand({ TableName: 'event-flows-local-data', Item: item }));
+      expect(await stop(first)).toBe(0);
+      plantInSnapshot(join(dir, 'snapshot'), 'data', 1, mergedEmptyKeyItem);
+      const before = contentsOf(dir);
+
+      const failed = await launch([], { stateDir: dir });
+      expect(await failed.exited).toBe(1);
+      expect(failed.output()).toContain('could not restore 1 entry');
+      expect(failed.output()).toContain('table data, item pk="EVENT#acme#2026-01-01" sk="merged" (tables/data.json #1): event.N is "1", not a DynamoDB attribute value');
+      expect(failed.output()).toContain('--skip-unrestorable');
+      expect(failed.output()).not.toContain('saved state to');
+      expect(contentsOf(dir)).toEqual(before);
+
+      const skipping = await start(['--skip-unrestorable'], { stateDir: dir });
+      expect(skipping.output()).toMatch(/quarantined: +1 entries that could not be restored, in .*quarantine/);
+      for (const key of keys) {
+        const read = await dynamodb(skipping.endpoint).send(new GetItemCommand({ TableName: 'event-flows-local-data', Key: key }));
+        expect(read.Item, JSON.stringify(key)).toBeDefined();
+      }
+      expect(await stop(skipping)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('a stack killed (SIGKILL) in the middle of saving starts next time from the previous complete snapshot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'event-flows-killed-'));
+    const itemA = { pk: { S: 'TENANT#acme#COLLECTION#notes' }, sk: { S: 'ITEM#before' } };
+    const itemB = { pk: { S: 'TENANT#acme#COLLECTION#notes' }, sk: { S: 'ITEM#during' } };
+    try {
+      const first = await start(['--reset'], { stateDir: dir });
+      await dynamodb(first.endpoint).send(new PutItemCommand({ TableName: 'event-flows-local-data', Item: itemA }));
+      expect(await stop(first)).toBe(0);
+
+      // Each file of a save takes a second: kill the whole stack once the new snapshot is half written.
+      const second = await start([], { stateDir: dir, env: { EVENT_FLOWS_STATE_SAVE_PAUSE_MS: '1000' } });
+      await dynamodb(second.endpoint).send(new PutItemCommand({ TableName: 'event-flows-local-data', Item: itemB }));
+      second.child.kill('SIGTERM');
+      const deadline = Date.now() + 30_000;
+      while (!second.output().includes('state: wrote tables/')) {
+        if (Date.now() > deadline) throw new Error(`no save started:\n${second.output()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      process.kill(-second.child.pid!, 'SIGKILL');
+      await second.exited;
+
+      const third = await start([], { stateDir: dir });
+      expect(third.output()).toContain('restored 1 items');
+      const read = (key: typeof itemA) => dynamodb(third.endpoint).send(new GetItemCommand({ TableName: 'event-flows-local-data', Key: key }));
+      expect((await read(itemA)).Item).toBeDefined();
+      expect((await read(itemB)).Item).toBeUndefined();
+      expect(await stop(third)).toBe(0);
+      expect(existsSync(join(dir, 'snapshot.partial'))).toBe(false); // the cut-off save is cleared away
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('with --endpoint uses that emulator, starts none and leaves it running', async () => {
     const endpoint = inject('awsEndpoint');

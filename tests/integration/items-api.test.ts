@@ -50,12 +50,14 @@ describe('health', () => {
   });
 
   it('records no analytics event per call, only a HealthChecks count (an item read still records one)', async () => {
-    const printed = vi.spyOn(console, 'log');
+    // Metrics are EMF lines on stdout (shared/log.ts).
+    const printed = vi.spyOn(process.stdout, 'write');
     try {
       for (let i = 0; i < 3; i++) await invoke(queryHandler, apiEvent({ routeKey: 'GET /health', path: '/health' }));
       // The control: an ordinary request's event does reach the analytics queue.
       await invoke(queryHandler, apiEvent({ routeKey: 'GET /items/{collection}/{id}', path: '/items/health-control/x', claims: alice, pathParameters: { collection: 'health-control', id: 'x' } }));
       const counts = printed.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"HealthChecks"'));
+      printed.mockRestore();
       expect(counts.map((line) => (JSON.parse(line) as { HealthChecks: number }).HealthChecks)).toEqual([1, 1, 1]);
     } finally {
       printed.mockRestore();

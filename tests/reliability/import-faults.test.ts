@@ -14,7 +14,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redrive } from '../../scripts/redrive.ts';
-import { startFaultProxy, type Fault, type FaultProxy } from '../support/fault-proxy.ts';
+import type { Fault, FaultProxy } from '../support/fault-proxy.ts';
 import {
   captureConsole,
   directClients,
@@ -24,29 +24,27 @@ import {
   newTally,
   publishTally,
   runs,
-  startReliabilityStack,
+  startStackBehindFaultProxy,
   type ReliabilityStack,
 } from '../support/reliability-harness.ts';
-import { awsEndpoint } from '../support/stack.ts';
 
 const tally = newTally('import-faults');
 let proxy: FaultProxy;
 let local: ReliabilityStack;
 let quiet: ReturnType<typeof captureConsole>;
 let admin: string;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   quiet = captureConsole();
   // As the import tests do: moto loses concurrent updates of one item (see docs/IMPORT.md).
   process.env.IMPORT_WORKER_CONCURRENCY = '1';
-  proxy = await startFaultProxy({ upstream: awsEndpoint() });
-  local = await startReliabilityStack({ functionsEndpoint: proxy.url, pollQueues: true });
+  ({ proxy, local, stop } = await startStackBehindFaultProxy({ pollQueues: true }));
   admin = await local.token({ sub: 'importer', tenant: 'imports', admin: true });
 });
 afterAll(async () => {
   quiet.restore();
-  await local?.stop();
-  await proxy?.close();
+  await stop?.();
 });
 
 interface ImportView {

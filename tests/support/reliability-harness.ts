@@ -21,6 +21,7 @@ import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { generateSigningKeys, mintToken, type TokenOptions } from '../../scripts/local/jwt.ts';
 import { clientConfig, provision, type ProvisionedStack } from '../../scripts/local/provision.ts';
 import { startRuntime } from '../../scripts/local/runtime.ts';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
 import { awsEndpoint, region } from './stack.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -175,6 +176,20 @@ export async function startReliabilityStack(options: {
     skipped: [...runtime.skipped],
     token: (tokenOptions = {}) => mintToken(keys, { sub: 'alice', tenant: 'acme', ...tokenOptions }),
     stop: () => runtime.stop(),
+  };
+}
+
+/** A reliability stack whose functions reach the run's emulator through a fault proxy; stop() ends both. */
+export async function startStackBehindFaultProxy(options: { pollQueues: boolean }): Promise<{ proxy: FaultProxy; local: ReliabilityStack; stop(): Promise<void> }> {
+  const proxy = await startFaultProxy({ upstream: awsEndpoint() });
+  const local = await startReliabilityStack({ functionsEndpoint: proxy.url, pollQueues: options.pollQueues });
+  return {
+    proxy,
+    local,
+    stop: async () => {
+      await local.stop();
+      await proxy.close();
+    },
   };
 }
 

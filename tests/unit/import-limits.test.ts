@@ -1,7 +1,7 @@
 /** Pure logic of the import flow: item validation, batching within SQS/DynamoDB limits, back-off. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { validateItems } from '../../functions/shared/imports/items.ts';
+import { MAX_REASON_BYTES, validateItems } from '../../functions/shared/imports/items.ts';
 import { ITEMS_PER_MESSAGE, MAX_IMPORT_ITEM_DATA_BYTES, SQS_MAX_MESSAGE_BYTES } from '../../functions/shared/imports/limits.ts';
 import { groupForSend, splitIntoBatches, toMessages } from '../../functions/shared/imports/messages.ts';
 import { retryDelay } from '../../scripts/import/http.ts';
@@ -45,6 +45,49 @@ describe('validateItems', () => {
       [2, 'id must be a string matching ^[A-Za-z0-9_.-]{1,128}$'],
     ]);
     expect(rejected[2]!.id).toBe('x\ufffdy');
+  });
+
+  // Issue 19.1: a reason cut at 200 UTF-16 units through a surrogate pair, and an unknown
+  // field named with a lone surrogate, were stored as-is: DynamoDB refused them (503).
+  const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+  it('makes every reason storable: no lone surrogate, cut on a code point, at most MAX_REASON_BYTES bytes', () => {
+    const { rejected } = validateItems([
+      { id: 'pair', data: { [`${'a'.repeat(194)}\u{1F600}`]: 1e300 } },
+      { id: 'lone', data: {}, '\ud800': 1 },
+      { id: 'cjk', data: {}, ['界'.repeat(300)]: 1 },
+      { id: 'empty', data: {}, '': 1 },
+    ]);
+    expect(rejected).toHaveLength(4);
+    for (const { reason } of rejected) {
+      expect(LONE_SURROGATE.test(reason), JSON.stringify(reason)).toBe(false);
+      expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(MAX_REASON_BYTES);
+      expect(Buffer.from(reason).toString()).toBe(reason);
+    }
+    expect(rejected[0]!.reason).toBe(`data.${'a'.repeat(194)}`); // the pair does not fit: left out whole
+    expect(rejected[1]!.reason).toBe('unknown field(s): "\\ud800"');
+    expect(rejected[3]!.reason).toBe('unknown field(s): ""');
+  });
+
+  it('any rejection of generated items is storable (fast-check: lone surrogates, split pairs, long names, extreme numbers)', () => {
+    const awkward = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.constantFrom('', '\ud800', '\udfff', 'a\ud83d', '\ude00b', '😀'.repeat(120), 'x'.repeat(5000)),
+    );
+    const value = fc.oneof(fc.constantFrom(1e300, -1e300, 5e-324, 1e-131, 2 ** 53), awkward, fc.integer());
+    const item = fc.oneof(
+      fc.record({ id: fc.oneof(awkward, fc.constant('ok')), data: fc.dictionary(awkward, value, { maxKeys: 3 }) }),
+      fc.dictionary(awkward, value, { maxKeys: 3 }).map((extra) => ({ id: 'ok', data: {}, ...extra })),
+    );
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 20 }), (items) => {
+        for (const r of validateItems(items).rejected) {
+          expect(LONE_SURROGATE.test(r.reason) || LONE_SURROGATE.test(r.id ?? '')).toBe(false);
+          expect(Buffer.byteLength(r.reason)).toBeLessThanOrEqual(MAX_REASON_BYTES);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

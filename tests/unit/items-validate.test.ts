@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { itemDataProblems, MAX_NESTING } from '../../functions/shared/items/validate.ts';
+import { itemDataProblems, MAX_NESTING, storableText } from '../../functions/shared/items/validate.ts';
 
 function nested(depth: number): Record<string, unknown> {
   // depth 1 is the data object itself.
@@ -22,7 +22,7 @@ describe('item data DynamoDB can store', () => {
     ['an empty key', { a: { '': 1 } }, 'body.a.""'],
     ['an empty top-level key', { '': 1 }, 'body.""'],
     ['a lone surrogate in a value', { s: 'x\ud800y' }, 'body.s'],
-    ['a lone surrogate in a key', { o: { '\udc00': 1 } }, 'body.o'],
+    ['a lone surrogate in a key', { o: { '\udc00': 1 } }, 'body.o."\\udc00"'],
     ['a __proto__ field', JSON.parse('{"a":{"__proto__":{"x":1}}}'), 'body.a.__proto__'],
   ])('refuses %s, naming %s', (_name, data, field) => {
     const problems = itemDataProblems(data as Record<string, unknown>);
@@ -37,5 +37,24 @@ describe('item data DynamoDB can store', () => {
   it('caps the number of problems it reports', () => {
     const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 1e300]));
     expect(itemDataProblems(many)).toHaveLength(10);
+  });
+});
+
+describe('storableText', () => {
+  it.each([
+    ['a pair that would be split', `${'a'.repeat(199)}\u{1F600}`, 200, 'a'.repeat(199)],
+    ['a pair that fits', `${'a'.repeat(196)}\u{1F600}`, 200, `${'a'.repeat(196)}\u{1F600}`],
+    ['three-byte characters', '界'.repeat(100), 200, '界'.repeat(66)],
+    ['a lone surrogate', 'x\ud800y', 200, 'x\ufffdy'],
+    ['short text', 'ok', 200, 'ok'],
+  ])('cuts %s on a code point, within the byte budget', (_name, text, bytes, expected) => {
+    expect(storableText(text, bytes)).toBe(expected);
+  });
+});
+
+describe('nesting counted from the stored item', () => {
+  it('properties stored at level 4 may nest 28 levels more', () => {
+    expect(itemDataProblems(nested(MAX_NESTING - 3), 'p', 4)).toEqual([]);
+    expect(itemDataProblems(nested(MAX_NESTING - 2), 'p', 4)).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 /** Validating the items of an import request, one by one, so one bad item never sinks the chunk. */
-import { itemDataProblems, wellFormed } from '../items/validate.ts';
+import { itemDataProblems, storableText } from '../items/validate.ts';
 import { MAX_IMPORT_ITEM_DATA_BYTES } from './limits.ts';
 
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -8,6 +8,13 @@ export interface ImportItem {
   id: string;
   data: Record<string, unknown>;
 }
+
+/**
+ * A rejection is stored with its chunk (one DynamoDB item for up to 1,000 of them, 400 KB at
+ * most) and echoed back, so its text is made storable and cut to this many UTF-8 bytes.
+ */
+export const MAX_REASON_BYTES = 200;
+const MAX_ECHOED_ID_BYTES = 128;
 
 export interface Rejection {
   /** Position of the item in the request's `items`. */
@@ -35,39 +42,42 @@ export function validateItems(items: readonly unknown[]): { accepted: AcceptedIt
   const accepted: AcceptedItem[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
+  // The id and reason are echoed back and stored with the chunk: made storable so both work.
+  const reject = (index: number, id: string | undefined, reason: string) =>
+    rejected.push({ index, ...(id !== undefined ? { id: storableText(id, MAX_ECHOED_ID_BYTES) } : {}), reason: storableText(reason, MAX_REASON_BYTES) });
   items.forEach((item, index) => {
     if (!isPlainObject(item)) {
-      rejected.push({ index, reason: 'must be an object {id, data}' });
+      reject(index, undefined, 'must be an object {id, data}');
       return;
     }
     const id = item.id;
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-      // The id is echoed back and stored with the rejection: made well-formed so both work.
-      rejected.push({ index, ...(typeof id === 'string' ? { id: wellFormed(id.slice(0, 128)) } : {}), reason: `id must be a string matching ${ID_PATTERN.source}` });
+      reject(index, typeof id === 'string' ? id : undefined, `id must be a string matching ${ID_PATTERN.source}`);
       return;
     }
     const unknownKeys = Object.keys(item).filter((key) => key !== 'id' && key !== 'data');
     if (unknownKeys.length > 0) {
-      rejected.push({ index, id, reason: `unknown field(s): ${unknownKeys.slice(0, 5).join(', ')}` });
+      // Quoted as JSON: an empty name shows, and a lone surrogate is escaped, not stored.
+      reject(index, id, `unknown field(s): ${unknownKeys.slice(0, 5).map((key) => JSON.stringify(key)).join(', ')}`);
       return;
     }
     if (!isPlainObject(item.data)) {
-      rejected.push({ index, id, reason: 'data must be a JSON object' });
+      reject(index, id, 'data must be a JSON object');
       return;
     }
     // The same checks as PUT /items: data DynamoDB cannot store is refused here, not in the worker.
     const problems = itemDataProblems(item.data, 'data');
     if (problems.length > 0) {
-      rejected.push({ index, id, reason: wellFormed(problems.map((p) => `${p.field}: ${p.issue}`).join('; ')) });
+      reject(index, id, problems.map((p) => `${p.field}: ${p.issue}`).join('; '));
       return;
     }
     const bytes = Buffer.byteLength(JSON.stringify(item.data));
     if (bytes > MAX_IMPORT_ITEM_DATA_BYTES) {
-      rejected.push({ index, id, reason: `data is ${bytes} bytes; an imported item holds at most ${MAX_IMPORT_ITEM_DATA_BYTES}` });
+      reject(index, id, `data is ${bytes} bytes; an imported item holds at most ${MAX_IMPORT_ITEM_DATA_BYTES}`);
       return;
     }
     if (seen.has(id)) {
-      rejected.push({ index, id, reason: 'duplicate id in this request' });
+      reject(index, id, 'duplicate id in this request');
       return;
     }
     seen.add(id);

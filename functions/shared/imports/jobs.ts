@@ -496,3 +496,25 @@ export async function listFailures(tenant: string, importId: string, limit: numb
     nextCursor: LastEvaluatedKey ? Buffer.from(JSON.stringify({ sk: LastEvaluatedKey.sk })).toString('base64url') : null,
   };
 }
+
+/**
+ * Deletes a job that no chunk was ever listed on (a create whose items could not be
+ * recorded): its id was never given to anyone, so nothing could finish it. False when a
+ * chunk is listed on it (it holds accepted items and stays). Sent twice, it is still right:
+ * a job already deleted meets the condition and deleting it again changes nothing.
+ */
+export async function discardUnusedJob(tenant: string, importId: string): Promise<boolean> {
+  try {
+    await dynamo().send(
+      new DeleteCommand({
+        TableName: config.dataTable(),
+        Key: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY },
+        ConditionExpression: 'attribute_not_exists(chunkIds)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}

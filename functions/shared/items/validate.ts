@@ -21,8 +21,32 @@ export function wellFormed(value: string): string {
   return value.replace(new RegExp(LONE_SURROGATE.source, 'g'), '\ufffd');
 }
 
-/** Returns what is wrong with `data` (empty when it can be stored), with a JSON path per problem. */
-export function itemDataProblems(data: Record<string, unknown>, prefix = 'body'): ErrorDetail[] {
+/**
+ * `value` made storable and at most `maxBytes` bytes of UTF-8: lone surrogates replaced by
+ * U+FFFD, then cut on a code-point boundary (a cut through a surrogate pair would leave a
+ * lone surrogate that DynamoDB refuses). Bytes, not UTF-16 units, because DynamoDB counts
+ * an item's size in UTF-8 bytes.
+ */
+export function storableText(value: string, maxBytes: number): string {
+  const text = wellFormed(value);
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const codePoint of text) {
+    const size = Buffer.byteLength(codePoint);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += codePoint.length;
+  }
+  return text.slice(0, end);
+}
+
+/**
+ * Returns what is wrong with `data` (empty when it can be stored), with a JSON path per problem.
+ * `level` is the nesting level `data` itself has in the stored item (1: a top-level
+ * attribute); DynamoDB's nesting limit counts from the item.
+ */
+export function itemDataProblems(data: Record<string, unknown>, prefix = 'body', level = 1): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
   const add = (field: string, issue: string) => {
     if (problems.length < MAX_DETAILS) problems.push({ field, issue });
@@ -41,19 +65,21 @@ export function itemDataProblems(data: Record<string, unknown>, prefix = 'body')
       }
       if (Array.isArray(node)) node.forEach((child, index) => walk(child, `${path}[${index}]`, depth + 1));
       else
-        for (const [key, child] of Object.entries(node)) {
-          if (key === '') add(`${path}.""`, 'field names must not be empty');
-          else if (key === RESERVED_KEY) add(`${path}.${key}`, 'is a reserved field name');
-          else if (LONE_SURROGATE.test(key)) add(path, 'has a field name that is not valid Unicode (a lone surrogate)');
-          walk(child, `${path}.${key}`, depth + 1);
-        }
+        for (const [key, child] of Object.entries(node)) field(key, child, path, depth + 1);
     }
   };
-  for (const [key, value] of Object.entries(data)) {
-    if (key === '') add(`${prefix}.""`, 'field names must not be empty');
-    else if (key === RESERVED_KEY) add(`${prefix}.${key}`, 'is a reserved field name');
-    else if (LONE_SURROGATE.test(key)) add(prefix, 'has a field name that is not valid Unicode (a lone surrogate)');
-    walk(value, `${prefix}.${key}`, 2);
-  }
+  const field = (key: string, value: unknown, parent: string, depth: number) => {
+    const path = `${parent}.${fieldName(key)}`;
+    if (key === '') add(path, 'field names must not be empty');
+    else if (key === RESERVED_KEY) add(path, 'is a reserved field name');
+    else if (LONE_SURROGATE.test(key)) add(path, 'field names must be valid Unicode (this one has a lone surrogate)');
+    walk(value, path, depth);
+  };
+  for (const [key, value] of Object.entries(data)) field(key, value, prefix, level + 1);
   return problems;
+}
+
+/** A field name as it appears in a problem's path: quoted and escaped (JSON) when it is empty or not valid Unicode. */
+function fieldName(key: string): string {
+  return key === '' || LONE_SURROGATE.test(key) ? JSON.stringify(key) : key;
 }
