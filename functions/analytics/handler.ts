@@ -12,13 +12,15 @@
  *   than the queue's own default; after maxReceiveCount receives SQS moves them to the
  *   DLQ, from where scripts/redrive.ts brings them back.
  * - Duplicates (same content, see shared/analytics/keys.ts) are stored and counted once.
+ * - The tenant in an event is trusted only from our own account and sources (tenant.ts);
+ *   every event is redacted again here, whoever sent it.
  *
  * The processor emits no analytics of its own (that would feed itself); it logs and
  * writes EMF metrics.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
-import { eventIdOf, tenantOf, timeParts } from '../shared/analytics/keys.ts';
+import { eventIdOf, timeParts } from '../shared/analytics/keys.ts';
 import { describeIssues, envelopeSchema } from '../shared/analytics/schema.ts';
 // Also registers the after-response extension during Init (a top-level await there).
 import { withAfterResponse } from '../shared/after-response.ts';
@@ -26,6 +28,8 @@ import { storeEvents, type Enrichment, type EventToStore, type StoreOutcome } fr
 import { sqs } from '../shared/aws-clients.ts';
 import { config } from '../shared/config.ts';
 import { countMetrics, log } from '../shared/log.ts';
+import { redact } from '../shared/redact.ts';
+import { accountOfQueueArn, trustedTenant } from './tenant.ts';
 
 type Outcome = StoreOutcome | 'rejected' | 'failed';
 
@@ -56,14 +60,14 @@ function parseRecord(record: SQSRecord): v.InferOutput<typeof envelopeSchema> {
   return result.output;
 }
 
-function enrich(envelope: v.InferOutput<typeof envelopeSchema>, receivedAt: Date): Enrichment {
+function enrich(envelope: v.InferOutput<typeof envelopeSchema>, receivedAt: Date, ownAccount: string | undefined): Enrichment {
   const event = envelope.detail;
   // Normalise the timestamp to UTC `...Z` so keys and buckets sort as time does.
   event.detail.timestamp = new Date(event.detail.timestamp).toISOString();
   const { day, hour } = timeParts(event.detail.timestamp);
   return {
     eventId: eventIdOf(event),
-    tenant: tenantOf(event.detail.metadata.properties),
+    tenant: trustedTenant(envelope, event.detail.metadata.properties, ownAccount),
     receivedAt: receivedAt.toISOString(),
     processingLagMs: Math.max(0, receivedAt.getTime() - Date.parse(event.detail.timestamp)),
     environment: config.environment(),
@@ -115,7 +119,9 @@ async function processRecords(records: SQSRecord[]): Promise<Outcome[]> {
     records.map(async (record, index) => {
       try {
         const envelope = parseRecord(record);
-        valid.push({ index, item: { event: envelope.detail, enrichment: enrich(envelope, receivedAt) } });
+        // Emitters redact already; events from other accounts may not have been.
+        envelope.detail = redact(envelope.detail, { extraKeys: config.redactFields().split(',').filter(Boolean) });
+        valid.push({ index, item: { event: envelope.detail, enrichment: enrich(envelope, receivedAt, accountOfQueueArn(record.eventSourceARN)) } });
       } catch (error) {
         outcomes[index] = error instanceof InvalidRecord ? await reject(record, error.message) : 'failed';
       }

@@ -35,6 +35,9 @@
    We count as the DynamoDB guide's "Item sizes and formats" page does: 3 bytes per list or
    map plus 1 per element, numbers by significant digits in pairs from the decimal point
    (functions/shared/dynamo-size.ts counts the same way).
+8. EventBridge delivers to an SQS target (no input transformer) an event without its
+   `account` field; AWS delivers the whole event, `account` included (the analytics
+   processor trusts a tenant only in its own account's events). We add `account`.
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -61,6 +64,7 @@ from moto.dynamodb.models.table import Table
 from moto.core.serialize import BaseJSONSerializer
 from moto.core.utils import unix_time
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.utils import EventTemplateParser
 from moto.server import main
 from moto.sqs.models import SQSBackend
 
@@ -276,6 +280,12 @@ _original_query = Table.query
 Table.all_items = _all_items
 Table.query = _query
 Table.sorted_items = _sorted_items
+
+
+EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+    '{"id": "<id>", "time": <time>, "version": "0", "detail-type": "<detail-type>", "source": "<source>", '
+    '"account": "<account>", "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
 
 
 def _serialized(method):

@@ -15,7 +15,7 @@ import { defaultAudience, defaultIssuer } from './jwt.ts';
 import { localRegion, type LocalFunction } from './lambda-context.ts';
 import { clientConfig, type ProvisionedStack } from './provision.ts';
 import { repoRoot } from './python-env.ts';
-import { functions, queues, routes, type FunctionName, type QueueName } from './topology.ts';
+import { cors, functions, queues, routes, type FunctionName, type QueueName } from './topology.ts';
 
 export interface RuntimeOptions {
   /** The AWS endpoint the stack was provisioned on. */
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   /** Long-poll wait of an idle queue; bounds how long stop() waits for a poller. Default 1 s. */
   idleWaitSeconds?: number;
   log?: (line: string) => void;
+  /** Front-end origins CORS allows; default topology.json's `cors.local_allow_origins`. */
+  corsAllowOrigins?: readonly string[];
 }
 
 export interface Runtime {
@@ -120,6 +122,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     authorizer: { publicKey: options.publicKey, issuer, audience },
     log,
     afterResponse: drainSoon,
+    cors: { ...cors, allowOrigins: options.corsAllowOrigins ?? cors.localAllowOrigins },
   });
   const url = await api.listen(options.port, options.host ?? '127.0.0.1');
 

@@ -5,7 +5,7 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as queryHandler } from '../../functions/query/handler.ts';
 import { handler as writeHandler } from '../../functions/write/handler.ts';
 import { dynamo, sqs } from '../../functions/shared/aws-clients.ts';
@@ -48,6 +48,29 @@ describe('health', () => {
   it('answers ok without a token', async () => {
     const response = await invoke(queryHandler, apiEvent({ routeKey: 'GET /health', path: '/health' }));
     expect(response).toMatchObject({ statusCode: 200, body: { status: 'ok' } });
+  });
+
+  it('records no analytics event per call, only a HealthChecks count (an item read still records one)', async () => {
+    // Metrics are EMF lines on stdout (shared/log.ts).
+    const printed = vi.spyOn(process.stdout, 'write');
+    try {
+      for (let i = 0; i < 3; i++) await invoke(queryHandler, apiEvent({ routeKey: 'GET /health', path: '/health' }));
+      // The control: an ordinary request's event does reach the analytics queue.
+      await invoke(queryHandler, apiEvent({ routeKey: 'GET /items/{collection}/{id}', path: '/items/health-control/x', claims: alice, pathParameters: { collection: 'health-control', id: 'x' } }));
+      const counts = printed.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"HealthChecks"'));
+      printed.mockRestore();
+      expect(counts.map((line) => (JSON.parse(line) as { HealthChecks: number }).HealthChecks)).toEqual([1, 1, 1]);
+    } finally {
+      printed.mockRestore();
+    }
+    const types: string[] = [];
+    for (let empty = 0; empty < 2; ) {
+      const { Messages = [] } = await (await sqs()).send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('analytics'), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      if (Messages.length === 0) empty++;
+      for (const m of Messages) types.push((JSON.parse(m.Body!) as { detail: { detail: { type: string } } }).detail.detail.type);
+    }
+    expect(types).toContain('ITEM_GET');
+    expect(types).not.toContain('HEALTH_CHECK');
   });
 });
 

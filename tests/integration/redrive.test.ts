@@ -35,8 +35,9 @@ afterAll(() => {
 });
 
 const envelope = (input: Partial<AnalyticsInput> & { tenant: string }) => {
-  const detail = buildAnalyticsEvent({ type: 'ITEM_GET', action: 'EXECUTE', category: 'QUERY', source: 's', status: 'SUCCESS', requestId: randomUUID(), context, properties: { tenant: input.tenant }, ...input });
-  return JSON.stringify({ version: '0', id: randomUUID(), 'detail-type': detail.eventType, source: 's', time: new Date().toISOString(), region, resources: [], detail });
+  const detail = buildAnalyticsEvent({ type: 'ITEM_GET', action: 'EXECUTE', category: 'QUERY', source: 'event-flows.query', status: 'SUCCESS', requestId: randomUUID(), context, properties: { tenant: input.tenant }, ...input });
+  // As EventBridge delivers it: our account and source, so the processor believes the tenant.
+  return JSON.stringify({ version: '0', id: randomUUID(), 'detail-type': detail.eventType, source: 'event-flows.query', account: '123456789012', time: new Date().toISOString(), region, resources: [], detail });
 };
 
 /** One event source mapping poll: receive, invoke, delete what succeeded. Returns how many were received. */

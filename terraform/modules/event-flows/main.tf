@@ -95,8 +95,23 @@ locals {
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
     ]
+    "auth-triggers" = [
+      # shared/auth/membership.ts: tenantMembership (GetItem of MEMBER#<sub>).
+      { sid = "ReadMemberships", actions = ["dynamodb:GetItem"], resources = [local.data_table_arn] },
+      # shared/analytics/emitter.ts: the AUTHENTICATION events.
+      { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
+      { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+    ]
   }
+
+  # The Cognito triggers' ARN from its parts: the user pool names it while the functions'
+  # environment names the pool's issuer, so a reference would be a cycle.
+  auth_triggers_arn = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:function:${local.function_names["auth-triggers"]}"
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
 
 module "table" {
   source   = "../table"
@@ -150,7 +165,14 @@ module "event_bus" {
     event_pattern     = jsonencode(rule.event_pattern)
     target_queue_name = "${local.prefix}-${rule.target_queue}"
   } if rule.bus == each.key }
-  archive_retention_days  = var.event_archive_retention_days
+  # Only the buses topology.json archives (the app bus), and only what its pattern selects:
+  # archived events cannot be erased one by one, and the analytics bus carries personal data
+  # whose retention (30/90 days by category) an archive would outlive.
+  archive = contains(keys(local.archives), each.key) ? {
+    description    = local.archives[each.key].description
+    event_pattern  = jsonencode(local.archives[each.key].event_pattern)
+    retention_days = var.event_archive_retention_days
+  } : null
   allowed_account_ids     = each.key == "analytics" ? var.analytics_allowed_account_ids : []
   allowed_organization_id = each.key == "analytics" ? var.analytics_allowed_organization_id : null
   tags                    = local.tags
@@ -183,7 +205,10 @@ module "http_api" {
   jwt_audience                  = var.jwt_audience
   create_cognito_user_pool      = var.create_cognito_user_pool
   user_pool_deletion_protection = var.table_deletion_protection
+  cognito_trigger_arn           = local.auth_triggers_arn
+  cognito_trigger_function_name = module.function["auth-triggers"].function_name
   cors_allowed_origins          = var.cors_allowed_origins
+  cors                          = local.cors # local_allow_origins, for the local stack only, is dropped by the type
   throttling_burst_limit        = var.api_throttling_burst_limit
   throttling_rate_limit         = var.api_throttling_rate_limit
   access_log_retention_days     = var.log_retention_days
