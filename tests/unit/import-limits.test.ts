@@ -108,7 +108,7 @@ describe('batching', () => {
     );
   });
 
-  it('real messages of large items stay within 256 KB and group ≤ 10 / 256 KB per SendMessageBatch', () => {
+  it('real messages of large items stay within SQS_MAX_MESSAGE_BYTES and group ≤ 10 / SQS_MAX_MESSAGE_BYTES per SendMessageBatch', () => {
     const { accepted } = validateItems(Array.from({ length: 60 }, (_, i) => ({ id: `id-${i}`, data: { blob: 'é'.repeat(20_000 + i * 500) } })), target);
     const messages = toMessages(job, 'c0', accepted);
     expect(messages.flatMap((m) => m.items).length).toBe(60);

@@ -34,6 +34,7 @@ resource "aws_sqs_queue" "delivery_dlq" {
   for_each = var.rules
 
   name                      = "${each.value.target_queue_name}-delivery-dlq"
+  max_message_size          = 1048576 # SQS's 1 MiB quota: an EventBridge event may be up to 1 MB
   message_retention_seconds = var.delivery_dlq_message_retention_seconds
   sqs_managed_sse_enabled   = true
   tags                      = var.tags
