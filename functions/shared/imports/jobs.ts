@@ -28,7 +28,6 @@ import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk
 import { randomUUID } from 'node:crypto';
 import { dynamo } from '../aws-clients.ts';
 import { isConditionFailure } from '../aws-errors.ts';
-import { batchGetAll } from '../batch-get.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
 import { advanceLastWriteAt, applyImportToStats, itemCountUpdate } from '../items/stats.ts';
@@ -238,20 +237,30 @@ export async function getJob(tenant: string, importId: string, options: { withPr
 }
 
 /**
- * The progress fields of the given chunks, by key (BatchGetItem, 100 keys a call). Not a
- * Query of the job's partition: the emulator answers a Query in time proportional to the
- * whole table, which a status poll during a large import cannot afford.
+ * The progress fields of the job's listed chunks: a Query of the job's partition (its chunk
+ * records, page by page), keeping the chunks listed on the job (a chunk is recorded just
+ * before it is listed, and one taken back is unlisted).
  */
 async function getChunkProgress(tenant: string, importId: string, chunkIds: readonly string[]): Promise<Array<Record<string, unknown>>> {
-  const pk = jobPartition(tenant, importId);
-  return batchGetAll(
-    config.dataTable(),
-    chunkIds.map((id) => ({ pk, sk: chunkSortKey(id) })),
-    {
-      expression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
-      names: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
-    },
-  );
+  const listed = new Set(chunkIds);
+  const chunks: Array<Record<string, unknown>> = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const { Items = [], LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: config.dataTable(),
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
+        ExpressionAttributeValues: { ':pk': jobPartition(tenant, importId), ':chunk': CHUNK_PREFIX },
+        ProjectionExpression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
+        ExpressionAttributeNames: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+        ConsistentRead: true,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    chunks.push(...Items.filter((item) => listed.has(String(item.chunkId))));
+    startKey = LastEvaluatedKey;
+  } while (startKey);
+  return chunks;
 }
 
 /**
