@@ -64,9 +64,9 @@ locals {
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
     "event-processor" = [
-      # shared/imports/jobs.ts (Get/Put/Update/Delete/Query/BatchGet on the job records) and
+      # shared/imports/jobs.ts (Get/Put/Update/Delete/Query on the job records) and
       # shared/items/stats.ts (Get/Update; TransactWrite of a Put and an Update through shared/imports/transact.ts).
-      { sid = "ManageImportsAndStats", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem"], resources = [local.data_table_arn] },
+      { sid = "ManageImportsAndStats", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"], resources = [local.data_table_arn] },
       # shared/imports/queue.ts: SendMessageBatch of the chunk messages.
       { sid = "QueueImportChunks", actions = ["sqs:SendMessage"], resources = [local.import_queue_arn] },
       { sid = "PollAppEvents", actions = local.sqs_event_source_actions, resources = [local.app_events_queue_arn] },
