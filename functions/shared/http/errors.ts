@@ -2,7 +2,7 @@
  * Errors a handler throws to answer with a 4xx/5xx. The body is always
  * `{"error": {"code", "message", "details?"}}`; `code` is stable and machine-readable.
  */
-import { isItemTooLarge, isThrottling as isThrottlingError, isUnavailable, isValidationError } from '../aws-errors.ts';
+import { isItemTooLarge, isThrottling, isUnavailable, isValidationError } from '../aws-errors.ts';
 
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -57,7 +57,6 @@ export type ErrorType =
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
   | 'DEPENDENCY_UNAVAILABLE'
-  | 'THROTTLED'
   | 'INTERNAL_ERROR';
 
 export function errorTypeOf(error: ApiError): ErrorType {
@@ -95,11 +94,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isItemTooLarge(error)) return payloadTooLarge('the item is larger than DynamoDB stores (400 KB as DynamoDB counts it)');
   if (isValidationError(error)) return badRequest('the data store refused the request as invalid');
-  if (isThrottlingError(error)) return new ApiError(503, 'SERVICE_UNAVAILABLE', 'the data store is busy; retry shortly');
+  if (isThrottling(error)) return new ApiError(503, 'SERVICE_UNAVAILABLE', 'the data store is busy; retry shortly');
   if (isUnavailable(error)) return serviceUnavailable('the data store is unavailable; retry shortly');
   return new ApiError(500, 'INTERNAL_ERROR', 'internal error');
-}
-
-export function isThrottling(error: ApiError): boolean {
-  return error.statusCode === 503 && error.message.includes('busy');
 }
