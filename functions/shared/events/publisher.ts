@@ -36,8 +36,6 @@ export interface OutgoingEvent {
   source: string;
   detailType: string;
   detail: unknown;
-  /** The X-Ray trace header, so the trace follows the event. */
-  traceHeader?: string;
 }
 
 export interface PublisherOptions {
@@ -131,7 +129,6 @@ export class EventPublisher {
       Source: event.source,
       DetailType: event.detailType,
       Detail: JSON.stringify(event.detail),
-      ...(event.traceHeader ? { TraceHeader: event.traceHeader } : {}),
     });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -252,14 +249,19 @@ export function accountOfQueueUrl(queueUrl: string | undefined): string | undefi
   return queueUrl?.match(/^[a-z]+:\/\/[^/]+\/(\d{12})\//)?.[1];
 }
 
-/** The envelope EventBridge writes to an SQS target, so a fallback message looks like a delivery. */
-export function toEnvelope(entry: PutEventsRequestEntry, account?: string): Record<string, unknown> {
+/**
+ * The envelope EventBridge writes to an SQS target, so a fallback message looks like a
+ * delivery. `account` is our account as the fallback queue's URL names it (Lambda sets no
+ * variable with it); without a queue there is none to name, and the field is left out
+ * rather than invented.
+ */
+export function toEnvelope(entry: PutEventsRequestEntry, account: string | undefined): Record<string, unknown> {
   return {
     version: '0',
     id: randomUUID(),
     'detail-type': entry.DetailType,
     source: entry.Source,
-    account: account ?? process.env.AWS_ACCOUNT_ID ?? '000000000000',
+    ...(account ? { account } : {}),
     time: new Date().toISOString(),
     region: process.env.AWS_REGION ?? 'us-east-1',
     resources: [],
