@@ -49,7 +49,7 @@ export interface Runtime {
 }
 
 /** The environment the handlers see, as Lambda would give it (plus what the local runtime adds). */
-export function runtimeEnvironment(options: { endpoint: string; stack: ProvisionedStack; issuer: string; audience: string }): Record<string, string> {
+export function runtimeEnvironment(options: { endpoint: string; stack: ProvisionedStack }): Record<string, string> {
   return {
     ...options.stack.environment,
     AWS_ENDPOINT_URL: options.endpoint,
@@ -58,8 +58,6 @@ export function runtimeEnvironment(options: { endpoint: string; stack: Provision
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     EVENT_FLOWS_LOCAL_RUNTIME: '1',
-    JWT_ISSUER: options.issuer,
-    JWT_AUDIENCE: options.audience,
   };
 }
 
@@ -89,7 +87,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const issuer = options.issuer ?? process.env.JWT_ISSUER ?? defaultIssuer;
   const audience = options.audience ?? process.env.JWT_AUDIENCE ?? defaultAudience;
   // Before the handlers are imported: modules may read their configuration at load time.
-  Object.assign(process.env, runtimeEnvironment({ endpoint: options.endpoint, stack: options.stack, issuer, audience }));
+  Object.assign(process.env, runtimeEnvironment({ endpoint: options.endpoint, stack: options.stack }));
 
   const functionsDir = options.functionsDir ?? join(repoRoot, 'functions');
   const loaded = new Map<FunctionName, LocalFunction>();

@@ -20,7 +20,7 @@ export function topologyDifferences(plan: PlanModel): string[] {
 
   const functions = byName('aws_lambda_function', 'function_name');
   expectKeys('functions', Object.keys(topology.functions).map(name), functions.keys());
-  const environmentNames = Object.keys(topology.functionEnvironment({ table: String, bus: String, queueUrl: String, environment })).concat('JWT_ISSUER', 'JWT_AUDIENCE');
+  const environmentNames = Object.keys(topology.functionEnvironment({ table: String, bus: String, queueUrl: String, environment }));
   for (const [key, declared] of Object.entries(topology.functions)) {
     const fn = functions.get(name(key));
     if (!fn) continue;

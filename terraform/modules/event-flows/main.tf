@@ -19,10 +19,6 @@ locals {
   }
   # Optional retention overrides, read by the analytics function only (shared/analytics/keys.ts).
   analytics_environment = { for name, days in var.analytics_retention_days : name => tostring(days) }
-  jwt_environment = {
-    JWT_ISSUER   = module.http_api.jwt_issuer
-    JWT_AUDIENCE = join(",", module.http_api.jwt_audience)
-  }
 
   # ARNs the policies name, one resource per entry (tests/infra/iam.test.ts resolves them).
   data_table_arn       = module.table["data"].arn
@@ -44,7 +40,7 @@ locals {
   # function's bundle can send, on exactly the tables, indexes, buses and queues they
   # address (the table with the code locations is in README.md; tests/infra/iam.test.ts
   # extracts the commands from functions/ and fails on any difference either way).
-  # Logs and X-Ray statements are added by the function module.
+  # The log statement is added by the function module.
   function_policies = {
     "query" = [
       # shared/items/repository.ts: getItem, getCollectionStats (GetItem); listItems (Query on the table or a sort index).
@@ -188,7 +184,7 @@ module "function" {
   memory_mb                      = each.value.memory_mb
   timeout_seconds                = each.value.timeout_seconds
   reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
-  environment_variables          = merge(local.function_environment, local.jwt_environment, each.key == "analytics" ? local.analytics_environment : {})
+  environment_variables          = merge(local.function_environment, each.key == "analytics" ? local.analytics_environment : {})
   policy_statements              = local.function_policies[each.key]
   log_retention_days             = var.log_retention_days
   tags                           = local.tags
