@@ -105,7 +105,7 @@ const planBreaks: PlanBreak[] = [
     policy: 'everyDlqHasDepthAndAgeAlarms',
     description: 'the age alarm of a DLQ is gone',
     edit: (plan) => {
-      plan.resource_changes = plan.resource_changes!.filter((r) => !(r.type === 'aws_cloudwatch_metric_alarm' && r.name === 'dlq_age' && String(r.index).endsWith('-import-dlq')));
+      plan.resource_changes = plan.resource_changes!.filter((r) => !(r.type === 'aws_cloudwatch_metric_alarm' && String(r.index).endsWith('-import-dlq-oldest-message-age')));
     },
   },
   {
