@@ -323,6 +323,11 @@ const responses: Record<string, Json> = {
   PreconditionFailed: { description: '`If-Match` names another version than the stored one.', content: json(ref('Error')) },
   PayloadTooLarge: { description: "Over the route's limit (a function) or over the gateway's 10 MB (the gateway).", content: json(errorOrGateway) },
   UnsupportedMediaType: { description: 'The body is not application/json.', content: json(ref('Error')) },
+  RequestHeaderFieldsTooLarge: {
+    description:
+      "The gateway's own refusal: the request line and headers together are over its limit (10,240 bytes on API Gateway); no body. " +
+      'Long query values (cursors are at most 2,048 characters) count towards it.',
+  },
   ServiceUnavailable: {
     description: 'The data store is busy or down; retry after the given seconds.',
     headers: { 'Retry-After': { schema: { type: 'string' }, description: 'Seconds to wait.' } },
@@ -348,12 +353,17 @@ const parameters: Record<string, Json> = {
   to: { name: 'to', in: 'query', description: 'End of the range (exclusive); default now.', schema: dateTime },
   eventType: { name: 'eventType', in: 'query', description: 'With or without the `_ANALYTICS` suffix.', schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } },
   category: { name: 'category', in: 'query', schema: ref('Category') },
-  cursor: { name: 'cursor', in: 'query', description: 'The `nextCursor` of the previous page.', schema: { type: 'string', maxLength: 2048 } },
+  cursor: { name: 'cursor', in: 'query', description: 'The `nextCursor` of the previous page (opaque, base64url).', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]*$', maxLength: 2048 } },
 };
 const param = (name: string) => ({ $ref: `#/components/parameters/${name}` });
 
 type Responses = Record<string, Json>;
-const jwtFailures: Responses = { '401': responseRef('Unauthorized'), '403': responseRef('Forbidden'), '503': responseRef('ServiceUnavailable') };
+const jwtFailures: Responses = {
+  '401': responseRef('Unauthorized'),
+  '403': responseRef('Forbidden'),
+  '431': responseRef('RequestHeaderFieldsTooLarge'),
+  '503': responseRef('ServiceUnavailable'),
+};
 const bodyFailures: Responses = { '400': responseRef('BadRequest'), '413': responseRef('PayloadTooLarge'), '415': responseRef('UnsupportedMediaType') };
 
 interface Operation {
