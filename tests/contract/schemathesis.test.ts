@@ -17,9 +17,12 @@
  *   depend on more than one value or on state (from < to, a 92-day range, a cursor this
  *   API issued, If-Match against the stored version, a timestamp at most 7 days old).
  *
- * Then "no write on a rejected request", from the HAR of every exchange: each item stored
- * for the fuzzer's tenant was the target of an accepted write (PUT/PATCH 2xx, or an item of an
- * accepted import request), and each import job stored was created by an accepted POST /imports.
+ * Then "no write on a rejected request", from the HAR of every exchange replayed in order:
+ * each item of the fuzzer's tenant is stored exactly as the last accepted PUT/PATCH answered it
+ * (absent if never written or deleted by an accepted DELETE), every accepted write found the
+ * version the accepted ones before it left (no refused request wrote in between); keys of
+ * accepted imports are left out (the worker writes them later); and each import job stored
+ * was created by an accepted POST /imports.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -66,12 +69,14 @@ beforeAll(async () => {
   }
 }, 240_000);
 
+// KEEP_FUZZ=1 keeps the HAR and the state directory for a look after a failure.
 afterAll(() => {
   if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
-  rmSync(workDir, { recursive: true, force: true });
+  if (!process.env.KEEP_FUZZ) rmSync(workDir, { recursive: true, force: true });
 });
 
 interface HarEntry {
+  startedDateTime: string;
   request: { method: string; url: string; postData?: { text?: string } };
   response: { status: number; content: { text?: string } };
 }
@@ -84,29 +89,57 @@ const parse = (text: string | undefined): any => { // any: bodies of any shape, 
   }
 };
 
-/** Every (collection, id) an accepted request may have written, and every import created. */
-function acceptedWrites(entries: HarEntry[]) {
-  const items = new Set<string>();
+type Stored = { version: number; data: unknown } | null;
+
+/** JSON with object keys sorted: the table and the answer may order a map's fields differently. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * What the data table must hold if only accepted requests wrote, replaying the exchanges in
+ * order: each item as the last accepted PUT/PATCH answered it (or absent after an accepted
+ * DELETE), the keys accepted import requests may have written (the import worker writes them
+ * later, so they are only allowed), and the import jobs accepted creates returned.
+ */
+function expectedState(entries: HarEntry[]) {
+  const items = new Map<string, Stored>();
+  const importedKeys = new Set<string>();
   const imports = new Map<string, string>();
+  const jumps: string[] = [];
   const importItems = (collection: string | undefined, body: any) => { // any: see parse
-    if (collection && Array.isArray(body?.items)) for (const item of body.items) if (typeof item?.id === 'string') items.add(`${collection}/${item.id}`);
+    if (collection && Array.isArray(body?.items)) for (const item of body.items) if (typeof item?.id === 'string') importedKeys.add(`${collection}/${item.id}`);
   };
-  for (const { request, response } of entries) {
+  const ordered = [...entries].sort((a, b) => a.startedDateTime.localeCompare(b.startedDateTime));
+  for (const { request, response } of ordered) {
+    if (response.status < 200 || response.status >= 300) continue;
     const path = new URL(request.url).pathname.split('/').map(decodeURIComponent);
-    const ok = response.status >= 200 && response.status < 300;
-    if (!ok) continue;
-    if ((request.method === 'PUT' || request.method === 'PATCH') && path[1] === 'items' && path.length === 4) items.add(`${path[2]}/${path[3]}`);
+    if (path[1] === 'items' && path.length === 4) {
+      const key = `${path[2]}/${path[3]}`;
+      const before = items.get(key) ?? null;
+      if (request.method === 'DELETE') {
+        if (before === null) jumps.push(`${key}: an accepted DELETE found an item no accepted request wrote`);
+        items.set(key, null);
+      }
+      if (request.method === 'PUT' || request.method === 'PATCH') {
+        const item = parse(response.content.text);
+        // Versions go up by one per write: a jump means a refused request wrote in between.
+        if (item.version !== (before?.version ?? 0) + 1) jumps.push(`${key}: version ${before?.version ?? 'none'} → ${item.version} by one accepted ${request.method}`);
+        items.set(key, { version: item.version, data: item.data });
+      }
+    }
     if (request.method === 'POST' && path[1] === 'imports' && path.length === 2) {
       const body = parse(request.postData?.text);
       imports.set(parse(response.content.text)?.importId, body?.collection);
       importItems(body?.collection, body);
     }
+    if (request.method === 'POST' && path[1] === 'imports' && path[3] === 'items') importItems(imports.get(path[2]!), parse(request.postData?.text));
   }
-  for (const { request, response } of entries) {
-    const path = new URL(request.url).pathname.split('/');
-    if (request.method === 'POST' && path[1] === 'imports' && path[3] === 'items' && response.status === 202) importItems(imports.get(path[2]!), parse(request.postData?.text));
-  }
-  return { items, imports };
+  return { items, importedKeys, imports, jumps: () => jumps.filter((line) => !importedKeys.has(line.slice(0, line.indexOf(': ')))) };
 }
 
 async function storedRecords(): Promise<Array<Record<string, unknown>>> {
@@ -157,14 +190,21 @@ describe('schemathesis against npm start', () => {
       expect(entries.length).toBeGreaterThan(100);
       expect(entries.filter((e) => e.response.status >= 500).map((e) => `${e.request.method} ${e.request.url} → ${e.response.status}`)).toEqual([]);
 
-      const accepted = acceptedWrites(entries);
+      const expected = expectedState(entries);
       const records = await storedRecords();
       const itemPrefix = `TENANT#${TENANT}#COLLECTION#`;
-      const storedItems = records.filter((r) => String(r.pk).startsWith(itemPrefix) && String(r.sk).startsWith('ITEM#')).map((r) => `${r.collection}/${r.id}`);
+      const stored = new Map<string, Stored>(
+        records.filter((r) => String(r.pk).startsWith(itemPrefix) && String(r.sk).startsWith('ITEM#')).map((r) => [`${r.collection}/${r.id}`, { version: Number(r.version), data: r.data }]),
+      );
       const storedJobs = records.filter((r) => String(r.pk).startsWith(`TENANT#${TENANT}#IMPORT#`) && r.sk === 'JOB').map((r) => String(r.pk).split('#').pop()!);
-      expect(storedItems.length + storedJobs.length, 'the fuzzer wrote nothing: the check below would prove nothing').toBeGreaterThan(0);
-      expect({ itemsNoAcceptedRequestWrote: storedItems.filter((key) => !accepted.items.has(key)), jobsNoAcceptedRequestCreated: storedJobs.filter((id) => !accepted.imports.has(id)) }).toEqual({
-        itemsNoAcceptedRequestWrote: [],
+      expect(stored.size + storedJobs.length, 'the fuzzer wrote nothing: the checks below would prove nothing').toBeGreaterThan(0);
+      const keys = new Set([...stored.keys(), ...expected.items.keys()].filter((key) => !expected.importedKeys.has(key)));
+      const itemsUnlikeTheLastAcceptedWrite = [...keys]
+        .filter((key) => canonical(stored.get(key) ?? null) !== canonical(expected.items.get(key) ?? null))
+        .map((key) => ({ key, stored: stored.get(key) ?? null, lastAccepted: expected.items.get(key) ?? null }));
+      expect({ itemsUnlikeTheLastAcceptedWrite, versionJumps: expected.jumps(), jobsNoAcceptedRequestCreated: storedJobs.filter((id) => !expected.imports.has(id)) }).toEqual({
+        itemsUnlikeTheLastAcceptedWrite: [],
+        versionJumps: [],
         jobsNoAcceptedRequestCreated: [],
       });
     },
