@@ -292,7 +292,9 @@ export interface components {
          *       "year": 1965
          *     }
          */
-        ItemData: Record<string, never>;
+        ItemData: {
+            [key: string]: unknown;
+        };
         /**
          * @example {
          *       "collection": "books",
@@ -601,10 +603,14 @@ export interface components {
         };
         UserEvents: {
             /** @description Stored analytics events (the AnalyticsEvent of the spec) with their enrichment: eventId, tenant, receivedAt, processingLagMs, environment, day, hour. */
-            events: {
+            events: ({
                 eventType: string;
-                detail: Record<string, never>;
-            }[];
+                detail: {
+                    [key: string]: unknown;
+                };
+            } & {
+                [key: string]: unknown;
+            })[];
             nextCursor: string | null;
         };
         FrontEndEvent: {
@@ -612,7 +618,9 @@ export interface components {
             /** @description Must not end with `_ANALYTICS` (it is added). */
             type: string;
             /** @description At most 8 KB as JSON; the rules of item data apply. */
-            properties?: Record<string, never>;
+            properties?: {
+                [key: string]: unknown;
+            };
             /**
              * Format: date-time
              * @description At most 7 days old and 5 minutes ahead.

@@ -92,6 +92,7 @@ const schemas: Record<string, Json> = {
   Name: { type: 'string', pattern: NAME_PATTERN.source, example: 'books' },
   ItemData: {
     type: 'object',
+    additionalProperties: true,
     description:
       "The item's fields, any JSON object. Numbers within ±2^53-1 and not smaller in magnitude than 1e-130 (send others as strings), " +
       `strings of valid Unicode, at most 32 levels deep, no empty or \`__proto__\` field names, at most ${MAX_ITEM_DATA_BYTES} bytes as JSON.`,
@@ -281,7 +282,7 @@ const schemas: Record<string, Json> = {
       events: {
         type: 'array',
         description: 'Stored analytics events (the AnalyticsEvent of the spec) with their enrichment: eventId, tenant, receivedAt, processingLagMs, environment, day, hour.',
-        items: { type: 'object', required: ['eventType', 'detail'], properties: { eventType: { type: 'string' }, detail: { type: 'object' } } },
+        items: { type: 'object', required: ['eventType', 'detail'], additionalProperties: true, properties: { eventType: { type: 'string' }, detail: { type: 'object', additionalProperties: true } } },
       },
       nextCursor: { type: ['string', 'null'] },
     },
@@ -293,7 +294,7 @@ const schemas: Record<string, Json> = {
     properties: {
       action: { type: 'string', pattern: '^[A-Z][A-Z0-9_]{0,63}$' },
       type: { type: 'string', pattern: '^[A-Z][A-Z0-9_]{0,63}$', description: 'Must not end with `_ANALYTICS` (it is added).' },
-      properties: { type: 'object', description: 'At most 8 KB as JSON; the rules of item data apply.' },
+      properties: { type: 'object', additionalProperties: true, description: 'At most 8 KB as JSON; the rules of item data apply.' },
       timestamp: { ...dateTime, description: 'At most 7 days old and 5 minutes ahead.' },
       traceId: { type: 'string', pattern: '^[A-Za-z0-9-]{1,128}$' },
     },
