@@ -168,3 +168,19 @@ export async function startContractProxy(upstream: string): Promise<ContractProx
       }),
   };
 }
+
+function headersOf(response: Response): Record<string, string> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  return headers;
+}
+
+/** `fetch` whose answer must keep to the document (for servers not behind a contract proxy, e.g. `npm start` children). */
+export async function checkedFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const response = await fetch(url, init);
+  const body = await response.text();
+  const { pathname, search } = new URL(url);
+  const problems = contractProblems({ method: init.method ?? 'GET', url: `${pathname}${search}`, status: response.status, headers: headersOf(response), body });
+  if (problems.length > 0) throw new Error(`the answer broke docs/openapi.json:\n${problems.join('\n')}`);
+  return new Response(response.status === 204 ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
