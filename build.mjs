@@ -1,14 +1,14 @@
-// Bundles every functions/<name>/handler.ts into one minified ESM file for the nodejs22.x
+// Bundles every functions/<name>/handler.ts into one minified ESM file for the nodejs24.x
 // Lambda runtime and packs it into dist/<name>.zip. The zip is deterministic (fixed order,
 // timestamps and modes), so Terraform's source_code_hash changes only when the code does.
 import { build } from 'esbuild';
 import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import yazl from 'yazl';
 
 const root = new URL('.', import.meta.url).pathname;
 const functionsDir = join(root, 'functions');
-const distDir = join(root, 'dist');
+const defaultDistDir = join(root, 'dist');
 const FIXED_MTIME = new Date('1980-01-01T00:00:00Z');
 
 export function functionNames() {
@@ -17,7 +17,7 @@ export function functionNames() {
     .sort();
 }
 
-async function bundle(name) {
+async function bundle(name, distDir) {
   const outdir = join(distDir, name);
   rmSync(outdir, { recursive: true, force: true });
   const result = await build({
@@ -37,7 +37,7 @@ async function bundle(name) {
     sourcesContent: false,
     format: 'esm',
     platform: 'node',
-    target: 'node22',
+    target: 'node24',
     // Some CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     legalComments: 'none',
@@ -48,12 +48,12 @@ async function bundle(name) {
 
 /** The entry file plus every chunk it imports statically: what a cold start parses. */
 function bytesLoadedAtInit(metafile, outdir) {
-  const outputs = Object.fromEntries(Object.entries(metafile.outputs).map(([path, output]) => [join(root, path), output]));
+  const outputs = Object.fromEntries(Object.entries(metafile.outputs).map(([path, output]) => [resolve(root, path), output]));
   const seen = new Set();
   const visit = (path) => {
     if (seen.has(path) || !outputs[path]) return;
     seen.add(path);
-    for (const imported of outputs[path].imports) if (imported.kind === 'import-statement') visit(join(root, imported.path));
+    for (const imported of outputs[path].imports) if (imported.kind === 'import-statement') visit(resolve(root, imported.path));
   };
   visit(join(outdir, 'handler.mjs'));
   return [...seen].reduce((sum, path) => sum + outputs[path].bytes, 0);
@@ -76,11 +76,12 @@ function zipDeterministic(sourceDir, zipPath) {
   });
 }
 
-export async function buildAll({ quiet = false } = {}) {
+/** `distDir`: where the zips go (default dist/; tests that run zips build their own copy). */
+export async function buildAll({ quiet = false, distDir = defaultDistDir } = {}) {
   mkdirSync(distDir, { recursive: true });
   const results = [];
   for (const name of functionNames()) {
-    const { outdir, initBytes } = await bundle(name);
+    const { outdir, initBytes } = await bundle(name, distDir);
     const zipPath = join(distDir, `${name}.zip`);
     await zipDeterministic(outdir, zipPath);
     const codeBytes = filesBelow(outdir)

@@ -10,8 +10,9 @@
  * Tenancy: every read is keyed by the caller's tenant (from the token, never from the
  * request), so an admin sees their own tenant's analytics only.
  */
+// First: registers the after-response extension during Init (a top-level await there).
+import '../shared/after-response.ts';
 import * as v from 'valibot';
-import { afterResponseReady } from '../shared/after-response.ts';
 import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { EVENT_CATEGORIES, ANALYTICS_SUFFIX, type EventCategory } from '../shared/analytics/event.ts';
 import { frontEndCategory } from '../shared/analytics/classify.ts';
@@ -25,8 +26,6 @@ import { validationFailed, type ErrorDetail } from '../shared/http/errors.ts';
 import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
 import { issuesToDetails, jsonObjectBody, parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 
-// Register the after-response extension during Init (see shared/after-response.ts).
-await afterResponseReady();
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;

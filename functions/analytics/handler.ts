@@ -20,10 +20,12 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
 import { eventIdOf, tenantOf, timeParts } from '../shared/analytics/keys.ts';
 import { describeIssues, envelopeSchema } from '../shared/analytics/schema.ts';
+// Also registers the after-response extension during Init (a top-level await there).
+import { withAfterResponse } from '../shared/after-response.ts';
 import { storeEvents, type Enrichment, type EventToStore, type StoreOutcome } from '../shared/analytics/store.ts';
 import { sqs } from '../shared/aws-clients.ts';
 import { config } from '../shared/config.ts';
-import { log, METRICS_NAMESPACE } from '../shared/log.ts';
+import { countMetrics, log } from '../shared/log.ts';
 
 type Outcome = StoreOutcome | 'rejected' | 'failed';
 
@@ -175,33 +177,18 @@ async function delayRetries(records: SQSRecord[]): Promise<void> {
 }
 
 function emitMetrics(counts: Record<Outcome, number>): void {
-  console.log(
-    JSON.stringify({
-      _aws: {
-        Timestamp: Date.now(),
-        CloudWatchMetrics: [
-          {
-            Namespace: METRICS_NAMESPACE,
-            Dimensions: [['Function']],
-            Metrics: [
-              { Name: 'AnalyticsEventsStored', Unit: 'Count' },
-              { Name: 'AnalyticsDuplicatesDropped', Unit: 'Count' },
-              { Name: 'AnalyticsEventsRejected', Unit: 'Count' },
-              { Name: 'AnalyticsEventsFailed', Unit: 'Count' },
-            ],
-          },
-        ],
-      },
-      Function: 'analytics',
+  countMetrics(
+    {
       AnalyticsEventsStored: counts.stored,
       AnalyticsDuplicatesDropped: counts.duplicate,
       AnalyticsEventsRejected: counts.rejected,
       AnalyticsEventsFailed: counts.failed,
-    }),
+    },
+    { Function: 'analytics' },
   );
 }
 
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+async function consume(event: SQSEvent): Promise<SQSBatchResponse> {
   const outcomes = await processRecords(event.Records);
   const failed = event.Records.filter((_, i) => outcomes[i] === 'failed');
   if (failed.length > 0) await delayRetries(failed);
@@ -210,3 +197,6 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   emitMetrics(counts);
   return { batchItemFailures: failed.map((record) => ({ itemIdentifier: record.messageId })) };
 }
+
+/** Wrapped like every handler: the registered extension waits for the wrapper's signal after each invocation. */
+export const handler = withAfterResponse(consume);

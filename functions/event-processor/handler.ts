@@ -3,6 +3,8 @@
  * - an API Gateway request (`routeKey`): the import API (./api.ts);
  * - an SQS batch (`Records`) from the app-events queue: the router of application events (./app-events.ts).
  */
+// First: registers the after-response extension during Init (a top-level await there).
+import '../shared/after-response.ts';
 import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { ApiEvent } from '../shared/http/http-function.ts';
 import { apiHandler } from './api.ts';

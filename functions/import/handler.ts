@@ -15,6 +15,7 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
+// Also registers the after-response extension during Init (a top-level await there).
 import { withAfterResponse } from '../shared/after-response.ts';
 import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE } from '../shared/events/domain-events.ts';

@@ -1,13 +1,12 @@
 /** Query flow: GET routes answer straight from DynamoDB; analytics follow after the response. */
+// First: registers the after-response extension during Init (a top-level await there).
+import '../shared/after-response.ts';
 import * as v from 'valibot';
 import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
 import { notFound } from '../shared/http/errors.ts';
 import { parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 import { getCollectionStats, getItem, listItems } from '../shared/items/repository.ts';
-import { afterResponseReady } from '../shared/after-response.ts';
 
-// Register the after-response extension during Init (see after-response.ts).
-await afterResponseReady();
 
 const FILTER_PREFIX = 'filter.';
 const MAX_FILTERS = 10;

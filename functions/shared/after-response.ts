@@ -13,27 +13,44 @@
  *
  *   1. waits for INVOKE (its `event/next` returns when an invocation starts);
  *   2. waits until the handler has returned;
- *   3. yields one macrotask: the Node.js runtime posts the response to the Runtime API in
- *      the microtasks that follow the handler's promise (synchronously, through its native
- *      client), so after this turn the response is out;
- *   4. runs the queued tasks, then calls `event/next`, which lets the sandbox freeze.
+ *   3. waits until the runtime has posted the response. The Node.js runtime interface client
+ *      posts it synchronously (a blocking native call) either in the promise continuation
+ *      of the handler (client 3.x) or one setImmediate later (4.x). So the loop yields one
+ *      macrotask at a time until no other setImmediate is pending: under either client
+ *      the response is out before the first task starts;
+ *   4. runs the queued tasks within the invocation's remaining time, then calls
+ *      `event/next`, which lets the sandbox freeze.
+ *
+ * Each task gets a deadline (epoch ms): the invocation's remaining time when the handler
+ * returned (`context.getRemainingTimeInMillis()`), less a reserve for the last log lines.
+ * A task that would run past it must hand its work to a durable fallback or the log; the
+ * drain stops waiting for it at the deadline.
  *
  * Limits (see docs/ANALYTICS.md): the post-response time is billed and counts toward the
  * function timeout; a timeout or crash of the environment loses what was still queued.
- * Registration must happen during Init (before the runtime's first `invocation/next`):
- * handler modules should `await afterResponseReady()` at top level. When the extension
- * cannot register, the wrapper drains before returning instead: slower, nothing lost.
+ * Registration must happen during Init (before the runtime's first `invocation/next`), so
+ * this module registers at load, with a top-level await: importing it is enough. When the
+ * extension cannot register, the wrapper drains before returning instead: slower, nothing
+ * lost.
  *
  * Locally (and in tests) there is no Extensions API; the runtime that invoked the handler
  * calls `drainAfterResponseTasks()` itself once it has written the response.
  */
+import { log } from './log.ts';
 
-export type AfterResponseTask = () => Promise<void>;
+/** `deadline`: epoch ms by which the task must have finished (Infinity when unbounded). */
+export type AfterResponseTask = (deadline: number) => Promise<void>;
+
+/** Kept from the remaining time for what follows the tasks (log lines, `event/next`). */
+export const DEADLINE_RESERVE_MS = 250;
+/** Turns the extension waits at most for other pending setImmediates (the runtime's post among them). */
+const MAX_POST_RESPONSE_TURNS = 10;
 
 export const EXTENSION_NAME = 'event-flows-after-response';
 
 const pending: AfterResponseTask[] = [];
-let invocationDone: (() => void) | undefined;
+/** Called by the wrapper when the handler has returned, with the deadline of the after-response work. */
+let invocationDone: ((deadline: number) => void) | undefined;
 /** Set when the extension loop has died (Runtime API gone): the wrapper then drains inline. */
 let extensionBroken = false;
 
@@ -42,17 +59,37 @@ export function afterResponse(task: AfterResponseTask): void {
   pending.push(task);
 }
 
-/** Runs every queued task (and any they queue in turn); never rejects. */
-export async function drainAfterResponseTasks(): Promise<void> {
-  while (pending.length > 0) {
-    const batch = pending.splice(0, pending.length);
-    const results = await Promise.allSettled(batch.map((task) => task()));
-    for (const result of results) {
-      if (result.status === 'rejected') {
-        console.error(JSON.stringify({ level: 'ERROR', message: 'after-response task failed', error: String(result.reason) }));
+/**
+ * Runs every queued task (and any they queue in turn); never rejects. Stops waiting at the
+ * deadline: tasks still running then are reported (they were told the deadline).
+ */
+export async function drainAfterResponseTasks(deadline = Infinity): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'deadline'>((resolve) => {
+    if (Number.isFinite(deadline)) timer = setTimeout(() => resolve('deadline'), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    while (pending.length > 0) {
+      const batch = pending.splice(0, pending.length);
+      const settled = Promise.allSettled(batch.map((task) => task(deadline)));
+      const results = await Promise.race([settled, timedOut]);
+      if (results === 'deadline') {
+        log.error('after-response tasks still running at the invocation deadline', { tasks: batch.length + pending.length });
+        return;
+      }
+      for (const result of results) {
+        if (result.status === 'rejected') log.error('after-response task failed', { error: String(result.reason) });
       }
     }
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/** The deadline for after-response work, from a Lambda context (Infinity without one). */
+export function afterResponseDeadline(context: unknown): number {
+  const remaining = (context as { getRemainingTimeInMillis?: () => number } | undefined)?.getRemainingTimeInMillis?.();
+  return typeof remaining === 'number' && Number.isFinite(remaining) ? Date.now() + remaining - DEADLINE_RESERVE_MS : Infinity;
 }
 
 /** How many tasks wait to run; used by the local runtime's shutdown and by tests. */
@@ -66,8 +103,8 @@ function insideLambda(): boolean {
 
 /**
  * Registers the extension (once). Resolves to true when it is registered, false when it
- * could not be (or we are not inside Lambda); never rejects. Await it at a handler
- * module's top level so registration completes during Init.
+ * could not be (or we are not inside Lambda); never rejects. This module awaits it at its
+ * top level, so registration completes during Init in every function that imports it.
  */
 export function afterResponseReady(): Promise<boolean> {
   if (!insideLambda()) return Promise.resolve(false);
@@ -78,23 +115,27 @@ export function afterResponseReady(): Promise<boolean> {
  * Wraps a handler so that, inside AWS Lambda, its after-response tasks run after the
  * response is posted and before the sandbox freezes. Outside Lambda it is a pass-through.
  */
-export function withAfterResponse<E, C, R>(handler: (event: E, context: C) => Promise<R>): (event: E, context: C) => Promise<R> {
+export function withAfterResponse<H extends (event: never, context: never) => Promise<unknown>>(handler: H): H {
   if (!insideLambda()) return handler;
   const registered = startInProcessExtension();
-  return async (event, context) => {
+  // The wrapper has the handler's exact signature (a context it may leave optional included).
+  const call = handler as unknown as (event: unknown, context: unknown) => Promise<unknown>;
+  const wrapped = async (event: unknown, context: unknown) => {
     const extensionRunning = await registered;
     try {
-      return await handler(event, context);
+      return await call(event, context);
     } finally {
+      const deadline = afterResponseDeadline(context);
       if (extensionRunning && !extensionBroken) {
         // Tells the extension loop that the handler is finished; it drains after the runtime responds.
-        invocationDone?.();
+        invocationDone?.(deadline);
       } else {
         // No extension: the sandbox would freeze with the tasks pending. Deliver now, before the response.
-        await drainAfterResponseTasks();
+        await drainAfterResponseTasks(deadline);
       }
     }
   };
+  return wrapped as unknown as H;
 }
 
 let extensionStarted: Promise<boolean> | undefined;
@@ -116,7 +157,7 @@ function startInProcessExtension(): Promise<boolean> {
       return true;
     } catch (error) {
       // A failed registration must not fail invocations: the wrapper then drains before responding.
-      console.error(JSON.stringify({ level: 'ERROR', message: 'after-response extension unavailable; delivering before the response', error: String(error) }));
+      log.error('after-response extension unavailable; delivering before the response', { error: String(error) });
       return false;
     }
   })();
@@ -126,21 +167,36 @@ function startInProcessExtension(): Promise<boolean> {
 async function extensionLoop(base: string, extensionId: string): Promise<void> {
   try {
     for (;;) {
-      const handlerFinished = new Promise<void>((resolve) => {
+      const handlerFinished = new Promise<number>((resolve) => {
         invocationDone = resolve;
       });
       // Blocks until the next INVOKE; calling it is also how we tell Lambda we are done.
       const next = await fetch(`${base}/event/next`, { headers: { 'Lambda-Extension-Identifier': extensionId } });
       await next.arrayBuffer();
       if (!next.ok) throw new Error(`event/next answered ${next.status}`);
-      await handlerFinished;
-      // The runtime posts the response in the microtasks after the handler settles: let it.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      await drainAfterResponseTasks();
+      const deadline = await handlerFinished;
+      await untilResponsePosted();
+      await drainAfterResponseTasks(deadline);
     }
   } catch (error) {
     extensionBroken = true;
-    invocationDone?.();
-    console.error(JSON.stringify({ level: 'ERROR', message: 'after-response extension stopped; delivering before the response', error: String(error) }));
+    invocationDone?.(Infinity);
+    log.error('after-response extension stopped; delivering before the response', { error: String(error) });
   }
 }
+
+/**
+ * Resolves once the runtime has posted the response it was handed when the handler
+ * returned: one macrotask at a time, until no other setImmediate is pending (the 4.x
+ * client's deferred post is one). Bounded, so a handler's own stream of immediates cannot
+ * hold the tasks back for long.
+ */
+async function untilResponsePosted(): Promise<void> {
+  for (let turn = 0; turn < MAX_POST_RESPONSE_TURNS; turn++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!process.getActiveResourcesInfo().includes('Immediate')) return;
+  }
+}
+
+// Register during Init: a module that imports this one is evaluated only after this resolves.
+await afterResponseReady();

@@ -1,15 +1,14 @@
 /** Write flow: change DynamoDB, answer, then publish the domain event and analytics. */
+// First: registers the after-response extension during Init (a top-level await there).
+import '../shared/after-response.ts';
 import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
 import { payloadTooLarge, validationFailed } from '../shared/http/errors.ts';
-import { afterResponseReady } from '../shared/after-response.ts';
 import { ifMatchVersion, jsonObjectBody, pathParameter } from '../shared/http/request.ts';
 import { publishItemEvent } from '../shared/events/domain-events.ts';
 import { MAX_ITEM_DATA_BYTES } from '../shared/items/item.ts';
 import { deleteItem, patchItem, putItem, type ItemAddress } from '../shared/items/repository.ts';
 import { itemDataProblems } from '../shared/items/validate.ts';
 
-// Register the after-response extension during Init (see after-response.ts).
-await afterResponseReady();
 
 function addressOf(request: ApiRequest): ItemAddress {
   const { tenant } = request.caller();

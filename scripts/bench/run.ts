@@ -18,7 +18,7 @@ import { measureColdStarts } from './cold-start.ts';
 import { measureImportThroughput } from './import-throughput.ts';
 import { measureLoad } from './load.ts';
 
-// Node 20 here, nodejs22.x in Lambda: the SDK's notice about Node 22 is known.
+// Run directly on an older Node than the Lambda runtime's, the SDK's notice about that is known.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const quick = process.argv.includes('--quick');
 const sizes = quick
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     print('· analytics cost on a request');
     const analytics = await measureAnalyticsCost(stack, sizes.analyticsRequests);
     print('· cold start');
-    const coldStart = measureColdStarts(Object.fromEntries(built.map((b) => [b.name, b.initBytes])), sizes.coldStartRuns);
+    const coldStart = await measureColdStarts(Object.fromEntries(built.map((b) => [b.name, b.initBytes])), sizes.coldStartRuns);
     print(`· import throughput (${sizes.importItems} items: ceiling, naive, pipeline)`);
     const importThroughput = await measureImportThroughput(emulator.endpoint, sizes.importItems);
     print(`· analytics processor throughput (${sizes.analyticsEvents} events: ceiling, processor)`);
@@ -141,9 +141,11 @@ How each is measured:
 - **Load**: autocannon on loopback against the local API (PUT, GET item, list, GET item,
   stats in turn), then the analytics queue is drained and the stored analytics events of
   the load's tenant are counted against the requests made.
-- **Cold start**: a fresh \`node\` process per sample importing the handler module, median;
-  the baseline is the same handler compiled by plain \`tsc\` importing its dependencies
-  from node_modules. Bundle KB is what the bundle loads at init (entry plus statically
+- **Cold start**: the \`INIT REPORT\` duration of the Runtime Interface Emulator, one fresh
+  emulator + aws-lambda-ric on the Lambda runtime's Node per sample (runtime start, handler
+  import, extension registration), median; the baseline is the same handler compiled by
+  plain \`tsc\` importing its dependencies from node_modules. Figures from before this
+  method (import in a fresh process) are not comparable: the runtime's own start is in. Bundle KB is what the bundle loads at init (entry plus statically
   imported chunks; lazily imported chunks are not loaded unless used).
 `;
 }

@@ -10,8 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 
-// This machine runs Node 20 while the functions deploy to nodejs22.x: the SDK's notice that
-// its 2027 releases need Node 22 is known, and would only clutter the start-up output.
+// `npm start` runs this on the Lambda runtime's Node (scripts/runtime/with-lambda-node.ts); run
+// directly on an older Node, the SDK's notice about its future requirement only clutters the output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';

@@ -2,8 +2,9 @@
  * Every EMF metric of the application that counts lost or rejected events (names with
  * Undelivered, Lost or Rejected, in namespace EventFlows) has an alarm (> 0 in 5 minutes,
  * actions to the SNS topic) on exactly the dimensions the code emits. The metrics are read
- * from functions/ (countMetric(...) calls and literal EMF blocks); a synthetic metric and a
- * broken copy of terraform/ show the check can fail.
+ * from functions/ (countMetric(...) and countMetrics(...) calls, which add the Environment
+ * dimension, and literal EMF blocks); a synthetic metric and a broken copy of terraform/
+ * show the check can fail.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,14 +33,19 @@ async function sources(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
-/** The metrics in countMetric(name, value, { Dim: value }) calls and in literal EMF `Metrics: [{ Name }]` blocks. */
+/** The metrics in countMetric(name, value, { Dim: value }) and countMetrics({ Name: value }, { Dim: value }) calls and in literal EMF `Metrics: [{ Name }]` blocks. */
 export function emittedMetrics(files: Map<string, string>): EmittedMetric[] {
   const metrics: EmittedMetric[] = [];
   const dimensionsOf = (text: string): Record<string, string | null> =>
     Object.fromEntries([...text.matchAll(/(\w+):\s*([^,}]+)/g)].map((m) => [m[1]!, /^'([^']*)'$/.exec(m[2]!.trim())?.[1] ?? null]));
   for (const [file, text] of files) {
+    // countMetric(s) add the environment (functions/shared/log.ts ENVIRONMENT_DIMENSION), a computed value.
+    const withEnvironment = (dimensions: Record<string, string | null>) => ({ Environment: null, ...dimensions });
     for (const m of text.matchAll(/countMetric\(\s*'(\w+)'\s*,[^,]+(?:,\s*\{([^}]*)\})?\s*\)/g)) {
-      metrics.push({ name: m[1]!, dimensions: dimensionsOf(m[2] ?? ''), file });
+      metrics.push({ name: m[1]!, dimensions: withEnvironment(dimensionsOf(m[2] ?? '')), file });
+    }
+    for (const m of text.matchAll(/countMetrics\(\s*\{([^}]*)\}\s*(?:,\s*\{([^}]*)\})?\s*,?\s*\)/g)) {
+      for (const name of m[1]!.matchAll(/(\w+):/g)) metrics.push({ name: name[1]!, dimensions: withEnvironment(dimensionsOf(m[2] ?? '')), file });
     }
     for (const block of text.matchAll(/Dimensions:\s*\[\[([^\]]*)\]\],\s*Metrics:\s*\[([\s\S]*?)\]/g)) {
       const keys = [...block[1]!.matchAll(/'(\w+)'/g)].map((k) => k[1]!);
@@ -60,6 +66,7 @@ export function lossMetricAlarmViolations(metrics: EmittedMetric[], config: Terr
   if (!alarm) return ['modules/alarms: no aws_cloudwatch_metric_alarm.application_metric'];
   const expectations: [string, unknown, unknown][] = [
     ['namespace', alarm.namespace, '${var.application_metrics_namespace}'],
+    ['dimensions', alarm.dimensions, '${merge(var.application_metric_dimensions, each.value.dimensions)}'],
     ['namespace default', alarms.variable.application_metrics_namespace?.default, namespace],
     ['statistic', alarm.statistic, 'Sum'],
     ['period', alarm.period, 300],
@@ -69,13 +76,19 @@ export function lossMetricAlarmViolations(metrics: EmittedMetric[], config: Terr
   ];
   for (const [what, actual, expected] of expectations) if (JSON.stringify(actual) !== JSON.stringify(expected)) violations.push(`modules/alarms: application_metric ${what} is ${JSON.stringify(actual)}, not ${JSON.stringify(expected)}`);
 
-  const configured = Object.entries((composition.module.alarms?.application_metric_alarms ?? {}) as Record<string, Block>);
+  // Every alarm's dimensions: the common ones (the environment), then its own.
+  const common = (composition.module.alarms?.application_metric_dimensions ?? {}) as Record<string, unknown>;
+  const configured = Object.entries((composition.module.alarms?.application_metric_alarms ?? {}) as Record<string, Block>).map(
+    ([key, a]) => [key, { ...a, dimensions: { ...common, ...((a.dimensions ?? {}) as Record<string, unknown>) } }] as [string, Block],
+  );
   const dimensionValue = (value: unknown): string => String(value);
   for (const metric of metrics.filter((m) => LOSS.test(m.name))) {
-    // A computed EventBus dimension is the bus name: one alarm per bus; literal values alarm as they are.
+    // A computed EventBus dimension is the bus name: one alarm per bus; a computed Environment is
+    // the deployment's environment; literal values alarm as they are.
     const variants: Record<string, string>[] = [{}];
     for (const [key, value] of Object.entries(metric.dimensions)) {
-      const options = value !== null ? [value] : key === 'EventBus' ? topology.buses.map((b) => `\${module.event_bus["${b}"].bus_name}`) : [];
+      const computed: Record<string, string[]> = { EventBus: topology.buses.map((b) => `\${module.event_bus["${b}"].bus_name}`), Environment: ['${var.environment}'] };
+      const options = value !== null ? [value] : (computed[key] ?? []);
       if (options.length === 0) violations.push(`${metric.file}: ${metric.name} has a computed ${key} dimension this test cannot name`);
       variants.splice(0, variants.length, ...variants.flatMap((v) => options.map((o) => ({ ...v, [key]: o }))));
     }
@@ -114,7 +127,7 @@ describe('alarms on the application metrics that count lost or rejected events',
   it('fails for a new loss metric without an alarm (synthetic source)', () => {
     const synthetic = new Map(files).set('functions/import/synthetic.ts', "countMetric('ImportItemsLost', lost, { Function: 'import' });");
     expect(lossMetricAlarmViolations(emittedMetrics(synthetic), config, namespace)).toEqual([
-      'functions/import/synthetic.ts: ImportItemsLost {"Function":"import"} has no alarm in module.alarms application_metric_alarms',
+      'functions/import/synthetic.ts: ImportItemsLost {"Environment":"${var.environment}","Function":"import"} has no alarm in module.alarms application_metric_alarms',
     ]);
   });
 
@@ -128,7 +141,7 @@ describe('alarms on the application metrics that count lost or rejected events',
       modules: new Map(config.modules).set('modules/event-flows', { ...composition, module: { ...composition.module, alarms: { ...alarmsCall, application_metric_alarms: rest } } }),
     };
     expect(lossMetricAlarmViolations(emittedMetrics(files), broken, namespace)).toEqual([
-      'functions/shared/events/publisher.ts: LostToLogEvents {"EventBus":"${module.event_bus[\\"app\\"].bus_name}"} has no alarm in module.alarms application_metric_alarms',
+      'functions/shared/events/publisher.ts: LostToLogEvents {"Environment":"${var.environment}","EventBus":"${module.event_bus[\\"app\\"].bus_name}"} has no alarm in module.alarms application_metric_alarms',
     ]);
   });
 });

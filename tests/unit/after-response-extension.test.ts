@@ -4,8 +4,10 @@
  * The fake server runs in a worker thread and dispatches an invocation only when the
  * runtime *and* the extension wait on their `next` calls, as Lambda does. The mini runtime
  * below posts the response synchronously (blocking, like the Node.js runtime's native
- * client), and the after-response task reports its start and end synchronously too, so the
- * server's log is the true order of events: no timing is involved.
+ * client) in either order the real client has used: in the handler promise's continuation
+ * (aws-lambda-ric 3.x) or one setImmediate later (4.x). The after-response task reports
+ * its start and end synchronously too, so the server's log is the true order of events: no
+ * timing is involved. tests/runtime/ runs the same code in the real client.
  */
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
@@ -94,14 +96,23 @@ beforeEach(() => {
   delete process.env.EVENT_FLOWS_LOCAL_RUNTIME;
 });
 
+/** When the client posts the response after the handler's promise settles. */
+const clientOrders = {
+  /** aws-lambda-ric 3.x: in the promise continuation itself. */
+  immediate: (post: () => void) => post(),
+  /** aws-lambda-ric 4.x: after one setImmediate. */
+  deferred: (post: () => void) => new Promise<void>((resolve) => setImmediate(resolve)).then(post),
+};
+
 describe('after-response internal extension', () => {
-  it('runs tasks after the response is posted, and asks for the next event only when they are done', async () => {
+  it.each(Object.keys(clientOrders) as (keyof typeof clientOrders)[])('runs tasks after the response is posted (client order %s), and asks for the next event only when they are done', async (order) => {
     const fake = await startFakeLambda();
     workers.push(fake.worker);
     process.env.AWS_LAMBDA_RUNTIME_API = fake.api;
+    // Importing the module registers the extension (its top-level await): Init.
     const { withAfterResponse, afterResponse, afterResponseReady } = await import('../../functions/shared/after-response.ts');
 
-    const handler = withAfterResponse(async (event: { n: number }) => {
+    const handler = withAfterResponse(async (event: { n: number }, _context: unknown) => {
       afterResponse(async () => {
         postSync(`${fake.origin}/marker/task-start:${event.n}`, '');
         await new Promise((r) => setTimeout(r, 30));
@@ -111,16 +122,15 @@ describe('after-response internal extension', () => {
       await new Promise((r) => setTimeout(r, 50));
       return { answer: event.n };
     });
-    // Init: the handler module awaits registration at top level before the runtime's first next.
     expect(await afterResponseReady()).toBe(true);
 
-    // A minimal Node.js runtime: next → handler → (promise.then) synchronous response post.
+    // A minimal Node.js runtime: next → handler → synchronous response post, in the client's order.
     const base = `${fake.origin}/2018-06-01/runtime/invocation`;
     for (let i = 0; i < 2; i++) {
       const next = await fetch(`${base}/next`);
       const id = next.headers.get('lambda-runtime-aws-request-id')!;
       const event = (await next.json()) as { n: number };
-      await handler(event, {}).then((result) => postSync(`${base}/${id}/response`, JSON.stringify(result)));
+      await handler(event, {}).then((result) => clientOrders[order](() => postSync(`${base}/${id}/response`, JSON.stringify(result))));
     }
     await until(async () => (await serverLog(fake.origin)).filter((l) => l.startsWith('ext-next')).length === 3, 'the third event/next');
 
@@ -148,10 +158,11 @@ describe('after-response internal extension', () => {
     const fake = await startFakeLambda({ rejectRegistration: true });
     workers.push(fake.worker);
     process.env.AWS_LAMBDA_RUNTIME_API = fake.api;
+    const lines: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((line) => lines.push(String(line)) > 0);
     const { withAfterResponse, afterResponse, afterResponseReady, pendingAfterResponseTasks } = await import('../../functions/shared/after-response.ts');
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const ran: string[] = [];
-    const handler = withAfterResponse(async () => {
+    const handler = withAfterResponse(async (_event: unknown, _context: unknown) => {
       afterResponse(async () => {
         ran.push('task');
       });
@@ -161,8 +172,9 @@ describe('after-response internal extension', () => {
     expect(await handler({}, {})).toBe('ok');
     expect(ran).toEqual(['task']);
     expect(pendingAfterResponseTasks()).toBe(0);
-    expect(errors.mock.calls.some((c) => String(c[0]).includes('extension unavailable'))).toBe(true);
-    errors.mockRestore();
+    stdout.mockRestore();
+    const error = lines.map((l) => JSON.parse(l) as { level: string; message: string }).find((l) => l.message.includes('extension unavailable'));
+    expect(error?.level).toBe('ERROR');
   });
 
   it('is a pass-through outside Lambda', async () => {
@@ -177,5 +189,36 @@ describe('after-response internal extension', () => {
     expect(pendingAfterResponseTasks()).toBe(1);
     await drainAfterResponseTasks();
     expect(pendingAfterResponseTasks()).toBe(0);
+  });
+});
+
+describe('the after-response deadline', () => {
+  it('is the invocation remaining time less the reserve, passed to every task', async () => {
+    delete process.env.AWS_LAMBDA_RUNTIME_API;
+    const { afterResponse, afterResponseDeadline, drainAfterResponseTasks, DEADLINE_RESERVE_MS } = await import('../../functions/shared/after-response.ts');
+    const before = Date.now();
+    const deadline = afterResponseDeadline({ getRemainingTimeInMillis: () => 2_000 });
+    expect(deadline).toBeGreaterThanOrEqual(before + 2_000 - DEADLINE_RESERVE_MS);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 2_000 - DEADLINE_RESERVE_MS);
+    expect(afterResponseDeadline({})).toBe(Infinity);
+    const seen: number[] = [];
+    afterResponse(async (d) => void seen.push(d));
+    await drainAfterResponseTasks(deadline);
+    expect(seen).toEqual([deadline]);
+  });
+
+  it('stops waiting for a task at the deadline and reports it', async () => {
+    delete process.env.AWS_LAMBDA_RUNTIME_API;
+    const { afterResponse, drainAfterResponseTasks } = await import('../../functions/shared/after-response.ts');
+    const lines: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((line) => lines.push(String(line)) > 0);
+    afterResponse(() => new Promise<void>(() => undefined));
+    const started = Date.now();
+    await drainAfterResponseTasks(started + 100);
+    stdout.mockRestore();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(lines.map((l) => JSON.parse(l) as { level: string; message: string })).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'after-response tasks still running at the invocation deadline' }),
+    );
   });
 });

@@ -16,6 +16,7 @@ import {
   MAX_REQUEST_BYTES,
   toBatches,
   UNDELIVERED_EVENT,
+  FALLBACK_RESERVE_MS,
 } from '../../functions/shared/events/publisher.ts';
 import { backoffDelay } from '../../functions/shared/retry.ts';
 
@@ -159,6 +160,29 @@ describe('EventPublisher.flush', () => {
     expect(sleeps).toEqual([]);
     expect(report).toMatchObject({ delivered: 1, toLog: 1 });
     expect(io.undelivered()[0]).toMatchObject({ reason: 'MalformedDetail' });
+  });
+
+  it('never runs past the invocation deadline: no PutEvents round and no fallback call once it has passed, the events go to the log', async () => {
+    const { calls } = stubEventBridge(ok);
+    const { p } = publisher({ fallbackQueueUrl: () => 'http://127.0.0.1:9/000000000000/unreachable-dlq' });
+    const io = captureStdio();
+    p.publish({ source: 's', detailType: 'LATE', detail: {} });
+    const report = await p.flush(Date.now() - 1);
+    io.restore();
+    expect(calls).toEqual([]);
+    expect(report).toEqual({ delivered: 0, retried: 0, toFallbackQueue: 0, toLog: 1 });
+    expect(io.undelivered()[0]).toMatchObject({ bus: 'bus' });
+  });
+
+  it('stops PutEvents rounds FALLBACK_RESERVE_MS before the invocation deadline', async () => {
+    const { calls } = stubEventBridge(ok);
+    const { p } = publisher();
+    const io = captureStdio();
+    p.publish({ source: 's', detailType: 'LATE', detail: {} });
+    const report = await p.flush(Date.now() + FALLBACK_RESERVE_MS - 50);
+    io.restore();
+    expect(calls).toEqual([]);
+    expect(report.toLog).toBe(1);
   });
 
   it('gives up retrying when the flush budget is spent', async () => {

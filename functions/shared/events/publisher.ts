@@ -8,7 +8,9 @@
  *
  * Delivery runs after the response but still inside the invocation (billed, and counted
  * toward the function timeout), so it has a budget: every PutEvents call has a timeout and
- * the whole flush a deadline, after which what is left goes straight to the fallback.
+ * the whole flush a deadline, after which what is left goes straight to the fallback. The
+ * deadline never passes the invocation's own (given by the after-response drain): what
+ * the fallback queue cannot take before that goes to the log.
  */
 import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { randomUUID } from 'node:crypto';
@@ -23,6 +25,9 @@ export const MAX_ENTRIES_PER_CALL = 10;
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** One entry may be as large as a whole request. */
 export const MAX_ENTRY_BYTES = MAX_REQUEST_BYTES;
+
+/** Of the invocation's remaining time, what PutEvents rounds leave to the fallback queue. */
+export const FALLBACK_RESERVE_MS = 500;
 
 /** The log line's message for an event nothing else would take; scripts/replay-log.ts looks for it. */
 export const UNDELIVERED_EVENT = 'UNDELIVERED_EVENT';
@@ -130,9 +135,9 @@ export class EventPublisher {
     });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      afterResponse(async () => {
+      afterResponse(async (invocationDeadline) => {
         this.flushScheduled = false;
-        await this.flush();
+        await this.flush(invocationDeadline);
       });
     }
   }
@@ -142,12 +147,15 @@ export class EventPublisher {
     return this.buffer.length;
   }
 
-  /** Delivers everything buffered; never rejects. */
-  async flush(): Promise<DeliveryReport> {
+  /**
+   * Delivers everything buffered; never rejects. `invocationDeadline` (epoch ms): when the
+   * invocation must be done; PutEvents stops FALLBACK_RESERVE_MS before it.
+   */
+  async flush(invocationDeadline = Infinity): Promise<DeliveryReport> {
     const entries = this.buffer.splice(0, this.buffer.length);
     const report: DeliveryReport = { delivered: 0, retried: 0, toFallbackQueue: 0, toLog: 0 };
     if (entries.length === 0) return report;
-    const deadline = Date.now() + this.flushBudgetMs;
+    const deadline = Math.min(Date.now() + this.flushBudgetMs, invocationDeadline - FALLBACK_RESERVE_MS);
 
     const givenUp: Failed[] = [];
     let remaining: Failed[] = [];
@@ -156,7 +164,7 @@ export class EventPublisher {
       if (entrySize(entry) > MAX_ENTRY_BYTES) givenUp.push({ entry, reason: 'EntryTooLarge' });
       else remaining.push({ entry, reason: '' });
     }
-    for (let attempt = 0; attempt < this.maxAttempts && remaining.length > 0; attempt++) {
+    for (let attempt = 0; attempt < this.maxAttempts && remaining.length > 0 && Date.now() < deadline; attempt++) {
       if (attempt > 0) {
         const delay = backoffDelay(attempt, this.baseDelayMs, this.random, RETRY_POLICIES.eventDelivery.maxDelayMs);
         if (Date.now() + delay >= deadline) break;
@@ -189,17 +197,22 @@ export class EventPublisher {
       remaining = retry;
     }
     const undelivered = [...givenUp, ...remaining];
-    if (undelivered.length > 0) await this.fallBack(undelivered, report);
+    if (undelivered.length > 0) await this.fallBack(undelivered, report, invocationDeadline);
     return report;
   }
 
-  private async fallBack(failures: Failed[], report: DeliveryReport): Promise<void> {
+  private async fallBack(failures: Failed[], report: DeliveryReport, invocationDeadline: number): Promise<void> {
     const queueUrl = this.options.fallbackQueueUrl();
     let undelivered = failures;
     if (queueUrl) {
       undelivered = [];
       for (let i = 0; i < failures.length; i += 10) {
         const chunk = failures.slice(i, i + 10);
+        const timeLeft = Math.min(this.callTimeoutMs, invocationDeadline - Date.now());
+        if (timeLeft <= 0) {
+          undelivered.push(...chunk);
+          continue;
+        }
         try {
           const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
           const result = await (await sqs()).send(
@@ -211,7 +224,7 @@ export class EventPublisher {
                 MessageAttributes: { failureReason: { DataType: 'String', StringValue: `EventBridge PutEvents: ${failure.reason}` } },
               })),
             }),
-            { abortSignal: AbortSignal.timeout(this.callTimeoutMs) },
+            { abortSignal: AbortSignal.timeout(timeLeft) },
           );
           for (const failed of result.Failed ?? []) undelivered.push(chunk[Number(failed.Id)]!);
           report.toFallbackQueue += chunk.length - (result.Failed?.length ?? 0);

@@ -244,7 +244,7 @@ resource "aws_cloudwatch_metric_alarm" "application_metric" {
   alarm_description   = each.value.description
   namespace           = var.application_metrics_namespace
   metric_name         = each.value.metric_name
-  dimensions          = each.value.dimensions
+  dimensions          = merge(var.application_metric_dimensions, each.value.dimensions)
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

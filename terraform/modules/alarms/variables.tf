@@ -91,6 +91,17 @@ variable "application_metrics_namespace" {
   default     = "EventFlows"
 }
 
+variable "application_metric_dimensions" {
+  description = "Dimensions every application metric carries besides its own (functions/shared/log.ts: Environment), added to each application_metric_alarms entry so the alarms watch this deployment's metrics only."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, value in var.application_metric_dimensions : length(value) > 0])
+    error_message = "application_metric_dimensions values must not be empty."
+  }
+}
+
 variable "application_metric_alarms" {
   description = "Alarms on the application's own metrics, by alarm suffix: each alarms when the metric (with exactly these dimensions) sums to more than 0 in 5 minutes."
   type = map(object({

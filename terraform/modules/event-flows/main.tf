@@ -199,7 +199,9 @@ module "alarms" {
   function_names = [for key, fn in module.function : fn.function_name]
   # The application's own EMF metrics that count lost or rejected events (namespace
   # EventFlows; functions/shared/events/publisher.ts, shared/analytics/emitter.ts,
-  # analytics/handler.ts): any one in 5 minutes alarms.
+  # analytics/handler.ts): any one in 5 minutes alarms. Every one carries the environment
+  # (functions/shared/log.ts), so dev and prod never share a metric.
+  application_metric_dimensions = { Environment = var.environment }
   application_metric_alarms = {
     "app-undelivered-events" = {
       metric_name = "UndeliveredEvents"
