@@ -74,7 +74,8 @@ export interface ObservedResponse {
 export function contractProblems(observed: ObservedResponse): string[] {
   const path = observed.url.split('?')[0] ?? '/';
   const what = `${observed.method} ${observed.url} → ${observed.status}`;
-  if (OWN_PATHS.has(path)) return [];
+  // The gateway answers CORS preflights itself (when CORS is configured); they are no operation.
+  if (OWN_PATHS.has(path) || observed.method === 'OPTIONS') return [];
   const template = templateOf(path);
   const operation = template ? (document.paths[template][observed.method.toLowerCase()] as Json | undefined) : undefined;
   if (!template || !operation) {
