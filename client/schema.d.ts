@@ -364,9 +364,8 @@ export interface components {
             /** @constant */
             status: "ok";
         };
-        /** @description Items `{id, data}`; each one is checked on its own and a bad one is rejected alone. */
-        ImportItems: unknown[];
         /**
+         * @description Items are `{id, data}`; each is checked on its own and a bad one is rejected alone (see `rejected`).
          * @example {
          *       "collection": "books",
          *       "items": [
@@ -380,10 +379,11 @@ export interface components {
          *     }
          */
         ImportCreate: {
-            collection: components["schemas"]["Name"];
-            items?: components["schemas"]["ImportItems"];
+            collection: string;
+            items?: unknown[];
         };
         /**
+         * @description Send a chunk again with the same chunkId and items to retry it safely.
          * @example {
          *       "chunkId": "part-1",
          *       "items": [
@@ -397,9 +397,8 @@ export interface components {
          *     }
          */
         ImportChunk: {
-            items: components["schemas"]["ImportItems"];
-            /** @description Send a chunk again with the same chunkId to retry it safely. */
-            chunkId?: components["schemas"]["Name"];
+            items: unknown[];
+            chunkId?: string;
         };
         /** @enum {string} */
         ImportStatus: "OPEN" | "PROCESSING" | "COMPLETED" | "COMPLETED_WITH_ERRORS" | "FAILED";

@@ -5,18 +5,29 @@
  * check that it is current, that it names exactly the routes of topology.json, that it lints
  * clean, and (schemathesis, tests/contract/) that the running server keeps to it.
  *
- * Written by hand rather than converted from the valibot schemas: the handlers validate with
- * transforms, custom checks and query strings parsed before validation, which a converter
- * cannot express (@valibot/to-json-schema refuses `transform` and `custom`).
+ * The import request bodies are converted from the valibot schemas their handler validates
+ * with (@valibot/to-json-schema). The rest is written here: those handlers validate with
+ * transforms, custom checks and query strings parsed before validation, which the converter
+ * cannot express (it refuses `transform` and `custom`); the fuzzer and the examples test
+ * check that those parts agree with the server.
  */
+import { toJsonSchema } from '@valibot/to-json-schema';
+import type { GenericSchema } from 'valibot';
+import { ChunkBody, CreateBody } from '../../functions/event-processor/api.ts';
 import { EVENT_CATEGORIES } from '../../functions/shared/analytics/event.ts';
 import { IMPORT_STATUSES } from '../../functions/shared/imports/jobs.ts';
-import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_REQUEST_ITEMS } from '../../functions/shared/imports/limits.ts';
+import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX } from '../../functions/shared/imports/limits.ts';
 import { MAX_ITEM_DATA_BYTES } from '../../functions/shared/items/item.ts';
 import { NAME_PATTERN } from '../../functions/shared/http/request.ts';
 import type { ErrorCode } from '../../functions/shared/http/errors.ts';
 
 type Json = Record<string, unknown>;
+
+/** A request schema converted from the valibot schema its handler validates with (no `$schema`: the document's dialect applies). */
+function fromValibot(schema: GenericSchema): Json {
+  const { $schema: _dialect, ...converted } = toJsonSchema(schema) as Json;
+  return converted;
+}
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'BAD_REQUEST',
@@ -127,19 +138,14 @@ const schemas: Record<string, Json> = {
     example: { collection: 'books', itemCount: 42, lastWriteAt: '2026-01-31T12:00:00.000Z' },
   },
   Health: { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { const: 'ok' } }, example: { status: 'ok' } },
-  ImportItems: { type: 'array', maxItems: MAX_REQUEST_ITEMS, items: {}, description: 'Items `{id, data}`; each one is checked on its own and a bad one is rejected alone.' },
   ImportCreate: {
-    type: 'object',
-    required: ['collection'],
-    additionalProperties: false,
-    properties: { collection: ref('Name'), items: ref('ImportItems') },
+    ...fromValibot(CreateBody),
+    description: 'Items are `{id, data}`; each is checked on its own and a bad one is rejected alone (see `rejected`).',
     example: { collection: 'books', items: [{ id: 'dune', data: { title: 'Dune' } }] },
   },
   ImportChunk: {
-    type: 'object',
-    required: ['items'],
-    additionalProperties: false,
-    properties: { items: ref('ImportItems'), chunkId: { ...ref('Name'), description: 'Send a chunk again with the same chunkId to retry it safely.' } },
+    ...fromValibot(ChunkBody),
+    description: 'Send a chunk again with the same chunkId and items to retry it safely.',
     example: { chunkId: 'part-1', items: [{ id: 'dune', data: { title: 'Dune' } }] },
   },
   ImportStatus: { type: 'string', enum: IMPORT_STATUSES },
