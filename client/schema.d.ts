@@ -135,6 +135,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/imports/{importId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop an import that has not finished (admin)
+         * @description The job becomes CANCELLED: no chunk is taken after it and queued batches are skipped; items written before stay written. Repeating it is harmless (the same answer); a job that has finished is a 409.
+         */
+        post: operations["cancelImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/imports/{importId}": {
         parameters: {
             query?: never;
@@ -271,6 +291,8 @@ export interface components {
                     /** @description `body.name`, `query.limit`, `path.id`, `header.if-match` */
                     field?: string;
                     issue: string;
+                    /** @description A value to act on verbatim, e.g. the chunkId to send again after a 503. */
+                    value?: string;
                 }[];
             };
         };
@@ -401,7 +423,12 @@ export interface components {
             chunkId?: string;
         };
         /** @enum {string} */
-        ImportStatus: "OPEN" | "PROCESSING" | "COMPLETED" | "COMPLETED_WITH_ERRORS" | "FAILED";
+        ImportStatus: "OPEN" | "PROCESSING" | "COMPLETED" | "COMPLETED_WITH_ERRORS" | "FAILED" | "CANCELLED";
+        /**
+         * @description STALLED is never stored: a PROCESSING job without progress for a while (15 minutes by default) reads as STALLED, and as PROCESSING again when it moves.
+         * @enum {string}
+         */
+        ImportViewStatus: "OPEN" | "PROCESSING" | "COMPLETED" | "COMPLETED_WITH_ERRORS" | "FAILED" | "CANCELLED" | "STALLED";
         Rejection: {
             index: number;
             id?: string;
@@ -442,7 +469,9 @@ export interface components {
         ImportJob: {
             /** Format: uuid */
             importId: string;
-            status: components["schemas"]["ImportStatus"];
+            status: components["schemas"]["ImportViewStatus"];
+            /** @description Why the job is STALLED (what it waits for: resend a chunk, redrive, or cancel) or CANCELLED. */
+            statusReason?: string;
             collection: components["schemas"]["Name"];
             total: number;
             processed: number;
@@ -614,7 +643,7 @@ export interface components {
         };
         FrontEndEvent: {
             action: string;
-            /** @description Must not end with `_ANALYTICS` (it is added). */
+            /** @description Must not end with `_ANALYTICS` (it is added). Stored in the front-end namespace, `frontend:<type>`, apart from the server's types: read it back with `eventType=frontend:<type>`. */
             type: string;
             /** @description At most 8 KB as JSON; the rules of item data apply. */
             properties?: {
@@ -677,13 +706,41 @@ export interface components {
                 "application/json": components["schemas"]["GatewayError"];
             };
         };
-        /** @description The token has no valid tenant claim, or the route needs the admin scope. */
+        /** @description The token has no valid tenant claim (a function). */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The token has no `admin` scope (the gateway's route authorization scopes: `{"message":"Forbidden"}`), or no valid tenant claim (a function). */
+        AdminForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "message": "Forbidden"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] | components["schemas"]["GatewayError"];
+            };
+        };
+        /** @description Over the route's throttle (the gateway). */
+        TooManyRequests: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "message": "Too Many Requests"
+                 *     }
+                 */
+                "application/json": components["schemas"]["GatewayError"];
             };
         };
         /** @description No such resource for this tenant (a function), or no route for the path (the gateway). */
@@ -695,7 +752,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] | components["schemas"]["GatewayError"];
             };
         };
-        /** @description The request conflicts with what is stored (e.g. a chunkId sent again with other items). */
+        /** @description The request conflicts with what is stored: a chunkId sent again with other items, a chunk for a job that was committed or cancelled, a chunk past the 1500 a job takes, a cancel of a finished job. */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -713,7 +770,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Over the route's limit (a function) or over the gateway's 10 MB (the gateway). */
+        /** @description Over the route's limit (a function: the message gives the figure, e.g. an item over 409600 bytes as DynamoDB counts it) or over the gateway's 10 MB (the gateway). */
         PayloadTooLarge: {
             headers: {
                 [name: string]: unknown;
@@ -738,7 +795,7 @@ export interface components {
             };
             content?: never;
         };
-        /** @description The data store is busy or down; retry after the given seconds. */
+        /** @description The data store or queue is busy or down; retry after the given seconds. A chunk recorded but not fully queued names its chunkId in `details[].value`: send the same items again with it. */
         ServiceUnavailable: {
             headers: {
                 /** @description Seconds to wait. */
@@ -791,6 +848,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listItems: {
@@ -1055,7 +1113,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1089,7 +1147,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -1120,8 +1178,37 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             404: components["responses"]["NotFound"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    cancelImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                importId: components["parameters"]["importId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled: the job as it is now. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJob"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1148,7 +1235,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             404: components["responses"]["NotFound"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1180,7 +1267,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             404: components["responses"]["NotFound"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1214,7 +1301,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1249,7 +1336,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1284,7 +1371,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            403: components["responses"]["AdminForbidden"];
             404: components["responses"]["NotFound"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1317,6 +1404,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -32,9 +32,15 @@ export interface BatchPlan {
   items: Record<string, PlannedItem>;
 }
 
-const keyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
+/** The key of a batch's plan record. */
+export const planKeyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
+const keyOf = planKeyOf;
 
-export type BatchState = { settled: true } | { settled: false; plan: BatchPlan };
+/**
+ * Settled before, or its job was cancelled (its chunk says so): nothing to write. Otherwise
+ * the plan to write, and the ids an earlier delivery wrote already (../import/writer.ts).
+ */
+export type BatchState = { settled: true; cancelled?: boolean } | { settled: false; plan: BatchPlan; writtenIds: ReadonlySet<string> };
 
 /**
  * One BatchGetItem for everything the worker needs to know before writing: whether the
@@ -47,7 +53,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   const itemPk = collectionPartition(message.tenant, message.collection);
   const chunkKey = { pk: jobPk, sk: chunkSortKey(message.chunkId) };
   const records = await batchGetAll(table, [keyOf(message), chunkKey, ...message.items.map((item) => ({ pk: itemPk, sk: itemSortKey(item.id) }))], {
-    expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches',
+    expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches, cancelled, writtenIds',
     names: { '#id': 'id', '#version': 'version', '#plan': 'plan' },
   });
   const existing = new Map<string, { version: number; createdAt: string }>();
@@ -55,8 +61,9 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
     if (record.pk === chunkKey.pk && record.sk === chunkKey.sk) {
       const done = record.doneBatches;
       if (done instanceof Set && done.has(message.batch)) return { settled: true };
+      if (record.cancelled === true) return { settled: true, cancelled: true };
     } else if (record.pk === jobPk) {
-      if (record.plan) return { settled: false, plan: readPlan(record.plan) };
+      if (record.plan) return { settled: false, plan: readPlan(record.plan), writtenIds: record.writtenIds instanceof Set ? (record.writtenIds as Set<string>) : new Set() };
     } else existing.set(String(record.id), { version: Number(record.version), createdAt: String(record.createdAt) });
   }
   const items: Record<string, PlannedItem> = {};
@@ -64,7 +71,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
     const before = existing.get(item.id);
     items[item.id] = before ? { version: before.version + 1, createdAt: before.createdAt, isNew: false } : { version: 1, createdAt: now, isNew: true };
   }
-  return { settled: false, plan: { at: now, items }, planIsNew: true };
+  return { settled: false, plan: { at: now, items }, writtenIds: new Set(), planIsNew: true };
 }
 
 /**

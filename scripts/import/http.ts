@@ -23,6 +23,7 @@ export function createClient(options: ClientOptions) {
     createImport: async (collection: string) => ok(await client.POST('/imports', { body: { collection } })),
     addItems: async (id: string, chunkId: string, items: unknown[]) => ok(await client.POST('/imports/{importId}/items', { ...importId(id), body: { chunkId, items } })),
     commit: async (id: string) => ok(await client.POST('/imports/{importId}/commit', importId(id))),
+    cancel: async (id: string) => ok(await client.POST('/imports/{importId}/cancel', importId(id))),
     status: async (id: string) => ok(await client.GET('/imports/{importId}', importId(id))),
     failures: async (id: string, cursor: string | null) =>
       ok(await client.GET('/imports/{importId}/failures', { params: { path: { importId: id }, query: { limit: 1000, ...(cursor ? { cursor } : {}) } } })),

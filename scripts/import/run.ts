@@ -63,7 +63,9 @@ export interface RunResult {
   exitCode: number;
 }
 
-const FINISHED = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED']);
+const FINISHED = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELLED']);
+/** Not finished, but nothing will change by itself: stop following (the state is kept for --resume). */
+const STOPPED = new Set(['STALLED']);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runImport(options: RunOptions): Promise<RunResult> {
@@ -255,7 +257,7 @@ async function follow(request: ImportApi, importId: string, err: Output, options
     for (;;) {
       job = await request.status(importId);
       progress.update({ label: 'process', fraction: job.total > 0 ? job.processed / job.total : 1, items: job.processed, detail: `(${job.status.toLowerCase()}, ${job.failed} failed)` });
-      if (FINISHED.has(job.status) || Date.now() > deadline) return job;
+      if (FINISHED.has(job.status) || STOPPED.has(job.status) || Date.now() > deadline) return job;
       await sleep(options.pollIntervalMs ?? 2000);
     }
   } finally {
@@ -270,6 +272,7 @@ function printSummary(
   const n = (value: number) => value.toLocaleString('en-US');
   const job = s.job;
   const lines = [`import ${s.importId}: ${job?.status ?? 'UNKNOWN'} in ${s.totalSeconds.toFixed(1)}s (upload ${s.uploadSeconds.toFixed(1)}s)`];
+  if (job?.statusReason) lines.push(`  ${job.statusReason}`);
   if (job) {
     lines.push(`  accepted ${n(job.total)}, written ${n(job.succeeded)} (new ${n(job.created)}, replaced ${n(job.replaced)}), failed ${n(job.failed)}`);
     if (s.totalSeconds > 0) lines.push(`  throughput ${n(Math.round(job.succeeded / s.totalSeconds))} items/s end to end`);
@@ -293,6 +296,12 @@ export async function printFailures(options: { api: string; token: string; impor
     cursor = page.nextCursor;
   } while (cursor);
   return count;
+}
+
+/** Cancels an import (POST /imports/{id}/cancel) and returns the job as it is then. */
+export async function cancelImport(options: { api: string; token: string; importId: string }): Promise<JobView> {
+  const request = createClient({ api: options.api, token: options.token });
+  return request.cancel(options.importId);
 }
 
 export type { WriteStream };

@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buses, functionEnvironment, functions, queues, rules, ruleTargetQueues, tables, type BusName, type QueueName, type TableName } from './topology.ts';
+import { buses, eventPatternFor, functionEnvironment, functions, queues, rules, ruleTargetQueues, tables, type BusName, type QueueName, type TableName } from './topology.ts';
+import { localAccountId } from './lambda-context.ts';
 
 export interface AwsTarget {
   endpoint: string;
@@ -82,7 +83,7 @@ export async function provision(target: AwsTarget, prefix: string, visibility: L
     }
   }
   for (const [logical, rule] of Object.entries(rules)) {
-    await events.send(new PutRuleCommand({ Name: name(logical), EventBusName: name(rule.bus), EventPattern: JSON.stringify(rule.eventPattern), State: 'ENABLED' }));
+    await events.send(new PutRuleCommand({ Name: name(logical), EventBusName: name(rule.bus), EventPattern: JSON.stringify(eventPatternFor(rule, localAccountId)), State: 'ENABLED' }));
     await events.send(
       new PutTargetsCommand({
         Rule: name(logical),
@@ -137,7 +138,7 @@ async function createTable(dynamodb: DynamoDBClient, tableName: string, table: (
             { AttributeName: index.hashKey, KeyType: 'HASH' },
             { AttributeName: index.rangeKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: index.projection },
         })),
       }),
     );

@@ -15,7 +15,7 @@ import { defaultAudience, defaultIssuer } from './jwt.ts';
 import { localRegion, type LocalFunction } from './lambda-context.ts';
 import { clientConfig, type ProvisionedStack } from './provision.ts';
 import { repoRoot } from './python-env.ts';
-import { functions, queues, routes, type FunctionName, type QueueName } from './topology.ts';
+import { cors, functions, queues, routes, type FunctionName, type QueueName } from './topology.ts';
 
 export interface RuntimeOptions {
   /** The AWS endpoint the stack was provisioned on. */
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   /** Long-poll wait of an idle queue; bounds how long stop() waits for a poller. Default 1 s. */
   idleWaitSeconds?: number;
   log?: (line: string) => void;
+  /** Front-end origins CORS allows; default topology.json's `cors.local_allow_origins`. */
+  corsAllowOrigins?: readonly string[];
 }
 
 export interface Runtime {
@@ -121,6 +123,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     log,
     afterResponse: drainSoon,
     openApiDocument: readFileSync(join(repoRoot, 'docs', 'openapi.json'), 'utf8'),
+    cors: { ...cors, allowOrigins: options.corsAllowOrigins ?? cors.localAllowOrigins },
   });
   const url = await api.listen(options.port, options.host ?? '127.0.0.1');
 

@@ -16,7 +16,9 @@ import type { GenericSchema } from 'valibot';
 import { ChunkBody, CreateBody } from '../../functions/event-processor/api.ts';
 import { EVENT_CATEGORIES } from '../../functions/shared/analytics/event.ts';
 import { IMPORT_STATUSES } from '../../functions/shared/imports/jobs.ts';
-import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX } from '../../functions/shared/imports/limits.ts';
+import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_CHUNKS_PER_JOB } from '../../functions/shared/imports/limits.ts';
+import { FRONT_END_NAMESPACE } from '../../functions/analytics-api/handler.ts';
+import { MAX_DYNAMO_ITEM_BYTES } from '../../functions/shared/dynamo-size.ts';
 import { MAX_ITEM_DATA_BYTES } from '../../functions/shared/items/item.ts';
 import { NAME_PATTERN } from '../../functions/shared/http/request.ts';
 import type { ErrorCode } from '../../functions/shared/http/errors.ts';
@@ -84,6 +86,7 @@ const schemas: Record<string, Json> = {
               properties: {
                 field: { type: 'string', description: '`body.name`, `query.limit`, `path.id`, `header.if-match`' },
                 issue: { type: 'string' },
+                value: { type: 'string', description: 'A value to act on verbatim, e.g. the chunkId to send again after a 503.' },
               },
             },
           },
@@ -149,6 +152,11 @@ const schemas: Record<string, Json> = {
     example: { chunkId: 'part-1', items: [{ id: 'dune', data: { title: 'Dune' } }] },
   },
   ImportStatus: { type: 'string', enum: IMPORT_STATUSES },
+  ImportViewStatus: {
+    type: 'string',
+    enum: [...IMPORT_STATUSES, 'STALLED'],
+    description: 'STALLED is never stored: a PROCESSING job without progress for a while (15 minutes by default) reads as STALLED, and as PROCESSING again when it moves.',
+  },
   Rejection: {
     type: 'object',
     required: ['index', 'reason'],
@@ -186,7 +194,8 @@ const schemas: Record<string, Json> = {
     additionalProperties: false,
     properties: {
       importId: { type: 'string', format: 'uuid' },
-      status: ref('ImportStatus'),
+      status: ref('ImportViewStatus'),
+      statusReason: { type: 'string', description: 'Why the job is STALLED (what it waits for: resend a chunk, redrive, or cancel) or CANCELLED.' },
       collection: ref('Name'),
       total: count,
       processed: count,
@@ -299,7 +308,11 @@ const schemas: Record<string, Json> = {
     additionalProperties: false,
     properties: {
       action: { type: 'string', pattern: '^[A-Z][A-Z0-9_]{0,63}$' },
-      type: { type: 'string', pattern: '^[A-Z][A-Z0-9_]{0,63}$', description: 'Must not end with `_ANALYTICS` (it is added).' },
+      type: {
+        type: 'string',
+        pattern: '^[A-Z][A-Z0-9_]{0,63}$',
+        description: `Must not end with \`_ANALYTICS\` (it is added). Stored in the front-end namespace, \`${FRONT_END_NAMESPACE}<type>\`, apart from the server's types: read it back with \`eventType=${FRONT_END_NAMESPACE}<type>\`.`,
+      },
       properties: { type: 'object', additionalProperties: true, description: 'At most 8 KB as JSON; the rules of item data apply.' },
       timestamp: { ...dateTime, description: 'At most 7 days old and 5 minutes ahead.' },
       traceId: { type: 'string', pattern: '^[A-Za-z0-9-]{1,128}$' },
@@ -324,11 +337,26 @@ const responses: Record<string, Json> = {
     headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
     content: json(ref('GatewayError'), { message: 'Unauthorized' }),
   },
-  Forbidden: { description: 'The token has no valid tenant claim, or the route needs the admin scope.', content: json(ref('Error')) },
+  Forbidden: { description: 'The token has no valid tenant claim (a function).', content: json(ref('Error')) },
+  AdminForbidden: {
+    description: "The token has no `admin` scope (the gateway's route authorization scopes: `{\"message\":\"Forbidden\"}`), or no valid tenant claim (a function).",
+    content: json(errorOrGateway, { message: 'Forbidden' }),
+  },
+  TooManyRequests: { description: "Over the route's throttle (the gateway).", content: json(ref('GatewayError'), { message: 'Too Many Requests' }) },
   NotFound: { description: 'No such resource for this tenant (a function), or no route for the path (the gateway).', content: json(errorOrGateway) },
-  Conflict: { description: 'The request conflicts with what is stored (e.g. a chunkId sent again with other items).', content: json(ref('Error')) },
+  Conflict: {
+    description:
+      'The request conflicts with what is stored: a chunkId sent again with other items, a chunk for a job that was committed or cancelled, ' +
+      `a chunk past the ${MAX_CHUNKS_PER_JOB} a job takes, a cancel of a finished job.`,
+    content: json(ref('Error')),
+  },
   PreconditionFailed: { description: '`If-Match` names another version than the stored one.', content: json(ref('Error')) },
-  PayloadTooLarge: { description: "Over the route's limit (a function) or over the gateway's 10 MB (the gateway).", content: json(errorOrGateway) },
+  PayloadTooLarge: {
+    description:
+      `Over the route's limit (a function: the message gives the figure, e.g. an item over ${MAX_DYNAMO_ITEM_BYTES} bytes as DynamoDB counts it) ` +
+      "or over the gateway's 10 MB (the gateway).",
+    content: json(errorOrGateway),
+  },
   UnsupportedMediaType: { description: 'The body is not application/json.', content: json(ref('Error')) },
   RequestHeaderFieldsTooLarge: {
     description:
@@ -336,7 +364,9 @@ const responses: Record<string, Json> = {
       'Long query values (cursors are at most 2,048 characters) count towards it.',
   },
   ServiceUnavailable: {
-    description: 'The data store is busy or down; retry after the given seconds.',
+    description:
+      'The data store or queue is busy or down; retry after the given seconds. A chunk recorded but not fully queued names its chunkId in ' +
+      '`details[].value`: send the same items again with it.',
     headers: { 'Retry-After': { schema: { type: 'string' }, description: 'Seconds to wait.' } },
     content: json(errorOrGateway),
   },
@@ -371,6 +401,9 @@ const jwtFailures: Responses = {
   '431': responseRef('RequestHeaderFieldsTooLarge'),
   '503': responseRef('ServiceUnavailable'),
 };
+/** Routes behind the gateway's `admin` authorization scope (topology.json's `scopes`). */
+const adminOnly = { security: [{ bearerAuth: ['admin'] }] };
+const adminFailures: Responses = { ...jwtFailures, '403': responseRef('AdminForbidden') };
 const bodyFailures: Responses = { '400': responseRef('BadRequest'), '413': responseRef('PayloadTooLarge'), '415': responseRef('UnsupportedMediaType') };
 
 interface Operation {
@@ -395,7 +428,7 @@ export const operations: Record<string, Json> = {
     summary: 'Liveness check',
     tags: ['system'],
     security: [],
-    responses: { '200': { description: 'Up.', content: json(ref('Health')) } },
+    responses: { '200': { description: 'Up.', content: json(ref('Health')) }, '429': responseRef('TooManyRequests') },
   }),
   'GET /items/{collection}': operation('listItems', {
     summary: "A page of a collection's items",
@@ -469,18 +502,20 @@ export const operations: Record<string, Json> = {
     summary: 'Start an import job (admin)',
     description: 'Without `items`, an OPEN job to add chunks to; with `items`, one chunk committed at once.',
     tags: ['imports'],
+    ...adminOnly,
     requestBody: { required: true, content: json(ref('ImportCreate')) },
-    responses: { '201': { description: 'The job.', content: json(ref('ImportCreated')) }, ...bodyFailures, ...jwtFailures, '404': responseRef('NotFound') },
+    responses: { '201': { description: 'The job.', content: json(ref('ImportCreated')) }, ...bodyFailures, ...adminFailures, '404': responseRef('NotFound') },
   }),
   'POST /imports/{importId}/items': operation('addImportItems', {
     summary: 'Add a chunk of items to an import (admin)',
     tags: ['imports'],
+    ...adminOnly,
     parameters: [param('importId')],
     requestBody: { required: true, content: json(ref('ImportChunk')) },
     responses: {
       '202': { description: 'Accepted (or replayed: sent before with the same chunkId and items).', content: json(ref('ChunkReceipt')) },
       ...bodyFailures,
-      ...jwtFailures,
+      ...adminFailures,
       '404': responseRef('NotFound'),
       '409': responseRef('Conflict'),
     },
@@ -488,31 +523,52 @@ export const operations: Record<string, Json> = {
   'POST /imports/{importId}/commit': operation('commitImport', {
     summary: 'No more chunks (admin)',
     tags: ['imports'],
+    ...adminOnly,
     parameters: [param('importId')],
-    responses: { '202': { description: 'Committed.', content: json(ref('ImportCommitted')) }, '400': responseRef('BadRequest'), ...jwtFailures, '404': responseRef('NotFound') },
+    responses: { '202': { description: 'Committed.', content: json(ref('ImportCommitted')) }, '400': responseRef('BadRequest'), ...adminFailures, '404': responseRef('NotFound') },
+  }),
+  'POST /imports/{importId}/cancel': operation('cancelImport', {
+    summary: 'Stop an import that has not finished (admin)',
+    description:
+      'The job becomes CANCELLED: no chunk is taken after it and queued batches are skipped; items written before stay written. ' +
+      'Repeating it is harmless (the same answer); a job that has finished is a 409.',
+    tags: ['imports'],
+    ...adminOnly,
+    parameters: [param('importId')],
+    responses: {
+      '202': { description: 'Cancelled: the job as it is now.', content: json(ref('ImportJob')) },
+      '400': responseRef('BadRequest'),
+      ...adminFailures,
+      '404': responseRef('NotFound'),
+      '409': responseRef('Conflict'),
+    },
   }),
   'GET /imports/{importId}': operation('getImport', {
     summary: "An import's status and counters (admin)",
     tags: ['imports'],
+    ...adminOnly,
     parameters: [param('importId')],
-    responses: { '200': { description: 'The job.', content: json(ref('ImportJob')) }, '400': responseRef('BadRequest'), ...jwtFailures, '404': responseRef('NotFound') },
+    responses: { '200': { description: 'The job.', content: json(ref('ImportJob')) }, '400': responseRef('BadRequest'), ...adminFailures, '404': responseRef('NotFound') },
   }),
   'GET /imports/{importId}/failures': operation('listImportFailures', {
     summary: 'Items an import could not write (admin)',
     tags: ['imports'],
+    ...adminOnly,
     parameters: [param('importId'), { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: FAILURES_PAGE_MAX, default: FAILURES_PAGE_DEFAULT } }, param('cursor')],
-    responses: { '200': { description: 'A page of failures.', content: json(ref('ImportFailurePage')) }, '400': responseRef('BadRequest'), ...jwtFailures, '404': responseRef('NotFound') },
+    responses: { '200': { description: 'A page of failures.', content: json(ref('ImportFailurePage')) }, '400': responseRef('BadRequest'), ...adminFailures, '404': responseRef('NotFound') },
   }),
   'GET /analytics/summary': operation('getAnalyticsSummary', {
     summary: "The tenant's analytics over a time range (admin)",
     tags: ['analytics'],
+    ...adminOnly,
     parameters: [param('from'), param('to'), param('eventType'), param('category')],
-    responses: { '200': { description: 'Totals and breakdowns.', content: json(ref('AnalyticsSummary')) }, '400': responseRef('BadRequest'), ...jwtFailures },
+    responses: { '200': { description: 'Totals and breakdowns.', content: json(ref('AnalyticsSummary')) }, '400': responseRef('BadRequest'), ...adminFailures },
   }),
   'GET /analytics/timeseries': operation('getAnalyticsTimeseries', {
     summary: 'One metric per minute or hour (admin)',
     description: 'At most 1,500 points a request.',
     tags: ['analytics'],
+    ...adminOnly,
     parameters: [
       { name: 'metric', in: 'query', schema: { type: 'string', enum: ['count', 'errors', 'p95'], default: 'count' } },
       { name: 'interval', in: 'query', schema: { type: 'string', enum: ['minute', 'hour'], default: 'hour' } },
@@ -521,20 +577,21 @@ export const operations: Record<string, Json> = {
       param('eventType'),
       param('category'),
     ],
-    responses: { '200': { description: 'The series.', content: json(ref('Timeseries')) }, '400': responseRef('BadRequest'), ...jwtFailures },
+    responses: { '200': { description: 'The series.', content: json(ref('Timeseries')) }, '400': responseRef('BadRequest'), ...adminFailures },
   }),
   'GET /analytics/users/{userId}/events': operation('listUserEvents', {
     summary: "A user's analytics events, newest first (admin)",
     tags: ['analytics'],
+    ...adminOnly,
     parameters: [param('userId'), param('from'), param('to'), param('cursor'), { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }],
-    responses: { '200': { description: 'A page of events.', content: json(ref('UserEvents')) }, '400': responseRef('BadRequest'), ...jwtFailures, '404': responseRef('NotFound') },
+    responses: { '200': { description: 'A page of events.', content: json(ref('UserEvents')) }, '400': responseRef('BadRequest'), ...adminFailures, '404': responseRef('NotFound') },
   }),
   'POST /events': operation('postEvents', {
     summary: 'Front-end analytics events (any signed-in user)',
     description: 'All or nothing: a batch with one bad event is refused whole, naming each.',
     tags: ['analytics'],
     requestBody: { required: true, content: json(ref('EventBatch')) },
-    responses: { '202': { description: 'Accepted for processing.', content: json(ref('EventsAccepted')) }, ...bodyFailures, ...jwtFailures },
+    responses: { '202': { description: 'Accepted for processing.', content: json(ref('EventsAccepted')) }, ...bodyFailures, ...jwtFailures, '429': responseRef('TooManyRequests') },
   }),
 };
 
@@ -552,7 +609,7 @@ export function openApiDocument(): Json {
       description:
         'Items, collection stats, bulk imports and analytics. Every route but /health needs a bearer JWT whose `tenant` claim scopes all data; ' +
         "imports and analytics reads need the `admin` scope. Functions answer errors as `{\"error\":{code,message,details?}}`; the gateway's own " +
-        'refusals (401, 404 for an unknown route, 413 over 10 MB) are `{"message"}`.',
+        'refusals (401, 403 without the admin scope on an admin route, 404 for an unknown route, 413 over 10 MB, 429 over a throttle) are `{"message"}`.',
       license: { name: 'UNLICENSED', identifier: 'UNLICENSED' },
     },
     servers: [{ url: '/', description: "The API's base URL: the api_url Terraform output, or the URL npm start prints." }],

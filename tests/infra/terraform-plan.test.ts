@@ -165,6 +165,35 @@ const planBreaks: PlanBreak[] = [
       only(changes(plan, 'aws_cloudwatch_event_target'), 'rule target').change.after!.dead_letter_config = [];
     },
   },
+  {
+    policy: 'archivesAreSelectiveAndBounded',
+    description: 'the archive has no event pattern',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cloudwatch_event_archive'), 'archive').change.after!.event_pattern = null;
+    },
+  },
+  {
+    policy: 'archivesAreSelectiveAndBounded',
+    description: 'the analytics bus is archived too',
+    edit: (plan) => {
+      const archive = only(changes(plan, 'aws_cloudwatch_event_archive'), 'archive');
+      plan.resource_changes!.push({ ...structuredClone(archive), address: archive.address.replace('event_bus["app"]', 'event_bus["analytics"]'), module_address: archive.module_address!.replace('event_bus["app"]', 'event_bus["analytics"]') });
+    },
+  },
+  {
+    policy: 'cognitoPoolIssuesTenantTokens',
+    description: 'the user pool has no triggers',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cognito_user_pool'), 'user pool').change.after!.lambda_config = [];
+    },
+  },
+  {
+    policy: 'cognitoPoolIssuesTenantTokens',
+    description: 'users may write custom:tenant',
+    edit: (plan) => {
+      (only(changes(plan, 'aws_cognito_user_pool_client'), 'app client').change.after!.write_attributes as string[]).push('custom:tenant');
+    },
+  },
 ];
 
 describe('each plan policy fails on an edited copy of the dev plan', () => {

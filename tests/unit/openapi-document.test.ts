@@ -42,6 +42,15 @@ describe('docs/openapi.json', () => {
     }
   });
 
+  it("asks for the admin scope exactly where the gateway's route authorization scopes do", () => {
+    const scopesOf = (op: Operation) => ((op.security ?? []) as Array<Record<string, string[]>>).flatMap((requirement) => requirement.bearerAuth ?? []);
+    const documented = Object.entries(routes).map(([routeKey]) => {
+      const [method, path] = routeKey.split(' ') as [string, string];
+      return [routeKey, scopesOf(committed.paths[path]![method.toLowerCase()]!)];
+    });
+    expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(Object.entries(routes).map(([routeKey, target]) => [routeKey, [...(target.scopes ?? [])]])));
+  });
+
   it("the typed client's types are generated from it (run `npm run openapi`)", () => {
     expect(readFileSync(clientTypesFile, 'utf8')).toBe(clientTypesFor(documentFile));
   });

@@ -50,6 +50,8 @@ locals {
       # shared/items/repository.ts: getItem, getCollectionStats (GetItem); listItems (Query on the table or a sort index).
       { sid = "ReadItems", actions = ["dynamodb:GetItem"], resources = [local.data_table_arn] },
       { sid = "ListItems", actions = ["dynamodb:Query"], resources = [local.data_table_arn, local.data_index_arns["byCreatedAt"], local.data_index_arns["byUpdatedAt"]] },
+      # listItems fetches the items of a sort index's keys-only page (shared/batch-get.ts).
+      { sid = "FetchListedItems", actions = ["dynamodb:BatchGetItem"], resources = [local.data_table_arn] },
       # shared/events/publisher.ts through shared/analytics/emitter.ts (request analytics).
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
@@ -93,8 +95,23 @@ locals {
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
     ]
+    "auth-triggers" = [
+      # shared/auth/membership.ts: tenantMembership (GetItem of MEMBER#<sub>).
+      { sid = "ReadMemberships", actions = ["dynamodb:GetItem"], resources = [local.data_table_arn] },
+      # shared/analytics/emitter.ts: the AUTHENTICATION events.
+      { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
+      { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+    ]
   }
+
+  # The Cognito triggers' ARN from its parts: the user pool names it while the functions'
+  # environment names the pool's issuer, so a reference would be a cycle.
+  auth_triggers_arn = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:function:${local.function_names["auth-triggers"]}"
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
 
 module "table" {
   source   = "../table"
@@ -104,10 +121,13 @@ module "table" {
   hash_key      = each.value.hash_key
   range_key     = each.value.range_key
   ttl_attribute = each.value.ttl_attribute
+  # Each index's projection is declared in topology.json (the data table's list indexes hold
+  # keys only: a list fetches a page's items with BatchGetItem).
   global_secondary_indexes = [for index in each.value.indexes : {
-    name      = index.name
-    hash_key  = index.hash_key
-    range_key = index.range_key
+    name            = index.name
+    hash_key        = index.hash_key
+    range_key       = index.range_key
+    projection_type = index.projection
   }]
   deletion_protection_enabled = var.table_deletion_protection
   tags                        = local.tags
@@ -145,7 +165,14 @@ module "event_bus" {
     event_pattern     = jsonencode(rule.event_pattern)
     target_queue_name = "${local.prefix}-${rule.target_queue}"
   } if rule.bus == each.key }
-  archive_retention_days  = var.event_archive_retention_days
+  # Only the buses topology.json archives (the app bus), and only what its pattern selects:
+  # archived events cannot be erased one by one, and the analytics bus carries personal data
+  # whose retention (30/90 days by category) an archive would outlive.
+  archive = contains(keys(local.archives), each.key) ? {
+    description    = local.archives[each.key].description
+    event_pattern  = jsonencode(local.archives[each.key].event_pattern)
+    retention_days = var.event_archive_retention_days
+  } : null
   allowed_account_ids     = each.key == "analytics" ? var.analytics_allowed_account_ids : []
   allowed_organization_id = each.key == "analytics" ? var.analytics_allowed_organization_id : null
   tags                    = local.tags
@@ -178,7 +205,10 @@ module "http_api" {
   jwt_audience                  = var.jwt_audience
   create_cognito_user_pool      = var.create_cognito_user_pool
   user_pool_deletion_protection = var.table_deletion_protection
+  cognito_trigger_arn           = local.auth_triggers_arn
+  cognito_trigger_function_name = module.function["auth-triggers"].function_name
   cors_allowed_origins          = var.cors_allowed_origins
+  cors                          = local.cors # local_allow_origins, for the local stack only, is dropped by the type
   throttling_burst_limit        = var.api_throttling_burst_limit
   throttling_rate_limit         = var.api_throttling_rate_limit
   access_log_retention_days     = var.log_retention_days
