@@ -42,6 +42,12 @@ const SEED = process.env.FUZZ_SEED ?? '1';
 const TENANT = 'fuzz';
 
 const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
+/**
+ * The stack runs as `node --import tsx`, one process: the tsx CLI relays a SIGTERM by waiting
+ * 30 ms for its child to report the signal, and on a busy machine then SIGKILLs it (exit 143)
+ * in the middle of its shutdown. package.json's `npm start` runs it the same way.
+ */
+const runUnderTsx = ['--import', 'tsx'];
 const workDir = mkdtempSync(join(tmpdir(), 'event-flows-fuzz-'));
 let child: ChildProcess | undefined;
 let apiUrl = '';
@@ -53,7 +59,7 @@ beforeAll(async () => {
   const emulatorPort = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
   emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
-  child = spawn(tsx, ['scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--reset', '--state-dir', join(workDir, 'state')], {
+  child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--reset', '--state-dir', join(workDir, 'state')], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

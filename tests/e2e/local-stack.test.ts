@@ -3,7 +3,7 @@
  * temporary state directory. Checks start-up, the runtime's own answers, a clean SIGTERM,
  * persistence across restarts, `--reset`, and the error for a busy port.
  *
- * The child is started through tsx's binary directly (what `npx tsx` resolves to): npm/npx
+ * The child is started as `node --import tsx scripts/local/start.ts` (see runUnderTsx): npm/npx
  * wrappers die by the signal themselves, which would hide the runtime's exit code.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -21,6 +21,12 @@ import { repoRoot } from '../../scripts/local/python-env.ts';
 import { functions, routes } from '../../scripts/local/topology.ts';
 
 const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
+/**
+ * The stack runs as `node --import tsx`, one process: the tsx CLI relays a SIGTERM by waiting
+ * 30 ms for its child to report the signal, and on a busy machine then SIGKILLs it (exit 143)
+ * in the middle of its shutdown. package.json's `npm start` runs it the same way.
+ */
+const runUnderTsx = ['--import', 'tsx'];
 const stateDir = mkdtempSync(join(tmpdir(), 'event-flows-state-'));
 const running = new Set<ChildProcess>();
 afterAll(() => {
@@ -41,7 +47,7 @@ function launch(extra: string[], options: { stateDir?: string; env?: Record<stri
   return (async () => {
     const port = await freePort();
     const emulatorPort = await freePort();
-    const child = spawn(tsx, ['scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--state-dir', options.stateDir ?? stateDir, ...extra], {
+    const child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--state-dir', options.stateDir ?? stateDir, ...extra], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -213,7 +219,7 @@ describe('npm start', () => {
     const busy = (blocker.address() as { port: number }).port;
     try {
       const other = option === '--port' ? ['--emulator-port', String(await freePort())] : ['--port', String(await freePort())];
-      const child = spawn(tsx, ['scripts/local/start.ts', option, String(busy), ...other, '--state-dir', stateDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', option, String(busy), ...other, '--state-dir', stateDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
       running.add(child);
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
