@@ -50,8 +50,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** [from, to) from the query; default the last 24 hours; at most MAX_RANGE_DAYS. */
 function timeRange(query: Record<string, string>, defaultSpan = DAY): { from: number; to: number } {
-  const to = query.to ? Date.parse(parseWith(isoTime, query.to, 'query.to')) : Date.now();
-  const from = query.from ? Date.parse(parseWith(isoTime, query.from, 'query.from')) : to - defaultSpan;
+  // Present but empty (`?to=`) is a 400, not the default: a bad value never silently changes a result.
+  const to = query.to !== undefined ? Date.parse(parseWith(isoTime, query.to, 'query.to')) : Date.now();
+  const from = query.from !== undefined ? Date.parse(parseWith(isoTime, query.from, 'query.from')) : to - defaultSpan;
   if (!(from < to)) throw validationFailed([{ field: 'query.from', issue: 'must be before to' }]);
   if (to - from > MAX_RANGE_DAYS * DAY) throw validationFailed([{ field: 'query.from', issue: `the range may span at most ${MAX_RANGE_DAYS} days` }]);
   return { from, to };

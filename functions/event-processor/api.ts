@@ -14,11 +14,12 @@ const IMPORT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 
 const Items = v.pipe(v.array(v.unknown()), v.maxLength(MAX_REQUEST_ITEMS, `at most ${MAX_REQUEST_ITEMS} items a request`));
 const ChunkId = v.pipe(v.string(), v.regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}`));
-const CreateBody = v.strictObject({
+/** Exported for the OpenAPI document, which is generated from these two (scripts/openapi/document.ts). */
+export const CreateBody = v.strictObject({
   collection: v.pipe(v.string(), v.regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}`)),
   items: v.optional(Items),
 });
-const ChunkBody = v.strictObject({ items: Items, chunkId: v.optional(ChunkId) });
+export const ChunkBody = v.strictObject({ items: Items, chunkId: v.optional(ChunkId) });
 
 function tenantOf(request: ApiRequest): { tenant: string; userId: string } {
   const caller = request.caller();

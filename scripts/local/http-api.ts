@@ -33,6 +33,11 @@ export interface HttpApiOptions {
   /** Runs after each response has been written (the runtime drains after-response tasks there). */
   afterResponse?: () => void;
   maxBodyBytes?: number;
+  /**
+   * Served at `GET /openapi.json` without a token, ahead of the routes: the API's contract for
+   * local clients and tools (the deployed API publishes it in docs/, not as a Lambda route).
+   */
+  openApiDocument?: string;
   /** The API's CORS configuration (topology.json's `cors` and the allowed origins); none: no CORS. */
   cors?: CorsConfig;
 }
@@ -413,6 +418,9 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     const preflight = preflightResponse(options.cors, method, req.headersDistinct);
     if (preflight) return send(res, requestId, preflight, true);
     const rawPath = url.split('?')[0] ?? '/';
+    if (options.openApiDocument !== undefined && method === 'GET' && rawPath === '/openapi.json') {
+      return send(res, requestId, { statusCode: 200, headers: [['content-type', 'application/json']], body: Buffer.from(options.openApiDocument) });
+    }
     const match = matchRoute(compiled, method, rawPath);
     if (!match) return send(res, requestId, apiGatewayErrors.notFound());
 

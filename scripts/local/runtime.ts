@@ -3,7 +3,7 @@
  * all against resources already provisioned on an AWS endpoint (moto or LocalStack).
  * Used by `npm start` (scripts/local/start.ts) and in-process by tests/support/local-stack.ts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -120,6 +120,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     authorizer: { publicKey: options.publicKey, issuer, audience },
     log,
     afterResponse: drainSoon,
+    openApiDocument: readFileSync(join(repoRoot, 'docs', 'openapi.json'), 'utf8'),
     cors: { ...cors, allowOrigins: options.corsAllowOrigins ?? cors.localAllowOrigins },
   });
   const url = await api.listen(options.port, options.host ?? '127.0.0.1');

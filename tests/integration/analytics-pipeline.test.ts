@@ -201,6 +201,9 @@ describe('analytics pipeline', () => {
     const bad: Array<[string, string, Record<string, string>, string]> = [
       ['GET /analytics/summary', '/analytics/summary', { from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }, 'query.from'],
       ['GET /analytics/summary', '/analytics/summary', { from: 'yesterday' }, 'query.from'],
+      // Found by the fuzzer: an empty value was taken for "not given" (the default range).
+      ['GET /analytics/summary', '/analytics/summary', { to: '' }, 'query.to'],
+      ['GET /analytics/timeseries', '/analytics/timeseries', { from: '' }, 'query.from'],
       ['GET /analytics/summary', '/analytics/summary', { category: 'OTHER' }, 'query.category'],
       ['GET /analytics/summary', '/analytics/summary', { bogus: '1' }, 'query.bogus'],
       ['GET /analytics/timeseries', '/analytics/timeseries', { metric: 'p42' }, 'query.metric'],
