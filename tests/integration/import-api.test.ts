@@ -147,6 +147,16 @@ describe('import API', () => {
     expect((await getCollectionStats('acme', 'small')).itemCount).toBe(60);
   });
 
+  it('items over SQS\'s old 256 KB message limit go through: one 1 MiB message carries three of 300 KB', async () => {
+    const large = (id: string) => ({ id, data: { blob: 'x'.repeat(300 * 1024) } });
+    const created = await call('POST /imports', { body: { collection: 'large', items: [large('l0'), large('l1'), large('l2')] } });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).toMatchObject({ accepted: 3, rejected: [] });
+    expect(await waitFor(created.body.importId)).toMatchObject({ status: 'COMPLETED', total: 3, succeeded: 3, failed: 0 });
+    const stored = await getItem({ tenant: 'acme', collection: 'large', id: 'l2' });
+    expect(JSON.stringify(stored?.data).length).toBeGreaterThan(300 * 1024);
+  });
+
   it('1,000 items with 128-character CJK ids: every one rejected, the job finishes', async () => {
     const cjkId = (i: number) => String.fromCodePoint(0x4e00 + i) + '字'.repeat(127);
     const body = { items: Array.from({ length: 1000 }, (_, i) => ({ id: cjkId(i), data: { n: i } })) };
