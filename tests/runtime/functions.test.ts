@@ -326,6 +326,29 @@ describe.each(runs)('the real runtime, log format $logFormat, client order $clie
     checkRun(observed, { delivery: false, emf: [] });
   }, 120_000);
 
+  it('auth-triggers: a pre-token-generation (V2) trigger on a token refresh answers the token claims before its AUTHENTICATION event (TOKEN_REFRESHED)', async () => {
+    const sub = `runtime-${run.clientOrder}`;
+    const trigger = {
+      version: '2',
+      region: 'us-east-1',
+      userPoolId: 'us-east-1_pool',
+      userName: sub,
+      callerContext: { awsSdkVersion: 'aws-sdk-unknown-unknown', clientId: 'client-1' },
+      triggerSource: 'TokenGeneration_RefreshTokens',
+      request: { userAttributes: { sub }, groupConfiguration: { groupsToOverride: ['admin'] } },
+      response: {},
+    };
+    const observed = await observe('auth-triggers', run, async (fn) => {
+      const answer = await fn.invoke(trigger);
+      expect(answer.status).toBe(200);
+      const body = answer.body as { triggerSource?: string; response?: { claimsAndScopeOverrideDetails?: { accessTokenGeneration?: { scopesToAdd?: string[] } } } };
+      expect(body.triggerSource).toBe('TokenGeneration_RefreshTokens');
+      // No membership record for this user: the Cognito group alone grants no admin scope.
+      expect(body.response?.claimsAndScopeOverrideDetails?.accessTokenGeneration?.scopesToAdd).toEqual([]);
+    });
+    checkRun(observed, { delivery: true, emf: [] });
+  }, 120_000);
+
   it('analytics: real analytics-queue records; an invalid one the DLQ refuses is the partial batch failure', async () => {
     const observed = await observe('analytics', run, async (fn) => {
       // The DLQ refuses the unreadable record, so it is reported failed (retried, then redriven).
