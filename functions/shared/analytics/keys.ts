@@ -5,6 +5,7 @@
  *               userPk USER#<tenant>#<userId>            userSk  <timestamp>#<eventId>   (when the event has a user)
  *   aggregate   pk  AGG#<tenant>#<yyyy-mm-dd>            sk      MINUTE#<hh:mm>#<eventType>#<category>#<errorType|->
  *                                                        sk      HOUR#<hh>#<eventType>#<category>#<errorType|->
+ *                                                        sk      FUNCTION#<hh>#<functionName>   (invocations, cold starts, memory)
  *
  * Every key starts with the tenant, so a read can only ever see one tenant's analytics.
  * Events without a tenant (health checks, background work) belong to SYSTEM_TENANT.
@@ -61,6 +62,11 @@ export function aggregatePartition(tenant: string, day: string): string {
 export function aggregateSortKey(granularity: Granularity, timestamp: string, eventType: string, category: EventCategory, errorType: string | undefined): string {
   const { hour, minute } = timeParts(timestamp);
   return `${granularity}#${granularity === 'MINUTE' ? minute : hour}#${eventType}#${category}#${errorType ?? '-'}`;
+}
+
+/** The hourly per-function performance aggregate (cold starts, init duration, memory). */
+export function functionSortKey(timestamp: string, functionName: string): string {
+  return `FUNCTION#${timeParts(timestamp).hour}#${functionName}`;
 }
 
 export const DEFAULT_RETENTION_DAYS: Record<EventCategory, number> = { USER_ACTION: 90, AUTHENTICATION: 90, QUERY: 30, SYSTEM_EVENT: 30 };

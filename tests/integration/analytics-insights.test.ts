@@ -1,0 +1,272 @@
+/**
+ * The insight routes (performance, errors, health) on generated traffic: a seeded generator
+ * makes a few hundred events over three hours (functions with cold starts and memory,
+ * routes failing and recovering), the real processor stores them in shuffled batches, and
+ * each route's answer is compared with what the test computes from the generated events
+ * themselves (percentiles within the histogram's 2%).
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handler as processor } from '../../functions/analytics/handler.ts';
+import { handler as analyticsApi } from '../../functions/analytics-api/handler.ts';
+import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
+import { buildAnalyticsEvent, type AnalyticsEvent } from '../../functions/shared/analytics/event.ts';
+import { RATIO } from '../../functions/shared/analytics/histogram.ts';
+import { setAwsClients } from '../../functions/shared/aws-clients.ts';
+import { toEnvelope } from '../../functions/shared/events/publisher.ts';
+import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
+import { apiEvent, lambdaContext, type Claims } from '../support/invoke.ts';
+import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+/** Percentiles come from log buckets: within sqrt(RATIO) - 1 of a value at that rank. */
+const TOLERANCE = Math.sqrt(RATIO) - 1 + 1e-9;
+
+let stack: ProvisionedStack;
+let db: DynamoDBDocumentClient;
+const tenant = `ins-${randomUUID().slice(0, 8)}`;
+const admin: Claims = { sub: 'root', tenant, scope: 'admin' };
+const member: Claims = { sub: 'alice', tenant, scope: 'items' };
+/** Three whole hours, yesterday (inside every retention). */
+const start = Math.floor((Date.now() - 30 * HOUR) / HOUR) * HOUR;
+const end = start + 3 * HOUR;
+
+/** mulberry32: a small seeded generator, so a failing run can be replayed. */
+function seeded(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const seed = Number(process.env.INSIGHTS_SEED ?? Date.now() % 1_000_000);
+const random = seeded(seed);
+const pick = <T,>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+
+const FUNCTIONS = [
+  { name: 'query', limitMB: 256 },
+  { name: 'write', limitMB: 512 },
+  { name: 'import-worker', limitMB: 1024 },
+] as const;
+const ROUTES = ['ITEM_GET', 'ITEM_PUT', 'ITEM_LIST'] as const;
+const ERRORS = ['NOT_FOUND', 'CONFLICT', 'DEPENDENCY_UNAVAILABLE'] as const;
+
+interface Generated {
+  event: AnalyticsEvent;
+  functionName: string;
+  rssMB: number;
+  heapUsedMB: number;
+  coldStart: boolean;
+  initDurationMs?: number;
+  route: string;
+  failed: boolean;
+  errorType?: string;
+  at: number;
+}
+
+function generate(count: number): Generated[] {
+  const out: Generated[] = [];
+  for (let i = 0; i < count; i++) {
+    const fn = pick(FUNCTIONS);
+    const route = pick(ROUTES);
+    const at = start + Math.floor(random() * (end - start));
+    // ITEM_PUT fails often in the first hour (an outage), the others now and then.
+    const failed = route === 'ITEM_PUT' && at < start + HOUR ? random() < 0.6 : random() < 0.08;
+    const errorType = failed ? pick(ERRORS) : undefined;
+    const coldStart = random() < 0.1;
+    const rssMB = Math.round((40 + random() * fn.limitMB * 0.6) * 1000) / 1000;
+    const heapUsedMB = Math.round((10 + random() * rssMB * 0.5) * 1000) / 1000;
+    const initDurationMs = coldStart ? Math.round((80 + random() * 900) * 1000) / 1000 : undefined;
+    const event = buildAnalyticsEvent({
+      type: route,
+      action: 'EXECUTE',
+      category: 'QUERY',
+      source: 'event-flows.generated',
+      status: failed ? 'FAILURE' : 'SUCCESS',
+      ...(errorType ? { errorType } : {}),
+      durationMs: 1 + random() * 200,
+      userId: `user-${Math.floor(random() * 20)}`,
+      requestId: randomUUID(),
+      traceId: `1-${Math.floor(at / 1000).toString(16).padStart(8, '0')}-${randomUUID().replaceAll('-', '').slice(0, 24)}`,
+      timestamp: new Date(at),
+      context: { functionName: fn.name, functionVersion: '$LATEST', memoryLimitInMB: String(fn.limitMB), getRemainingTimeInMillis: () => 5000 },
+      properties: { tenant },
+    });
+    // The generated invocation measurement replaces this test process's own.
+    const properties = event.detail.metadata.properties;
+    Object.assign(properties, { rssMB, heapUsedMB, coldStart });
+    delete properties.initDurationMs;
+    if (initDurationMs !== undefined) properties.initDurationMs = initDurationMs;
+    out.push({ event, functionName: fn.name, rssMB, heapUsedMB, coldStart, ...(initDurationMs !== undefined ? { initDurationMs } : {}), route, failed, ...(errorType ? { errorType } : {}), at });
+  }
+  return out;
+}
+
+function sqsRecord(event: AnalyticsEvent): SQSRecord {
+  return {
+    messageId: randomUUID(),
+    receiptHandle: randomUUID(),
+    body: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) })),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: `arn:aws:sqs:${region}:123456789012:analytics`,
+    awsRegion: region,
+  };
+}
+
+/** Nearest rank, as the API computes it. */
+function exactPercentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]!;
+}
+function expectClose(actual: number | null, expected: number) {
+  expect(actual).not.toBeNull();
+  expect(Math.abs(actual! - expected) / expected).toBeLessThanOrEqual(TOLERANCE);
+}
+const minuteOf = (ms: number) => new Date(Math.floor(ms / MINUTE) * MINUTE).toISOString();
+
+async function get(route: string, query: Record<string, string>, claims: Claims = admin) {
+  const path = route.split(' ')[1]!;
+  const result = await analyticsApi(apiEvent({ routeKey: route, path, claims, query }), lambdaContext('analytics-api'));
+  await drainAfterResponseTasks();
+  return { statusCode: result.statusCode, body: JSON.parse(result.body ?? 'null') };
+}
+
+let traffic: Generated[];
+const range = { from: new Date(start).toISOString(), to: new Date(end).toISOString() };
+
+beforeAll(async () => {
+  stack = await provisionTestStack();
+  setAwsClients({});
+  db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
+  traffic = generate(400);
+  // Shuffled, so nothing depends on events arriving in time order; each batch as the mapping would send it.
+  const shuffled = [...traffic].sort(() => random() - 0.5);
+  for (let i = 0; i < shuffled.length; i += 10) {
+    const result = await processor({ Records: shuffled.slice(i, i + 10).map((g) => sqsRecord(g.event)) });
+    expect(result.batchItemFailures).toEqual([]);
+  }
+  // One batch again: redelivered events must not count twice anywhere.
+  await processor({ Records: shuffled.slice(0, 10).map((g) => sqsRecord(g.event)) });
+}, 120_000);
+
+describe(`analytics insight routes (seed ${seed})`, () => {
+  it('are admin-only', async () => {
+    for (const route of ['GET /analytics/performance', 'GET /analytics/errors', 'GET /analytics/health']) {
+      const res = await get(route, range, member);
+      expect(res.statusCode).toBe(403);
+      expect(res.body.error.code).toBeTypeOf('string');
+    }
+  });
+
+  it('performance: invocations, cold starts, init duration and memory per function', async () => {
+    const res = await get('GET /analytics/performance', range);
+    expect(res.statusCode).toBe(200);
+    expect(res.body.reads).toBe(new Set([range.from.slice(0, 10), new Date(end - 1).toISOString().slice(0, 10)]).size);
+    expect(res.body.functions.map((f: { functionName: string }) => f.functionName).sort()).toEqual([...new Set(traffic.map((g) => g.functionName))].sort());
+    for (const fn of FUNCTIONS) {
+      const mine = traffic.filter((g) => g.functionName === fn.name);
+      const got = res.body.functions.find((f: { functionName: string }) => f.functionName === fn.name);
+      const cold = mine.filter((g) => g.coldStart);
+      expect(got).toMatchObject({ invocations: mine.length, coldStarts: cold.length, warmInvocations: mine.length - cold.length });
+      expect(got.memory.limitMB).toBe(fn.limitMB);
+      expect(got.memory.measured).toBe(mine.length);
+      for (const q of [0.5, 0.95, 0.99] as const) {
+        const key = q === 0.5 ? 'p50' : q === 0.95 ? 'p95' : 'p99';
+        expectClose(got.memory.rssMB[key], exactPercentile(mine.map((g) => g.rssMB), q));
+        expectClose(got.memory.heapUsedMB[key], exactPercentile(mine.map((g) => g.heapUsedMB), q));
+      }
+      if (cold.length > 0) expectClose(got.initDurationMs.p95, exactPercentile(cold.map((g) => g.initDurationMs!), 0.95));
+      else expect(got.initDurationMs.p95).toBeNull();
+    }
+  });
+
+  it('errors: patterns with first/last seen, count, trend and samples; recovery per route', async () => {
+    const res = await get('GET /analytics/errors', { ...range, limit: '50' });
+    expect(res.statusCode).toBe(200);
+    const failures = traffic.filter((g) => g.failed);
+    const patterns = new Map<string, Generated[]>();
+    for (const g of failures) patterns.set(`${g.route}|${g.errorType}`, [...(patterns.get(`${g.route}|${g.errorType}`) ?? []), g]);
+    expect(res.body.patterns).toHaveLength(patterns.size);
+    const counts = res.body.patterns.map((p: { count: number }) => p.count);
+    expect(counts).toEqual([...counts].sort((a: number, b: number) => b - a));
+    const middle = start + Math.floor((end - start) / HOUR / 2) * HOUR;
+    for (const got of res.body.patterns) {
+      const mine = patterns.get(`${got.eventType.replace(/_ANALYTICS$/, '')}|${got.errorType}`)!;
+      expect(mine).toBeDefined();
+      const times = mine.map((g) => g.at);
+      const firstHalf = mine.filter((g) => g.at < middle).length;
+      expect(got).toMatchObject({ count: mine.length, firstSeen: minuteOf(Math.min(...times)), lastSeen: minuteOf(Math.max(...times)) });
+      expect(got.trend).toMatchObject({ firstHalf, secondHalf: mine.length - firstHalf });
+      expect(got.samples.length).toBeGreaterThan(0);
+      const ids = new Map(mine.map((g) => [g.event.requestId, g.event.detail.metadata.traceId]));
+      for (const sample of got.samples) expect(ids.get(sample.requestId)).toBe(sample.traceId);
+    }
+    for (const route of ROUTES) {
+      const mine = traffic.filter((g) => g.route === route);
+      const firstFailure = Math.min(...mine.filter((g) => g.failed).map((g) => g.at));
+      const got = res.body.recovery.find((r: { eventType: string }) => r.eventType === `${route}_ANALYTICS`);
+      if (!Number.isFinite(firstFailure)) {
+        expect(got).toBeUndefined();
+        continue;
+      }
+      // Minute resolution: the first minute, at or after the first failure's, with a success.
+      const successMinutes = mine.filter((g) => !g.failed && Math.floor(g.at / MINUTE) >= Math.floor(firstFailure / MINUTE)).map((g) => Math.floor(g.at / MINUTE) * MINUTE);
+      const recovered = successMinutes.length > 0 ? Math.min(...successMinutes) : undefined;
+      expect(got).toEqual({
+        eventType: `${route}_ANALYTICS`,
+        failures: mine.filter((g) => g.failed).length,
+        firstFailure: minuteOf(firstFailure),
+        recoveredAt: recovered === undefined ? null : new Date(recovered).toISOString(),
+        recoveryMs: recovered === undefined ? null : recovered - Math.floor(firstFailure / MINUTE) * MINUTE,
+      });
+    }
+  });
+
+  it('health: throughput per minute, processing lag p50/p95 and error rate', async () => {
+    // The last hour of the traffic, a minute-resolution window.
+    const from = end - HOUR;
+    const res = await get('GET /analytics/health', { from: new Date(from).toISOString(), to: new Date(end).toISOString() });
+    expect(res.statusCode).toBe(200);
+    const mine = traffic.filter((g) => g.at >= from && g.at < end);
+    expect(res.body.throughputPerMinute).toHaveLength(60);
+    for (const point of res.body.throughputPerMinute) {
+      const t = Date.parse(point.t);
+      const inMinute = mine.filter((g) => g.at >= t && g.at < t + MINUTE);
+      expect(point).toEqual({ t: point.t, count: inMinute.length, failures: inMinute.filter((g) => g.failed).length });
+    }
+    expect(res.body.totals.count).toBe(mine.length);
+    expect(res.body.totals.errorRate).toBe(Math.round((mine.filter((g) => g.failed).length / mine.length) * 1000) / 1000);
+    // Lag is the processor's (received minus emitted): the stored events say what it was.
+    const lags: number[] = [];
+    for (const day of new Set([new Date(from).toISOString().slice(0, 10), new Date(end - 1).toISOString().slice(0, 10)])) {
+      const r = await db.send(
+        new QueryCommand({
+          TableName: stack.tableName('analytics'),
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${day}`, ':from': new Date(from).toISOString(), ':to': new Date(end).toISOString() },
+        }),
+      );
+      lags.push(...(r.Items ?? []).map((item) => Number(item.processingLagMs)));
+    }
+    expect(lags).toHaveLength(mine.length);
+    expectClose(res.body.processingLagMs.p50, exactPercentile(lags, 0.5));
+    expectClose(res.body.processingLagMs.p95, exactPercentile(lags, 0.95));
+  });
+
+  it('refuse ranges the read bound does not allow', async () => {
+    const res = await get('GET /analytics/health', { from: new Date(end - 2 * 24 * HOUR).toISOString(), to: new Date(end).toISOString() });
+    expect(res.statusCode).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    const bad = await get('GET /analytics/errors', { ...range, limit: '500' });
+    expect(bad.statusCode).toBe(400);
+  });
+});
