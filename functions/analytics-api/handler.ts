@@ -22,6 +22,7 @@ import { TYPE_NAME } from '../shared/analytics/schema.ts';
 import { readAggregates, readUserEvents, type AggregateRow } from '../shared/analytics/store.ts';
 import { ceilTo, DAY, floorTo, HOUR, iso, MINUTE, rowsFor, timeRange } from './range.ts';
 import { insightRoutes } from './insights.ts';
+import { behaviourRoutes } from './behaviour.ts';
 import { requireAdmin } from '../shared/http/caller.ts';
 import { itemDataProblems } from '../shared/items/validate.ts';
 import { validationFailed, type ErrorDetail } from '../shared/http/errors.ts';
@@ -286,5 +287,6 @@ export const handler = httpFunction({
     'GET /analytics/users/{userId}/events': { type: 'ANALYTICS_USER_EVENTS', action: 'EXECUTE', category: 'QUERY', handle: userEvents },
     'POST /events': { type: 'EVENTS_INGEST', action: 'WRITE', category: 'USER_ACTION', handle: ingest },
     ...insightRoutes,
+    ...behaviourRoutes,
   },
 });

@@ -16,7 +16,11 @@ import {
   eventKey,
   expiresAt,
   functionSortKey,
+  minuteOfDay,
   retentionDays,
+  USER_DAY_MINUTE_PREFIX,
+  USER_DAY_TYPE_PREFIX,
+  userDayPartition,
   timeParts,
   userPartition,
   type Granularity,
@@ -82,6 +86,15 @@ interface FunctionDelta {
   rss: Map<number, number>;
   heap: Map<number, number>;
   init: Map<number, number>;
+}
+
+/** What one transaction adds to one user's day. */
+interface UserDayDelta {
+  event: ValidAnalyticsEvent;
+  tenant: string;
+  userId: string;
+  minutes: Map<number, number>;
+  types: Map<string, Set<number>>;
 }
 
 const increment = (histogram: Map<number, number>, value: number) => {
@@ -163,6 +176,47 @@ function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrich
   }
 }
 
+function userDayKey(tenant: string, day: string, userId: string) {
+  return { pk: userDayPartition(tenant, day), sk: userId };
+}
+
+function addToUserDayDeltas(deltas: Map<string, UserDayDelta>, { event, enrichment }: EventToStore): void {
+  const userId = event.detail.userId;
+  if (!userId) return;
+  const timestamp = event.detail.timestamp;
+  const id = `${enrichment.tenant}|${timestamp.slice(0, 10)}|${userId}`;
+  let delta = deltas.get(id);
+  if (!delta) {
+    delta = { event, tenant: enrichment.tenant, userId, minutes: new Map(), types: new Map() };
+    deltas.set(id, delta);
+  }
+  const minute = minuteOfDay(timestamp);
+  delta.minutes.set(minute, (delta.minutes.get(minute) ?? 0) + 1);
+  const minutes = delta.types.get(event.eventType) ?? new Set();
+  minutes.add(minute);
+  delta.types.set(event.eventType, minutes);
+}
+
+function userDayUpdate(delta: UserDayDelta) {
+  const adds = new Adds();
+  let events = 0;
+  for (const [minute, n] of delta.minutes) {
+    adds.add(`${USER_DAY_MINUTE_PREFIX}${minute}`, n);
+    events += n;
+  }
+  adds.add('events', events);
+  // Sets: adding a minute that is already there changes nothing.
+  for (const [type, minutes] of delta.types) adds.addSet(`${USER_DAY_TYPE_PREFIX}${type}`, minutes);
+  const timestamp = delta.event.detail.timestamp;
+  return {
+    TableName: config.analyticsTable(),
+    Key: userDayKey(delta.tenant, timestamp.slice(0, 10), delta.userId),
+    UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt`,
+    ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt' },
+    ExpressionAttributeValues: { ...adds.values, ':expiresAt': expiresAt(timestamp, aggregateRetentionDays()) },
+  };
+}
+
 /** `ADD` clauses built up with their placeholders. */
 class Adds {
   readonly names: Record<string, string> = {};
@@ -173,6 +227,12 @@ class Adds {
     const n = this.clauses.length;
     this.names[`#a${n}`] = attribute;
     this.values[`:a${n}`] = value;
+    this.clauses.push(`#a${n} :a${n}`);
+  }
+  addSet(attribute: string, members: Set<number>): void {
+    const n = this.clauses.length;
+    this.names[`#a${n}`] = attribute;
+    this.values[`:a${n}`] = members;
     this.clauses.push(`#a${n} :a${n}`);
   }
   addHistogram(histogram: Map<number, number>, prefix: string): void {
@@ -258,7 +318,7 @@ function eventItem({ event, enrichment }: EventToStore) {
 
 /**
  * What issue 16 added to each transaction (per-function performance items, lag histograms,
- * failure samples) can be switched off (ANALYTICS_INSIGHT_AGGREGATES=false) so that the
+ * failure samples, user-day items) can be switched off (ANALYTICS_INSIGHT_AGGREGATES=false) so that the
  * throughput benchmark measures its cost side by side in one run.
  */
 function insightAggregates(): boolean {
@@ -297,12 +357,19 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
     const extras = insightAggregates();
     for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
     for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
-    if (extras) for (const index of pending) addToFunctionDeltas(functionDeltas, items[index]!);
+    const userDayDeltas = new Map<string, UserDayDelta>();
+    if (extras) {
+      for (const index of pending) {
+        addToFunctionDeltas(functionDeltas, items[index]!);
+        addToUserDayDeltas(userDayDeltas, items[index]!);
+      }
+    }
     try {
       await transactWrite([
         ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
         ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
         ...[...functionDeltas.values()].map((delta) => ({ Update: functionUpdate(delta) })),
+        ...[...userDayDeltas.values()].map((delta) => ({ Update: userDayUpdate(delta) })),
       ]);
       for (const index of duplicates) outcomes[index] = 'duplicate';
       return outcomes;
@@ -434,4 +501,14 @@ export async function readFunctionAggregates(tenant: string, from: string, to: s
     );
   }
   return (await Promise.all(reads)).flat();
+}
+
+/** Every user's item of one day (UDAY#<tenant>#<day>), or one user's: one Query, paged by DynamoDB's 1 MB. */
+export async function readUserDays(tenant: string, day: string, userId?: string): Promise<Record<string, unknown>[]> {
+  return queryAll({
+    TableName: config.analyticsTable(),
+    KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
+    FilterExpression: 'expiresAt > :now',
+    ExpressionAttributeValues: { ':pk': userDayPartition(tenant, day), ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
+  });
 }
