@@ -4,7 +4,7 @@
  *
  *   GET /analytics/performance?from&to       per function: cold starts, init duration, memory vs limit
  *   GET /analytics/errors?from&to&limit      error patterns (first/last seen, count, trend, samples) and recovery per route
- *   GET /analytics/health?from&to            throughput per minute, processing lag p50/p95, error rate
+ *   GET /analytics/health?from&to            throughput per minute, processing lag p50/p95, error rate, queue depths
  */
 import * as v from 'valibot';
 import { histogramOf, HISTOGRAM_PREFIX, mergeHistograms, percentile, type Histogram } from '../shared/analytics/histogram.ts';
@@ -12,6 +12,7 @@ import { SAMPLE_SLOTS, readAggregates, readFunctionAggregates, type AggregateRow
 import { requireAdmin } from '../shared/http/caller.ts';
 import type { ApiRequest, Route } from '../shared/http/http-function.ts';
 import { parseWith, queryParameters } from '../shared/http/request.ts';
+import { queueDepths } from './queues.ts';
 import { ceilTo, DAY, floorTo, HOUR, iso, MINUTE, timeRange } from './range.ts';
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
@@ -212,7 +213,7 @@ async function healthReport(request: ApiRequest) {
   const { from, to } = timeRange(query, HOUR, 1);
   const start = floorTo(from, MINUTE);
   const end = ceilTo(to, MINUTE);
-  const rows = await readAggregates(caller.tenant, 'MINUTE', iso(start), iso(end));
+  const [rows, queues] = await Promise.all([readAggregates(caller.tenant, 'MINUTE', iso(start), iso(end)), queueDepths()]);
   const perMinute = new Map<string, { count: number; failures: number }>();
   const lag: Histogram = new Map();
   let count = 0;
@@ -241,6 +242,8 @@ async function healthReport(request: ApiRequest) {
       reads: daysTouched(start, end),
       totals: { count, failures, errorRate: count === 0 ? 0 : round3(failures / count), peakPerMinute: Math.max(0, ...throughput.map((p) => p.count)) },
       processingLagMs: { p50: percentile(lag, 0.5) ?? null, p95: percentile(lag, 0.95) ?? null },
+      // The queues are the whole system's, not the tenant's: depths only, no message content.
+      queues,
       throughputPerMinute: throughput,
     },
   };

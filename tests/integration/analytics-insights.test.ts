@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as processor } from '../../functions/analytics/handler.ts';
@@ -260,6 +261,25 @@ describe(`analytics insight routes (seed ${seed})`, () => {
     expect(lags).toHaveLength(mine.length);
     expectClose(res.body.processingLagMs.p50, exactPercentile(lags, 0.5));
     expectClose(res.body.processingLagMs.p95, exactPercentile(lags, 0.95));
+  });
+
+  it('health: the depths of the analytics and import queues and their DLQs', async () => {
+    const sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
+    const put = async (queue: 'analytics-dlq' | 'import-dlq', n: number) => {
+      for (let i = 0; i < n; i++) await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl(queue), MessageBody: `{"n":${i}}` }));
+    };
+    await put('analytics-dlq', 3);
+    await put('import-dlq', 2);
+    // Every API call so far delivered its own analytics event to the analytics queue (nothing
+    // consumes it here); this request's own is delivered after its response.
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queueUrl('analytics'), AttributeNames: ['ApproximateNumberOfMessages'] }));
+    const res = await get('GET /analytics/health', {});
+    const depth = (queue: string) => res.body.queues.find((q: { queue: string }) => q.queue === queue);
+    expect(depth('analytics-dlq')).toEqual({ queue: 'analytics-dlq', visible: 3, inFlight: 0, delayed: 0 });
+    expect(depth('import-dlq')).toEqual({ queue: 'import-dlq', visible: 2, inFlight: 0, delayed: 0 });
+    expect(depth('import')).toEqual({ queue: 'import', visible: 0, inFlight: 0, delayed: 0 });
+    expect(Number(Attributes?.ApproximateNumberOfMessages)).toBeGreaterThan(0);
+    expect(depth('analytics').visible).toBe(Number(Attributes?.ApproximateNumberOfMessages));
   });
 
   it('refuse ranges the read bound does not allow', async () => {
