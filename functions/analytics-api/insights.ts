@@ -5,10 +5,11 @@
  *   GET /analytics/performance?from&to       per function: cold starts, init duration, memory vs limit
  *   GET /analytics/errors?from&to&limit      error patterns (first/last seen, count, trend, samples) and recovery per route
  *   GET /analytics/health?from&to            throughput per minute, processing lag p50/p95, error rate, queue depths
+ *   GET /analytics/imports?from&to           each import's progress from its analytics events: start, items, batches, outcome
  */
 import * as v from 'valibot';
 import { histogramOf, HISTOGRAM_PREFIX, mergeHistograms, percentile, type Histogram } from '../shared/analytics/histogram.ts';
-import { SAMPLE_SLOTS, readAggregates, readFunctionAggregates, type AggregateRow, type ErrorSample } from '../shared/analytics/store.ts';
+import { SAMPLE_SLOTS, readAggregates, readFunctionAggregates, readImportAggregates, type AggregateRow, type ErrorSample } from '../shared/analytics/store.ts';
 import { requireAdmin } from '../shared/http/caller.ts';
 import type { ApiRequest, Route } from '../shared/http/http-function.ts';
 import { parseWith, queryParameters } from '../shared/http/request.ts';
@@ -249,8 +250,51 @@ async function healthReport(request: ApiRequest) {
   };
 }
 
+/* ------------------------------------------------------------ imports */
+
+const IMPORT_COUNTERS = ['events', 'accepted', 'rejected', 'batches', 'failedBatches', 'chunksCompleted', 'succeeded', 'failed', 'created'] as const;
+
+interface ImportProgress {
+  importId: string;
+  collection?: string;
+  startedAt?: string;
+  /** Sums over the import's events: the API's accepted/rejected items, the worker's batches and items. */
+  counts: Record<string, number>;
+  /** From IMPORT_COMPLETED: the job's final status and counts. */
+  outcome?: { status?: string; completedAt?: string; [count: string]: unknown };
+}
+
+async function importsReport(request: ApiRequest) {
+  const caller = request.caller();
+  requireAdmin(caller);
+  const query = queryParameters(request.event, ['from', 'to']);
+  const { from, to } = timeRange(query, 7 * DAY);
+  const start = floorTo(from, DAY);
+  const end = ceilTo(to, DAY);
+  const days: string[] = [];
+  for (let t = start; t < end; t += DAY) days.push(iso(t).slice(0, 10));
+  const items = await readImportAggregates(caller.tenant, days);
+  // An import's events may fall on several days: its items are summed.
+  const imports = new Map<string, ImportProgress>();
+  for (const item of items) {
+    const importId = String(item.importId);
+    const entry: ImportProgress = imports.get(importId) ?? { importId, counts: Object.fromEntries(IMPORT_COUNTERS.map((k) => [k, 0])) };
+    for (const counter of IMPORT_COUNTERS) entry.counts[counter] = (entry.counts[counter] ?? 0) + Number(item[counter] ?? 0);
+    if (typeof item.collection === 'string') entry.collection = item.collection;
+    if (typeof item.startedAt === 'string') entry.startedAt = item.startedAt;
+    if (item.outcome && typeof item.outcome === 'object') entry.outcome = item.outcome as ImportProgress['outcome'];
+    imports.set(importId, entry);
+  }
+  request.analytics.rows = items.length;
+  const list = [...imports.values()]
+    .map((entry) => ({ ...entry, status: entry.outcome?.status ?? 'IN_PROGRESS' }))
+    .sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || (a.importId < b.importId ? -1 : 1));
+  return { statusCode: 200, body: { tenant: caller.tenant, from: iso(start), to: iso(end), reads: days.length, imports: list } };
+}
+
 export const insightRoutes: Record<string, Route> = {
   'GET /analytics/performance': { type: 'ANALYTICS_PERFORMANCE', action: 'EXECUTE', category: 'QUERY', handle: performanceReport },
   'GET /analytics/errors': { type: 'ANALYTICS_ERRORS', action: 'EXECUTE', category: 'QUERY', handle: errorsReport },
   'GET /analytics/health': { type: 'ANALYTICS_HEALTH', action: 'EXECUTE', category: 'QUERY', handle: healthReport },
+  'GET /analytics/imports': { type: 'ANALYTICS_IMPORTS', action: 'EXECUTE', category: 'QUERY', handle: importsReport },
 };

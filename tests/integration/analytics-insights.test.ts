@@ -282,6 +282,65 @@ describe(`analytics insight routes (seed ${seed})`, () => {
     expect(depth('analytics').visible).toBe(Number(Attributes?.ApproximateNumberOfMessages));
   });
 
+  it('imports: each import\'s progress from the import flow\'s analytics events, in any order', async () => {
+    const at = (minutes: number) => new Date(end + minutes * MINUTE);
+    const flowEvent = (type: string, minute: number, properties: Record<string, unknown>, failure?: string) =>
+      buildAnalyticsEvent({
+        type,
+        action: 'IMPORT',
+        category: 'SYSTEM_EVENT',
+        source: 'event-flows.imports',
+        status: failure ? 'FAILURE' : 'SUCCESS',
+        ...(failure ? { errorType: failure } : {}),
+        durationMs: 5,
+        requestId: randomUUID(),
+        timestamp: at(minute),
+        context: { functionName: 'import', functionVersion: '$LATEST', memoryLimitInMB: '1024', getRemainingTimeInMillis: () => 5000 },
+        properties: { tenant, collection: 'notes', ...properties },
+      });
+    const done = randomUUID();
+    const running = randomUUID();
+    const batches = Array.from({ length: 7 }, (_, i) => ({ batches: 1 + (i % 2), succeeded: 20 + i, failed: i % 3 === 0 ? 1 : 0, created: 10 + i, chunksCompleted: i % 2 }));
+    const events = [
+      flowEvent('IMPORT_CREATE', 0, { importId: done }),
+      flowEvent('IMPORT_ITEMS', 1, { importId: done, accepted: 100, rejected: 3 }),
+      flowEvent('IMPORT_ITEMS', 2, { importId: done, accepted: 80, rejected: 0 }),
+      flowEvent('IMPORT_COMMIT', 3, { importId: done, accepted: 0, rejected: 0 }),
+      ...batches.map((b, i) => flowEvent('IMPORT_BATCH', 4 + i, { importId: done, items: b.succeeded + b.failed, ...b }, b.failed > 0 ? 'IMPORT_WRITE_FAILED' : undefined)),
+      flowEvent('IMPORT_COMPLETED', 20, { importId: done, importStatus: 'COMPLETED_WITH_ERRORS', total: 183, succeeded: 177, failed: 3, rejected: 3, created: 91 }),
+      flowEvent('IMPORT_CREATE', 5, { importId: running }),
+      flowEvent('IMPORT_ITEMS', 6, { importId: running, accepted: 10, rejected: 1 }),
+    ];
+    const shuffled = [...events].sort(() => random() - 0.5);
+    for (let i = 0; i < shuffled.length; i += 10) expect((await processor({ Records: shuffled.slice(i, i + 10).map(sqsRecord) })).batchItemFailures).toEqual([]);
+    // Redelivered: nothing counts twice.
+    await processor({ Records: shuffled.slice(0, 5).map(sqsRecord) });
+
+    const res = await get('GET /analytics/imports', { from: at(-1).toISOString(), to: at(60).toISOString() });
+    expect(res.statusCode).toBe(200);
+    const sum = (key: keyof (typeof batches)[number]) => batches.reduce((n, b) => n + b[key], 0);
+    const got = new Map(res.body.imports.map((i: { importId: string }) => [i.importId, i]));
+    expect(got.get(done)).toEqual({
+      importId: done,
+      collection: 'notes',
+      startedAt: at(0).toISOString(),
+      status: 'COMPLETED_WITH_ERRORS',
+      counts: {
+        events: events.filter((e) => e.detail.metadata.properties.importId === done).length,
+        accepted: 180,
+        rejected: 3,
+        batches: sum('batches'),
+        failedBatches: batches.filter((b) => b.failed > 0).length,
+        chunksCompleted: sum('chunksCompleted'),
+        succeeded: sum('succeeded'),
+        failed: sum('failed'),
+        created: sum('created'),
+      },
+      outcome: { status: 'COMPLETED_WITH_ERRORS', completedAt: at(20).toISOString(), total: 183, succeeded: 177, failed: 3, rejected: 3, created: 91, durationMs: 5 },
+    });
+    expect(got.get(running)).toMatchObject({ importId: running, status: 'IN_PROGRESS', startedAt: at(5).toISOString(), counts: { events: 2, accepted: 10, rejected: 1, batches: 0 } });
+  });
+
   it('refuse ranges the read bound does not allow', async () => {
     const res = await get('GET /analytics/health', { from: new Date(end - 2 * 24 * HOUR).toISOString(), to: new Date(end).toISOString() });
     expect(res.statusCode).toBe(400);

@@ -97,6 +97,24 @@ interface UserDayDelta {
   types: Map<string, Set<number>>;
 }
 
+/** The import flow's events (functions/event-processor/api.ts, import/handler.ts, shared/imports/complete.ts), summed per import. */
+const IMPORT_COUNTS: Record<string, string[]> = {
+  IMPORT_ITEMS_ANALYTICS: ['accepted', 'rejected'],
+  IMPORT_COMMIT_ANALYTICS: ['accepted', 'rejected'],
+  IMPORT_BATCH_ANALYTICS: ['batches', 'succeeded', 'failed', 'created', 'chunksCompleted'],
+};
+const IMPORT_ID = /^[0-9a-f-]{36}$/;
+
+interface ImportDelta {
+  tenant: string;
+  day: string;
+  importId: string;
+  /** The event's timestamp, for the item's expiry. */
+  timestamp: string;
+  adds: Map<string, number>;
+  sets: Map<string, unknown>;
+}
+
 const increment = (histogram: Map<number, number>, value: number) => {
   const bucket = bucketOf(value);
   histogram.set(bucket, (histogram.get(bucket) ?? 0) + 1);
@@ -217,6 +235,58 @@ function userDayUpdate(delta: UserDayDelta) {
   };
 }
 
+function importKey(tenant: string, day: string, importId: string) {
+  return { pk: aggregatePartition(tenant, day), sk: `IMPORT#${importId}` };
+}
+
+/** Per import and day: events, the API's accepted/rejected, the worker's batch counts, the start and the outcome. */
+function addToImportDeltas(deltas: Map<string, ImportDelta>, { event, enrichment }: EventToStore): void {
+  const properties = event.detail.metadata.properties;
+  const importId = properties.importId;
+  if (typeof importId !== 'string' || !IMPORT_ID.test(importId) || !event.eventType.startsWith('IMPORT_')) return;
+  const timestamp = event.detail.timestamp;
+  const day = timestamp.slice(0, 10);
+  const id = `${enrichment.tenant}|${day}|${importId}`;
+  const delta = deltas.get(id) ?? { tenant: enrichment.tenant, day, importId, timestamp, adds: new Map(), sets: new Map() };
+  deltas.set(id, delta);
+  const add = (name: string, value: unknown) => {
+    if (typeof value === 'number' && Number.isFinite(value)) delta.adds.set(name, (delta.adds.get(name) ?? 0) + value);
+  };
+  add('events', 1);
+  if (typeof properties.collection === 'string') delta.sets.set('collection', properties.collection);
+  for (const name of IMPORT_COUNTS[event.eventType] ?? []) add(name, properties[name]);
+  if (event.eventType === 'IMPORT_CREATE_ANALYTICS' && event.detail.metadata.status === 'SUCCESS') delta.sets.set('startedAt', timestamp);
+  if (event.eventType === 'IMPORT_BATCH_ANALYTICS' && event.detail.metadata.status === 'FAILURE') add('failedBatches', 1);
+  if (event.eventType === 'IMPORT_COMPLETED_ANALYTICS') {
+    delta.sets.set('outcome', {
+      status: properties.importStatus,
+      completedAt: timestamp,
+      ...Object.fromEntries(['total', 'succeeded', 'failed', 'rejected', 'created'].filter((k) => typeof properties[k] === 'number').map((k) => [k, properties[k]])),
+      ...(event.detail.metadata.duration !== undefined ? { durationMs: event.detail.metadata.duration } : {}),
+    });
+  }
+}
+
+function importUpdate(delta: ImportDelta) {
+  const adds = new Adds();
+  for (const [name, value] of delta.adds) adds.add(name, value);
+  const names: Record<string, string> = { '#expiresAt': 'expiresAt', '#importId': 'importId' };
+  const values: Record<string, unknown> = { ':expiresAt': expiresAt(delta.timestamp, aggregateRetentionDays()), ':importId': delta.importId };
+  const sets = ['#expiresAt = :expiresAt', '#importId = :importId'];
+  for (const [name, value] of delta.sets) {
+    names[`#s_${name}`] = name;
+    values[`:s_${name}`] = value;
+    sets.push(`#s_${name} = :s_${name}`);
+  }
+  return {
+    TableName: config.analyticsTable(),
+    Key: importKey(delta.tenant, delta.day, delta.importId),
+    UpdateExpression: `${adds.clauses.length > 0 ? `ADD ${adds.clauses.join(', ')} ` : ''}SET ${sets.join(', ')}`,
+    ExpressionAttributeNames: { ...names, ...adds.names },
+    ExpressionAttributeValues: { ...values, ...adds.values },
+  };
+}
+
 /** `ADD` clauses built up with their placeholders. */
 class Adds {
   readonly names: Record<string, string> = {};
@@ -318,7 +388,7 @@ function eventItem({ event, enrichment }: EventToStore) {
 
 /**
  * What issue 16 added to each transaction (per-function performance items, lag histograms,
- * failure samples, user-day items) can be switched off (ANALYTICS_INSIGHT_AGGREGATES=false) so that the
+ * failure samples, user-day and import items) can be switched off (ANALYTICS_INSIGHT_AGGREGATES=false) so that the
  * throughput benchmark measures its cost side by side in one run.
  */
 function insightAggregates(): boolean {
@@ -358,10 +428,12 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
     for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
     for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
     const userDayDeltas = new Map<string, UserDayDelta>();
+    const importDeltas = new Map<string, ImportDelta>();
     if (extras) {
       for (const index of pending) {
         addToFunctionDeltas(functionDeltas, items[index]!);
         addToUserDayDeltas(userDayDeltas, items[index]!);
+        addToImportDeltas(importDeltas, items[index]!);
       }
     }
     try {
@@ -370,6 +442,7 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
         ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
         ...[...functionDeltas.values()].map((delta) => ({ Update: functionUpdate(delta) })),
         ...[...userDayDeltas.values()].map((delta) => ({ Update: userDayUpdate(delta) })),
+        ...[...importDeltas.values()].map((delta) => ({ Update: importUpdate(delta) })),
       ]);
       for (const index of duplicates) outcomes[index] = 'duplicate';
       return outcomes;
@@ -511,4 +584,20 @@ export async function readUserDays(tenant: string, day: string, userId?: string)
     FilterExpression: 'expiresAt > :now',
     ExpressionAttributeValues: { ':pk': userDayPartition(tenant, day), ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
   });
+}
+
+/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: one Query per day. */
+export async function readImportAggregates(tenant: string, days: string[]): Promise<Record<string, unknown>[]> {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const pages = await Promise.all(
+    days.map((day) =>
+      queryAll({
+        TableName: config.analyticsTable(),
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':prefix': 'IMPORT#', ':now': nowSeconds },
+      }),
+    ),
+  );
+  return pages.flat();
 }
