@@ -6,6 +6,7 @@
  *   aggregate   pk  AGG#<tenant>#<yyyy-mm-dd>            sk      MINUTE#<hh:mm>#<eventType>#<category>#<errorType|->
  *                                                        sk      HOUR#<hh>#<eventType>#<category>#<errorType|->
  *                                                        sk      FUNCTION#<hh>#<functionName>   (invocations, cold starts, memory)
+ *                                                        sk      IMPORT#<importId>              (an import's progress)
  *   user-day    pk  UDAY#<tenant>#<yyyy-mm-dd>           sk      <userId>   (the user's active minutes and event types that day)
  *
  * Every key starts with the tenant, so a read can only ever see one tenant's analytics.
