@@ -91,6 +91,7 @@ async function main() {
       ['GET /analytics/performance', week],
       ['GET /analytics/errors', week],
       ['GET /analytics/health', { from: new Date(end - 3_600_000).toISOString(), to: new Date(end).toISOString() }],
+      ['GET /analytics/imports', week],
       ['GET /analytics/features', week],
       ['GET /analytics/sessions', week],
       ['GET /analytics/funnels', { ...week, steps: 'SIGN_UP,ITEM_PUT,CHECKOUT', window: '1h' }],
