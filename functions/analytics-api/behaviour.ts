@@ -18,7 +18,7 @@ import { requireAdmin } from '../shared/http/caller.ts';
 import { validationFailed } from '../shared/http/errors.ts';
 import type { ApiRequest, Route } from '../shared/http/http-function.ts';
 import { parseWith, queryParameters } from '../shared/http/request.ts';
-import { ceilTo, DAY, floorTo, iso, MINUTE, timeRange } from './range.ts';
+import { ceilTo, DAY, floorTo, iso, MINUTE, rangeAnswer, timeRange } from './range.ts';
 
 /** Behaviour reads span at most this many days: as many Queries. */
 export const MAX_BEHAVIOUR_DAYS = 31;
@@ -110,7 +110,7 @@ async function features(request: ApiRequest) {
     }
     return { day, types: [...types].sort((a, b) => b[1].events - a[1].events || (a[0] < b[0] ? -1 : 1)).map(([eventType, t]) => ({ eventType, ...t })) };
   });
-  return { statusCode: 200, body: { tenant: caller.tenant, from: iso(start), to: iso(end), reads: reads * 2, days } };
+  return rangeAnswer(caller.tenant, start, end, { reads: reads * 2, days });
 }
 
 /* ------------------------------------------------------------ sessions */
@@ -156,30 +156,24 @@ async function sessions(request: ApiRequest) {
   for (const s of all) sessionsPerDay.set(iso(s.start * MINUTE).slice(0, 10), (sessionsPerDay.get(iso(s.start * MINUTE).slice(0, 10)) ?? 0) + 1);
   const durations = all.map((s) => s.end - s.start);
   const events = all.map((s) => s.events);
-  return {
-    statusCode: 200,
-    body: {
-      tenant: caller.tenant,
-      from: iso(start),
-      to: iso(end),
-      gapMinutes,
-      reads,
-      totals: {
-        sessions: all.length,
-        users: users.size,
-        durationMinutes: { p50: nearestRank(durations, 0.5), p95: nearestRank(durations, 0.95), max: durations.length ? Math.max(...durations) : null },
-        eventsPerSession: { p50: nearestRank(events, 0.5), p95: nearestRank(events, 0.95), max: events.length ? Math.max(...events) : null },
-      },
-      perDay: [...sessionsPerDay].sort().map(([day, n]) => ({ day, sessions: n })),
-      users: perUser
-        .sort((a, b) => b.sessions - a.sessions || (a.userId < b.userId ? -1 : 1))
-        .slice(0, MAX_USERS_LISTED)
-        .map(({ list, ...user }) => ({
-          ...user,
-          ...(userId ? { sessionList: list.map((s) => ({ start: iso(s.start * MINUTE), end: iso(s.end * MINUTE), durationMinutes: s.end - s.start, events: s.events })) } : {}),
-        })),
+  return rangeAnswer(caller.tenant, start, end, {
+    gapMinutes,
+    reads,
+    totals: {
+      sessions: all.length,
+      users: users.size,
+      durationMinutes: { p50: nearestRank(durations, 0.5), p95: nearestRank(durations, 0.95), max: durations.length ? Math.max(...durations) : null },
+      eventsPerSession: { p50: nearestRank(events, 0.5), p95: nearestRank(events, 0.95), max: events.length ? Math.max(...events) : null },
     },
-  };
+    perDay: [...sessionsPerDay].sort().map(([day, n]) => ({ day, sessions: n })),
+    users: perUser
+      .sort((a, b) => b.sessions - a.sessions || (a.userId < b.userId ? -1 : 1))
+      .slice(0, MAX_USERS_LISTED)
+      .map(({ list, ...user }) => ({
+        ...user,
+        ...(userId ? { sessionList: list.map((s) => ({ start: iso(s.start * MINUTE), end: iso(s.end * MINUTE), durationMinutes: s.end - s.start, events: s.events })) } : {}),
+      })),
+  });
 }
 
 /* ------------------------------------------------------------ funnels */
@@ -246,23 +240,17 @@ async function funnels(request: ApiRequest) {
       if (i > 0) gaps[i]!.push(minute - path[i - 1]!);
     });
   }
-  return {
-    statusCode: 200,
-    body: {
-      tenant: caller.tenant,
-      from: iso(start),
-      to: iso(end),
-      windowMinutes: window,
-      reads,
-      steps: steps.map((eventType, i) => ({
-        eventType,
-        users: reached[i],
-        conversionFromPrevious: i === 0 ? 1 : reached[i - 1] === 0 ? 0 : round3(reached[i]! / reached[i - 1]!),
-        conversionFromFirst: reached[0] === 0 ? 0 : round3(reached[i]! / reached[0]!),
-        medianMinutesFromPrevious: i === 0 ? null : nearestRank(gaps[i]!, 0.5),
-      })),
-    },
-  };
+  return rangeAnswer(caller.tenant, start, end, {
+    windowMinutes: window,
+    reads,
+    steps: steps.map((eventType, i) => ({
+      eventType,
+      users: reached[i],
+      conversionFromPrevious: i === 0 ? 1 : reached[i - 1] === 0 ? 0 : round3(reached[i]! / reached[i - 1]!),
+      conversionFromFirst: reached[0] === 0 ? 0 : round3(reached[i]! / reached[0]!),
+      medianMinutesFromPrevious: i === 0 ? null : nearestRank(gaps[i]!, 0.5),
+    })),
+  });
 }
 
 export const behaviourRoutes: Record<string, Route> = {

@@ -14,7 +14,7 @@ import { requireAdmin } from '../shared/http/caller.ts';
 import type { ApiRequest, Route } from '../shared/http/http-function.ts';
 import { parseWith, queryParameters } from '../shared/http/request.ts';
 import { queueDepths } from './queues.ts';
-import { ceilTo, DAY, floorTo, HOUR, iso, MINUTE, timeRange } from './range.ts';
+import { ceilTo, DAY, floorTo, HOUR, iso, MINUTE, rangeAnswer, timeRange } from './range.ts';
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 const distribution = (histogram: Histogram) => ({
@@ -79,7 +79,7 @@ async function performanceReport(request: ApiRequest) {
         },
       };
     });
-  return { statusCode: 200, body: { tenant: caller.tenant, from: iso(start), to: iso(end), reads: daysTouched(start, end), functions } };
+  return rangeAnswer(caller.tenant, start, end, { reads: daysTouched(start, end), functions });
 }
 
 /* ------------------------------------------------------------ errors */
@@ -201,7 +201,7 @@ async function errorsReport(request: ApiRequest) {
     };
   });
   request.analytics.rows = hourRows.length;
-  return { statusCode: 200, body: { tenant: caller.tenant, from: iso(start), to: iso(end), resolution: 'minute', reads, patterns: errorPatterns, recovery } };
+  return rangeAnswer(caller.tenant, start, end, { resolution: 'minute', reads, patterns: errorPatterns, recovery });
 }
 
 /* ------------------------------------------------------------ health */
@@ -234,20 +234,14 @@ async function healthReport(request: ApiRequest) {
     throughput.push({ t: iso(t), count: point?.count ?? 0, failures: point?.failures ?? 0 });
   }
   request.analytics.rows = rows.length;
-  return {
-    statusCode: 200,
-    body: {
-      tenant: caller.tenant,
-      from: iso(start),
-      to: iso(end),
-      reads: daysTouched(start, end),
-      totals: { count, failures, errorRate: count === 0 ? 0 : round3(failures / count), peakPerMinute: Math.max(0, ...throughput.map((p) => p.count)) },
-      processingLagMs: { p50: percentile(lag, 0.5) ?? null, p95: percentile(lag, 0.95) ?? null },
-      // The queues are the whole system's, not the tenant's: depths only, no message content.
-      queues,
-      throughputPerMinute: throughput,
-    },
-  };
+  return rangeAnswer(caller.tenant, start, end, {
+    reads: daysTouched(start, end),
+    totals: { count, failures, errorRate: count === 0 ? 0 : round3(failures / count), peakPerMinute: Math.max(0, ...throughput.map((p) => p.count)) },
+    processingLagMs: { p50: percentile(lag, 0.5) ?? null, p95: percentile(lag, 0.95) ?? null },
+    // The queues are the whole system's, not the tenant's: depths only, no message content.
+    queues,
+    throughputPerMinute: throughput,
+  });
 }
 
 /* ------------------------------------------------------------ imports */
@@ -289,7 +283,7 @@ async function importsReport(request: ApiRequest) {
   const list = [...imports.values()]
     .map((entry) => ({ ...entry, status: entry.outcome?.status ?? 'IN_PROGRESS' }))
     .sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || (a.importId < b.importId ? -1 : 1));
-  return { statusCode: 200, body: { tenant: caller.tenant, from: iso(start), to: iso(end), reads: days.length, imports: list } };
+  return rangeAnswer(caller.tenant, start, end, { reads: days.length, imports: list });
 }
 
 export const insightRoutes: Record<string, Route> = {

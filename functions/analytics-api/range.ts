@@ -48,3 +48,8 @@ export async function rowsFor(tenant: string, from: number, to: number): Promise
   ]);
   return parts.flat();
 }
+
+/** A read's answer: the tenant and the range it covers (after widening), then the route's own fields. */
+export function rangeAnswer(tenant: string, start: number, end: number, body: Record<string, unknown>) {
+  return { statusCode: 200, body: { tenant, from: iso(start), to: iso(end), ...body } };
+}

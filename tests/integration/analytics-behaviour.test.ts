@@ -6,14 +6,12 @@
  * force over every combination, not by the route's greedy walk.
  */
 import { randomUUID } from 'node:crypto';
-import type { SQSRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { handler as processor } from '../../functions/analytics/handler.ts';
 import { handler as analyticsApi } from '../../functions/analytics-api/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { buildAnalyticsEvent, type AnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { toEnvelope } from '../../functions/shared/events/publisher.ts';
+import { nearestRank, processShuffled, seeded } from '../support/generated-traffic.ts';
 import { apiEvent, lambdaContext, type Claims } from '../support/invoke.ts';
 import { provisionTestStack, region } from '../support/stack.ts';
 
@@ -26,15 +24,6 @@ const start = Math.floor(Date.now() / DAY) * DAY - 2 * DAY;
 const end = start + 2 * DAY;
 const TYPES = ['SIGN_UP', 'ITEM_PUT', 'ITEM_GET', 'CHECKOUT'] as const;
 
-function seeded(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const seed = Number(process.env.BEHAVIOUR_SEED ?? Date.now() % 1_000_000);
 const random = seeded(seed);
 const pick = <T,>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
@@ -80,20 +69,6 @@ function generate(): Generated[] {
   return out.filter((g) => g.at < end);
 }
 
-function sqsRecord(event: AnalyticsEvent): SQSRecord {
-  return {
-    messageId: randomUUID(),
-    receiptHandle: randomUUID(),
-    body: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) })),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: `arn:aws:sqs:${region}:123456789012:analytics`,
-    awsRegion: region,
-  };
-}
-
 async function get(route: string, query: Record<string, string>, claims: Claims = admin) {
   const path = route.split(' ')[1]!;
   const result = await analyticsApi(apiEvent({ routeKey: route, path, claims, query }), lambdaContext('analytics-api'));
@@ -101,7 +76,6 @@ async function get(route: string, query: Record<string, string>, claims: Claims 
   return { statusCode: result.statusCode, body: JSON.parse(result.body ?? 'null') };
 }
 
-const nearestRank = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.max(1, Math.ceil(q * values.length)) - 1] ?? null;
 const minuteOf = (ms: number) => Math.floor(ms / MINUTE);
 let traffic: Generated[];
 const range = { from: new Date(start).toISOString(), to: new Date(end).toISOString() };
@@ -110,13 +84,7 @@ beforeAll(async () => {
   await provisionTestStack();
   setAwsClients({});
   traffic = generate();
-  const shuffled = [...traffic].sort(() => random() - 0.5);
-  for (let i = 0; i < shuffled.length; i += 10) {
-    const result = await processor({ Records: shuffled.slice(i, i + 10).map((g) => sqsRecord(g.event)) });
-    expect(result.batchItemFailures).toEqual([]);
-  }
-  // Redelivered: must change nothing.
-  await processor({ Records: shuffled.slice(0, 10).map((g) => sqsRecord(g.event)) });
+  await processShuffled(traffic.map((g) => g.event), random);
 }, 120_000);
 
 describe(`user behaviour routes (seed ${seed})`, () => {

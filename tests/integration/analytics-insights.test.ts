@@ -9,16 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { handler as processor } from '../../functions/analytics/handler.ts';
 import { handler as analyticsApi } from '../../functions/analytics-api/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { buildAnalyticsEvent, type AnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { RATIO } from '../../functions/shared/analytics/histogram.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { toEnvelope } from '../../functions/shared/events/publisher.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
+import { nearestRank, processShuffled, seeded } from '../support/generated-traffic.ts';
 import { apiEvent, lambdaContext, type Claims } from '../support/invoke.ts';
 import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
@@ -36,16 +34,6 @@ const member: Claims = { sub: 'alice', tenant, scope: 'items' };
 const start = Math.floor((Date.now() - 30 * HOUR) / HOUR) * HOUR;
 const end = start + 3 * HOUR;
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function seeded(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const seed = Number(process.env.INSIGHTS_SEED ?? Date.now() % 1_000_000);
 const random = seeded(seed);
 const pick = <T,>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
@@ -109,25 +97,7 @@ function generate(count: number): Generated[] {
   return out;
 }
 
-function sqsRecord(event: AnalyticsEvent): SQSRecord {
-  return {
-    messageId: randomUUID(),
-    receiptHandle: randomUUID(),
-    body: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) })),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: `arn:aws:sqs:${region}:123456789012:analytics`,
-    awsRegion: region,
-  };
-}
-
-/** Nearest rank, as the API computes it. */
-function exactPercentile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]!;
-}
+const exactPercentile = (values: number[], q: number): number => nearestRank(values, q)!;
 function expectClose(actual: number | null, expected: number) {
   expect(actual).not.toBeNull();
   expect(Math.abs(actual! - expected) / expected).toBeLessThanOrEqual(TOLERANCE);
@@ -149,14 +119,7 @@ beforeAll(async () => {
   setAwsClients({});
   db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
   traffic = generate(400);
-  // Shuffled, so nothing depends on events arriving in time order; each batch as the mapping would send it.
-  const shuffled = [...traffic].sort(() => random() - 0.5);
-  for (let i = 0; i < shuffled.length; i += 10) {
-    const result = await processor({ Records: shuffled.slice(i, i + 10).map((g) => sqsRecord(g.event)) });
-    expect(result.batchItemFailures).toEqual([]);
-  }
-  // One batch again: redelivered events must not count twice anywhere.
-  await processor({ Records: shuffled.slice(0, 10).map((g) => sqsRecord(g.event)) });
+  await processShuffled(traffic.map((g) => g.event), random);
 }, 120_000);
 
 describe(`analytics insight routes (seed ${seed})`, () => {
@@ -311,10 +274,7 @@ describe(`analytics insight routes (seed ${seed})`, () => {
       flowEvent('IMPORT_CREATE', 5, { importId: running }),
       flowEvent('IMPORT_ITEMS', 6, { importId: running, accepted: 10, rejected: 1 }),
     ];
-    const shuffled = [...events].sort(() => random() - 0.5);
-    for (let i = 0; i < shuffled.length; i += 10) expect((await processor({ Records: shuffled.slice(i, i + 10).map(sqsRecord) })).batchItemFailures).toEqual([]);
-    // Redelivered: nothing counts twice.
-    await processor({ Records: shuffled.slice(0, 5).map(sqsRecord) });
+    await processShuffled(events, random);
 
     const res = await get('GET /analytics/imports', { from: at(-1).toISOString(), to: at(60).toISOString() });
     expect(res.statusCode).toBe(200);

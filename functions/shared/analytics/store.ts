@@ -82,7 +82,6 @@ interface FunctionDelta {
   invocations: number;
   coldStarts: number;
   measured: number;
-  rssMax: number;
   rss: Map<number, number>;
   heap: Map<number, number>;
   init: Map<number, number>;
@@ -174,7 +173,7 @@ function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrich
   const id = `${key.pk}|${key.sk}`;
   let delta = deltas.get(id);
   if (!delta) {
-    delta = { event, tenant: enrichment.tenant, functionName, memoryLimitMB: 0, invocations: 0, coldStarts: 0, measured: 0, rssMax: 0, rss: new Map(), heap: new Map(), init: new Map() };
+    delta = { event, tenant: enrichment.tenant, functionName, memoryLimitMB: 0, invocations: 0, coldStarts: 0, measured: 0, rss: new Map(), heap: new Map(), init: new Map() };
     deltas.set(id, delta);
   }
   delta.invocations++;
@@ -183,7 +182,6 @@ function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrich
   const heap = numberProperty(properties, 'heapUsedMB');
   if (rss !== undefined && heap !== undefined) {
     delta.measured++;
-    delta.rssMax = Math.max(delta.rssMax, rss);
     increment(delta.rss, rss);
     increment(delta.heap, heap);
   }
