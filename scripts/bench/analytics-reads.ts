@@ -5,7 +5,7 @@
  * in-process against the emulator, and its latency (p50/p95) and the DynamoDB requests it
  * made (Query pages counted on the client) are printed. Figures are printed, never asserted.
  *
- *   npx tsx scripts/bench/analytics-reads.ts [--quick]
+ *   npx tsx scripts/bench/analytics-reads.ts [--quick] [--events N]
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -20,7 +20,8 @@ import { freshStack, pool } from './fixtures.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const quick = process.argv.includes('--quick');
-const EVENTS = quick ? 10_000 : 100_000;
+const eventsFlag = process.argv.indexOf('--events');
+const EVENTS = eventsFlag > 0 ? Number(process.argv[eventsFlag + 1]) : quick ? 10_000 : 100_000;
 const CALLS = quick ? 20 : 40;
 const DAY = 86_400_000;
 const print = console.log.bind(console);
@@ -96,19 +97,21 @@ async function main() {
       ['GET /analytics/sessions', week],
       ['GET /analytics/funnels', { ...week, steps: 'SIGN_UP,ITEM_PUT,CHECKOUT', window: '1h' }],
     ];
-    print(`\n| route (${EVENTS.toLocaleString('en')} events, 7 days) | DynamoDB requests | p50 ms | p95 ms |\n| --- | --- | --- | --- |`);
+    print(`\n| route (${EVENTS.toLocaleString('en')} events, 7 days) | DynamoDB requests | p50 ms | p95 ms | not 200 |\n| --- | --- | --- | --- | --- |`);
     for (const [routeKey, query] of routes) {
       const times: number[] = [];
       let reads = 0;
+      let failed = 0;
       for (let n = 0; n < CALLS; n++) {
         requests = 0;
         const t0 = performance.now();
         const result = (await handler(apiEvent({ routeKey, path: routeKey.split(' ')[1]!, claims: { sub: 'root', tenant, scope: 'admin' }, query }), lambdaContext('analytics-api'))) as APIGatewayProxyStructuredResultV2;
         times.push(performance.now() - t0);
-        if (result.statusCode !== 200) throw new Error(`${routeKey}: ${result.statusCode} ${result.body}`);
-        reads = requests;
+        // An overloaded emulator can time a read out (503): counted and shown, not hidden.
+        if (result.statusCode !== 200) failed++;
+        else reads = requests;
       }
-      print(`| ${routeKey} | ${reads} | ${nearestRank(times, 0.5).toFixed(1)} | ${nearestRank(times, 0.95).toFixed(1)} |`);
+      print(`| ${routeKey} | ${reads} | ${nearestRank(times, 0.5).toFixed(1)} | ${nearestRank(times, 0.95).toFixed(1)} | ${failed} of ${CALLS} |`);
     }
   } finally {
     await emulator.stop();
