@@ -6,6 +6,8 @@
  *   GET  /analytics/timeseries?metric=count|errors|p95&interval=minute|hour&from&to
  *   GET  /analytics/users/{userId}/events?from&to&cursor&limit
  *   POST /events   {"events":[{action,type,properties?,timestamp?,traceId?}]}   (any signed-in user)
+ *   GET  /analytics/performance|errors|health|imports   (./insights.ts)
+ *   GET  /analytics/features|sessions|funnels            (./behaviour.ts)
  *
  * Tenancy: every read is keyed by the caller's tenant (from the token, never from the
  * request), so an admin sees their own tenant's analytics only.
