@@ -33,8 +33,11 @@ async function bundle(name, distDir) {
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,
     minify: true,
-    sourcemap: 'external',
-    sourcesContent: false,
+    // No source maps: Lambda's Node starts without --enable-source-maps, and 'external' maps
+    // carry no sourceMappingURL, so a map in the zip never mapped a stack trace. They were
+    // half of each zip's files and over half its bytes (query: 337.6 KB with them, 149.6 KB
+    // without). The local runtime runs the TypeScript itself.
+    sourcemap: false,
     format: 'esm',
     platform: 'node',
     target: 'node24',

@@ -4,6 +4,7 @@
  *   npm run import -- <file> --collection C [--api URL] [--token T] [--format json|ndjson|csv]
  *                     [--id-field id] [--concurrency 4] [--max-backlog 10000] [--resume | --restart]
  *   npm run import -- --failures <importId> [--api URL] [--token T]
+ *   npm run import -- --cancel <importId> [--api URL] [--token T]
  *
  * Streams a JSON array, NDJSON or CSV file of any size with constant memory, sends chunks
  * of ≤ 1,000 items with bounded concurrency and retries, follows the job to its end and
@@ -12,10 +13,11 @@
  * 1 when items were rejected or failed, 2 on a usage or fatal error, 130 when interrupted.
  */
 import { parseArgs } from 'node:util';
-import { printFailures, runImport } from './import/run.ts';
+import { cancelImport, printFailures, runImport } from './import/run.ts';
 
 const usage = `usage: npm run import -- <file> --collection C [--api URL] [--token T] [--format json|ndjson|csv] [--id-field id] [--concurrency N] [--max-backlog N] [--resume | --restart]
-       npm run import -- --failures <importId> [--api URL] [--token T]`;
+       npm run import -- --failures <importId> [--api URL] [--token T]
+       npm run import -- --cancel <importId> [--api URL] [--token T]`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -32,6 +34,7 @@ async function main(): Promise<number> {
       restart: { type: 'boolean', default: false },
       'state-dir': { type: 'string' },
       failures: { type: 'string' },
+      cancel: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -42,6 +45,11 @@ async function main(): Promise<number> {
   if (!values.token) {
     process.stderr.write(`a token is required: --token T or EVENT_FLOWS_TOKEN\n${usage}\n`);
     return 2;
+  }
+  if (values.cancel) {
+    const job = await cancelImport({ api: values.api!, token: values.token, importId: values.cancel });
+    process.stdout.write(`${JSON.stringify(job)}\n`);
+    return 0;
   }
   if (values.failures) {
     const count = await printFailures({ api: values.api!, token: values.token, importId: values.failures });

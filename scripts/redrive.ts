@@ -1,14 +1,21 @@
 /**
- * Moves a DLQ's messages back to its source queue.
+ * Moves a DLQ's messages back to where they should have been consumed.
  *
- *   npm run redrive -- --queue <name|url> [--dry-run] [--endpoint URL] [--region R] [--method auto|move-task|receive]
+ *   npm run redrive -- --queue <name|url> [--to <name|url|arn>] [--dry-run] [--endpoint URL] [--region R] [--method auto|move-task|receive]
  *
- * `--queue` may name the DLQ or the source queue (its RedrivePolicy names the DLQ).
- * Uses SQS StartMessageMoveTask where the endpoint supports it; otherwise (moto, older
- * emulators) receives, re-sends to the source queue and deletes, ten at a time, deleting
- * only what was sent. `--dry-run` lists what would move: count, message ids, reasons (the
- * `failureReason` attribute our functions set, else the receive count) — the messages
- * stay where they are.
+ * Two kinds of DLQ, each with its own destination:
+ * - `<queue>-dlq`, the redrive DLQ of an SQS queue (its RedrivePolicy names the DLQ): the
+ *   destination is that queue. `--queue` may name the DLQ or the source queue. Uses SQS
+ *   StartMessageMoveTask where the endpoint supports it.
+ * - `<queue>-delivery-dlq`, where EventBridge puts events it could not deliver to the rule's
+ *   target `<queue>`: the destination is that target (each message's TARGET_ARN attribute,
+ *   else the name). It is no queue's redrive DLQ, and StartMessageMoveTask only serves
+ *   those, so its messages are always moved by receive-and-send.
+ * `--to` overrides the destination. Receive-and-send (also where the endpoint has no
+ * StartMessageMoveTask: moto, older emulators) re-sends ten at a time and deletes only what
+ * was sent. `--dry-run` lists what would move: count, message ids, reasons (the
+ * `failureReason` attribute our functions set, EventBridge's ERROR_CODE, else the receive
+ * count) — the messages stay where they are.
  */
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -28,6 +35,8 @@ import { pathToFileURL } from 'node:url';
 
 export interface RedriveOptions {
   queue: string;
+  /** Where to move the messages (name, URL or ARN) instead of the DLQ's own destination. */
+  to?: string;
   dryRun?: boolean;
   method?: 'auto' | 'move-task' | 'receive';
   sqs: SQSClient;
@@ -42,9 +51,12 @@ export interface MessageSummary {
   reason: string;
 }
 
+export type DlqKind = 'sqs-redrive' | 'eventbridge-delivery';
+
 export interface RedriveResult {
   dlqUrl: string;
-  sourceUrl: string;
+  kind: DlqKind;
+  destinationUrl: string;
   method: 'dry-run' | 'move-task' | 'receive';
   /** Messages moved (receive method; for a move task, what the task reports). */
   moved: number;
@@ -54,7 +66,8 @@ export interface RedriveResult {
 
 async function resolveUrl(sqs: SQSClient, queue: string): Promise<string> {
   if (/^https?:\/\//.test(queue)) return queue;
-  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queue }));
+  const [, , , , account, name] = queue.startsWith('arn:') ? queue.split(':') : [];
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name ?? queue, ...(account ? { QueueOwnerAWSAccountId: account } : {}) }));
   if (!QueueUrl) throw new Error(`no queue named ${queue}`);
   return QueueUrl;
 }
@@ -66,13 +79,36 @@ async function attributesOf(sqs: SQSClient, url: string) {
 
 const nameOfArn = (arn: string) => arn.split(':').pop() ?? arn;
 
-/** Works out which queue is the DLQ and which its source, from either. */
-export async function resolvePair(sqs: SQSClient, queue: string): Promise<{ dlqUrl: string; dlqArn: string; sourceUrl: string; sourceArn: string }> {
+export const DELIVERY_DLQ_SUFFIX = '-delivery-dlq';
+
+export interface Route {
+  kind: DlqKind;
+  dlqUrl: string;
+  dlqArn: string;
+  destinationUrl: string;
+  destinationArn: string;
+}
+
+/** Works out the DLQ, its kind and where its messages go, from the DLQ or an SQS source queue; `to` overrides the destination. */
+export async function resolveRoute(sqs: SQSClient, queue: string, to?: string): Promise<Route> {
+  const route = await defaultRoute(sqs, queue);
+  if (!to) return route;
+  const destinationUrl = await resolveUrl(sqs, to);
+  return { ...route, destinationUrl, destinationArn: (await attributesOf(sqs, destinationUrl)).QueueArn ?? '' };
+}
+
+async function defaultRoute(sqs: SQSClient, queue: string): Promise<Route> {
   const url = await resolveUrl(sqs, queue);
   const attributes = await attributesOf(sqs, url);
   if (attributes.RedrivePolicy) {
     const dlqArn = (JSON.parse(attributes.RedrivePolicy) as { deadLetterTargetArn: string }).deadLetterTargetArn;
-    return { dlqUrl: await resolveUrl(sqs, nameOfArn(dlqArn)), dlqArn, sourceUrl: url, sourceArn: attributes.QueueArn ?? '' };
+    return { kind: 'sqs-redrive', dlqUrl: await resolveUrl(sqs, nameOfArn(dlqArn)), dlqArn, destinationUrl: url, destinationArn: attributes.QueueArn ?? '' };
+  }
+  const name = nameOfArn(attributes.QueueArn ?? url.split('/').pop() ?? '');
+  if (name.endsWith(DELIVERY_DLQ_SUFFIX)) {
+    // EventBridge's DLQ for the rule's target: the events go to the target (no queue names this one in a RedrivePolicy).
+    const destinationUrl = await resolveUrl(sqs, name.slice(0, -DELIVERY_DLQ_SUFFIX.length));
+    return { kind: 'eventbridge-delivery', dlqUrl: url, dlqArn: attributes.QueueArn ?? '', destinationUrl, destinationArn: (await attributesOf(sqs, destinationUrl)).QueueArn ?? '' };
   }
   let sources: string[] = [];
   try {
@@ -87,12 +123,14 @@ export async function resolvePair(sqs: SQSClient, queue: string): Promise<{ dlqU
     if (!name.endsWith('-dlq')) throw new Error(`${queue} has no redrive policy and is no queue's DLQ`);
     sourceUrl = await resolveUrl(sqs, name.slice(0, -'-dlq'.length));
   }
-  return { dlqUrl: url, dlqArn: attributes.QueueArn ?? '', sourceUrl, sourceArn: (await attributesOf(sqs, sourceUrl)).QueueArn ?? '' };
+  return { kind: 'sqs-redrive', dlqUrl: url, dlqArn: attributes.QueueArn ?? '', destinationUrl: sourceUrl, destinationArn: (await attributesOf(sqs, sourceUrl)).QueueArn ?? '' };
 }
 
 function summarise(message: Message): MessageSummary {
   const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? 0);
-  const reason = message.MessageAttributes?.failureReason?.StringValue ?? `received ${receiveCount} time(s) without success (maxReceiveCount reached)`;
+  const attributes = message.MessageAttributes;
+  const eventBridgeError = attributes?.ERROR_CODE?.StringValue ? `EventBridge could not deliver it: ${attributes.ERROR_CODE.StringValue} ${attributes.ERROR_MESSAGE?.StringValue ?? ''}`.trim() : undefined;
+  const reason = attributes?.failureReason?.StringValue ?? eventBridgeError ?? `received ${receiveCount} time(s) without success (maxReceiveCount reached)`;
   return { messageId: message.MessageId ?? '', receiveCount, reason };
 }
 
@@ -127,8 +165,8 @@ function isUnsupported(error: unknown): boolean {
   );
 }
 
-async function moveByTask(sqs: SQSClient, pair: { dlqArn: string; sourceArn: string }, waitSeconds: number, log: (line: string) => void) {
-  const { TaskHandle } = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: pair.dlqArn, DestinationArn: pair.sourceArn }));
+async function moveByTask(sqs: SQSClient, pair: { dlqArn: string; destinationArn: string }, waitSeconds: number, log: (line: string) => void) {
+  const { TaskHandle } = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: pair.dlqArn, DestinationArn: pair.destinationArn }));
   log(`started message move task ${TaskHandle}`);
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
@@ -149,7 +187,7 @@ function copyAttributes(attributes: Record<string, MessageAttributeValue> | unde
   return out;
 }
 
-async function moveByReceive(sqs: SQSClient, pair: { dlqUrl: string; sourceUrl: string }, log: (line: string) => void): Promise<number> {
+async function moveByReceive(sqs: SQSClient, pair: { dlqUrl: string; destinationUrl: string }, log: (line: string) => void): Promise<number> {
   let moved = 0;
   let emptyRounds = 0;
   while (emptyRounds < 2) {
@@ -163,7 +201,7 @@ async function moveByReceive(sqs: SQSClient, pair: { dlqUrl: string; sourceUrl: 
     emptyRounds = 0;
     const sent = await sqs.send(
       new SendMessageBatchCommand({
-        QueueUrl: pair.sourceUrl,
+        QueueUrl: pair.destinationUrl,
         Entries: Messages.map((m, n) => {
           const attributes = copyAttributes(m.MessageAttributes);
           return {
@@ -185,23 +223,27 @@ async function moveByReceive(sqs: SQSClient, pair: { dlqUrl: string; sourceUrl: 
 
 export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const pair = await resolvePair(options.sqs, options.queue);
+  const route = await resolveRoute(options.sqs, options.queue, options.to);
+  const where = { dlqUrl: route.dlqUrl, kind: route.kind, destinationUrl: route.destinationUrl };
   if (options.dryRun) {
-    const messages = await listMessages(options.sqs, pair.dlqUrl);
-    return { dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, method: 'dry-run', moved: 0, messages };
+    const messages = await listMessages(options.sqs, route.dlqUrl);
+    return { ...where, method: 'dry-run', moved: 0, messages };
   }
   const method = options.method ?? 'auto';
-  if (method !== 'receive') {
+  if (route.kind === 'eventbridge-delivery' && method === 'move-task') {
+    throw new Error(`${route.dlqUrl} is an EventBridge delivery DLQ, not an SQS queue's DLQ: StartMessageMoveTask cannot move its messages; use --method receive (or auto)`);
+  }
+  if (method !== 'receive' && route.kind === 'sqs-redrive') {
     try {
-      const task = await moveByTask(options.sqs, pair, options.waitSeconds ?? 60, log);
-      return { dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, method: 'move-task', moved: task.moved, taskStatus: task.status };
+      const task = await moveByTask(options.sqs, route, options.waitSeconds ?? 60, log);
+      return { ...where, method: 'move-task', moved: task.moved, taskStatus: task.status };
     } catch (error) {
       if (method === 'move-task' || !isUnsupported(error)) throw error;
       log('this endpoint does not support StartMessageMoveTask; moving by receive-and-send');
     }
   }
-  const moved = await moveByReceive(options.sqs, pair, log);
-  return { dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, method: 'receive', moved };
+  const moved = await moveByReceive(options.sqs, route, log);
+  return { ...where, method: 'receive', moved };
 }
 
 /* ------------------------------------------------------------ CLI */
@@ -233,16 +275,22 @@ export function clientOptions(args: Record<string, string | true>) {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (typeof args.queue !== 'string') {
-    console.error('usage: npm run redrive -- --queue <name|url> [--dry-run] [--endpoint URL] [--region R] [--method auto|move-task|receive]');
+    console.error('usage: npm run redrive -- --queue <name|url> [--to <name|url|arn>] [--dry-run] [--endpoint URL] [--region R] [--method auto|move-task|receive]');
     process.exit(2);
   }
   const method = typeof args.method === 'string' ? (args.method as RedriveOptions['method']) : 'auto';
-  const result = await redrive({ queue: args.queue, dryRun: args['dry-run'] === true, method, sqs: new SQSClient(clientOptions(args)) });
+  const result = await redrive({
+    queue: args.queue,
+    ...(typeof args.to === 'string' ? { to: args.to } : {}),
+    dryRun: args['dry-run'] === true,
+    method,
+    sqs: new SQSClient(clientOptions(args)),
+  });
   if (result.method === 'dry-run') {
-    console.log(`${result.messages?.length ?? 0} message(s) in ${result.dlqUrl} would move to ${result.sourceUrl}:`);
+    console.log(`${result.messages?.length ?? 0} message(s) in ${result.dlqUrl} (${result.kind}) would move to ${result.destinationUrl}:`);
     for (const m of result.messages ?? []) console.log(`  ${m.messageId}  receives=${m.receiveCount}  ${m.reason}`);
   } else {
-    console.log(`moved ${result.moved} message(s) from ${result.dlqUrl} to ${result.sourceUrl} (${result.method}${result.taskStatus ? `, task ${result.taskStatus}` : ''})`);
+    console.log(`moved ${result.moved} message(s) from ${result.dlqUrl} to ${result.destinationUrl} (${result.method}${result.taskStatus ? `, task ${result.taskStatus}` : ''})`);
   }
 }
 

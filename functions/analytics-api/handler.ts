@@ -205,6 +205,13 @@ async function userEvents(request: ApiRequest) {
 /* ------------------------------------------------------------ front-end events */
 
 const FRONT_END_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
+/**
+ * Front-end events are what a signed-in user says happened, not what the server did: their
+ * types live in a namespace of their own (`frontend:BUTTON_CLICKED`), so a user who posts
+ * `ITEM_PUT` adds to `frontend:ITEM_PUT`, never to the server's ITEM_PUT counts. Server
+ * types are UPPER_SNAKE without a colon, so the two cannot meet.
+ */
+export const FRONT_END_NAMESPACE = 'frontend:';
 /** Where properties sit in the stored item: event.detail.metadata.properties (DynamoDB counts nesting from the item). */
 const PROPERTIES_LEVEL = 4;
 const MAX_AGE_MS = 7 * DAY;
@@ -263,7 +270,7 @@ async function ingest(request: ApiRequest) {
   accepted.forEach((event, index) => {
     const category: EventCategory = frontEndCategory(event.type);
     recordAnalytics({
-      type: event.type,
+      type: `${FRONT_END_NAMESPACE}${event.type}`,
       action: event.action,
       category,
       source: 'event-flows.frontend',

@@ -24,8 +24,9 @@ export const iso = (ms: number) => new Date(ms).toISOString();
 
 /** [from, to) from the query; default the last `defaultSpan` (24 hours); at most `maxDays` (MAX_RANGE_DAYS). */
 export function timeRange(query: Record<string, string>, defaultSpan = DAY, maxDays = MAX_RANGE_DAYS): { from: number; to: number } {
-  const to = query.to ? Date.parse(parseWith(isoTime, query.to, 'query.to')) : Date.now();
-  const from = query.from ? Date.parse(parseWith(isoTime, query.from, 'query.from')) : to - defaultSpan;
+  // Present but empty (`?to=`) is a 400, not the default: a bad value never silently changes a result.
+  const to = query.to !== undefined ? Date.parse(parseWith(isoTime, query.to, 'query.to')) : Date.now();
+  const from = query.from !== undefined ? Date.parse(parseWith(isoTime, query.from, 'query.from')) : to - defaultSpan;
   if (!(from < to)) throw validationFailed([{ field: 'query.from', issue: 'must be before to' }]);
   if (to - from > maxDays * DAY) throw validationFailed([{ field: 'query.from', issue: `the range may span at most ${maxDays} days` }]);
   return { from, to };

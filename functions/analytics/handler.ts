@@ -8,17 +8,19 @@
  *   instead of being received maxReceiveCount times. If that send fails, the record is
  *   reported failed and reaches the DLQ through the redrive policy.
  * - Transient failures (DynamoDB throttling, an outage) are reported failed, and their
- *   visibility timeout is raised with the receive count (exponential back-off); after
- *   maxReceiveCount receives SQS moves them to the DLQ, from where scripts/redrive.ts
- *   brings them back.
+ *   visibility timeout grows with the receive count (exponential back-off), never shorter
+ *   than the queue's own default; after maxReceiveCount receives SQS moves them to the
+ *   DLQ, from where scripts/redrive.ts brings them back.
  * - Duplicates (same content, see shared/analytics/keys.ts) are stored and counted once.
+ * - The tenant in an event is trusted only from our own account and sources (tenant.ts);
+ *   every event is redacted again here, whoever sent it.
  *
  * The processor emits no analytics of its own (that would feed itself); it logs and
  * writes EMF metrics.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
-import { eventIdOf, tenantOf, timeParts } from '../shared/analytics/keys.ts';
+import { eventIdOf, timeParts } from '../shared/analytics/keys.ts';
 import { describeIssues, envelopeSchema } from '../shared/analytics/schema.ts';
 // Also registers the after-response extension during Init (a top-level await there).
 import { withAfterResponse } from '../shared/after-response.ts';
@@ -26,14 +28,22 @@ import { storeEvents, type Enrichment, type EventToStore, type StoreOutcome } fr
 import { sqs } from '../shared/aws-clients.ts';
 import { config } from '../shared/config.ts';
 import { countMetrics, log } from '../shared/log.ts';
+import { redact } from '../shared/redact.ts';
+import { accountOfQueueArn, trustedTenant } from './tenant.ts';
 
 type Outcome = StoreOutcome | 'rejected' | 'failed';
 
-/** Visibility timeout after the n-th failed receive: base * 2^(n-1) seconds, capped (SQS allows 12 h). */
-export function retryDelaySeconds(receiveCount: number, env: NodeJS.ProcessEnv = process.env): number {
-  const base = Number(env.ANALYTICS_RETRY_BASE_SECONDS ?? 10);
-  const max = Math.min(Number(env.ANALYTICS_RETRY_MAX_SECONDS ?? 900), 43_200);
-  return Math.max(0, Math.min(max, Math.round(base * 2 ** Math.max(0, receiveCount - 1))));
+/**
+ * Visibility timeout after the n-th failed receive: base * 2^(n-1) seconds (base: the
+ * queue's default visibility unless ANALYTICS_RETRY_BASE_SECONDS says otherwise), capped at
+ * ANALYTICS_RETRY_MAX_SECONDS (900; SQS allows 12 h), and never shorter than the queue's
+ * default: a shorter one would bring a failing event back sooner than a plain failure does,
+ * spending its maxReceiveCount receives in a fraction of the time the queue was sized for.
+ */
+export function retryDelaySeconds(receiveCount: number, queueDefaultSeconds: number, env: NodeJS.ProcessEnv = process.env): number {
+  const base = Number(env.ANALYTICS_RETRY_BASE_SECONDS ?? queueDefaultSeconds);
+  const max = Math.min(Math.max(Number(env.ANALYTICS_RETRY_MAX_SECONDS ?? 900), queueDefaultSeconds), 43_200);
+  return Math.min(max, Math.max(queueDefaultSeconds, Math.round(base * 2 ** Math.max(0, receiveCount - 1))));
 }
 
 class InvalidRecord extends Error {}
@@ -50,14 +60,14 @@ function parseRecord(record: SQSRecord): v.InferOutput<typeof envelopeSchema> {
   return result.output;
 }
 
-function enrich(envelope: v.InferOutput<typeof envelopeSchema>, receivedAt: Date): Enrichment {
+function enrich(envelope: v.InferOutput<typeof envelopeSchema>, receivedAt: Date, ownAccount: string | undefined): Enrichment {
   const event = envelope.detail;
   // Normalise the timestamp to UTC `...Z` so keys and buckets sort as time does.
   event.detail.timestamp = new Date(event.detail.timestamp).toISOString();
   const { day, hour } = timeParts(event.detail.timestamp);
   return {
     eventId: eventIdOf(event),
-    tenant: tenantOf(event.detail.metadata.properties),
+    tenant: trustedTenant(envelope, event.detail.metadata.properties, ownAccount),
     receivedAt: receivedAt.toISOString(),
     processingLagMs: Math.max(0, receivedAt.getTime() - Date.parse(event.detail.timestamp)),
     environment: config.environment(),
@@ -109,7 +119,9 @@ async function processRecords(records: SQSRecord[]): Promise<Outcome[]> {
     records.map(async (record, index) => {
       try {
         const envelope = parseRecord(record);
-        valid.push({ index, item: { event: envelope.detail, enrichment: enrich(envelope, receivedAt) } });
+        // Emitters redact already; events from other accounts may not have been.
+        envelope.detail = redact(envelope.detail, { extraKeys: config.redactFields().split(',').filter(Boolean) });
+        valid.push({ index, item: { event: envelope.detail, enrichment: enrich(envelope, receivedAt, accountOfQueueArn(record.eventSourceARN)) } });
       } catch (error) {
         outcomes[index] = error instanceof InvalidRecord ? await reject(record, error.message) : 'failed';
       }
@@ -134,29 +146,43 @@ async function processRecords(records: SQSRecord[]): Promise<Outcome[]> {
   return outcomes;
 }
 
-const queueUrls = new Map<string, Promise<string>>();
-
-/** The queue URL for an SQS ARN (`arn:aws:sqs:<region>:<account>:<name>`), looked up once. */
-function queueUrlOf(arn: string): Promise<string> {
-  let url = queueUrls.get(arn);
-  if (!url) {
-    const [, , , , account, name] = arn.split(':');
-    url = Promise.all([sqs(), import('@aws-sdk/client-sqs')])
-      .then(([client, { GetQueueUrlCommand }]) => client.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account })))
-      .then((r) => r.QueueUrl ?? Promise.reject(new Error(`no URL for ${arn}`)));
-    url.catch(() => queueUrls.delete(arn));
-    queueUrls.set(arn, url);
-  }
-  return url;
+interface SourceQueue {
+  url: string;
+  /** The queue's default visibility timeout: the floor of our back-off. */
+  visibilitySeconds: number;
 }
 
-/** Back-off for failed records: hide each for longer the more often it was received. Best effort. */
+const sourceQueues = new Map<string, Promise<SourceQueue>>();
+
+/** The queue behind an SQS ARN (`arn:aws:sqs:<region>:<account>:<name>`): its URL and default visibility, looked up once. */
+function sourceQueueOf(arn: string): Promise<SourceQueue> {
+  let queue = sourceQueues.get(arn);
+  if (!queue) {
+    const [, , , , account, name] = arn.split(':');
+    queue = Promise.all([sqs(), import('@aws-sdk/client-sqs')]).then(async ([client, { GetQueueUrlCommand, GetQueueAttributesCommand }]) => {
+      const { QueueUrl: url } = await client.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }));
+      if (!url) throw new Error(`no URL for ${arn}`);
+      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout'] }));
+      const visibilitySeconds = Number(Attributes?.VisibilityTimeout);
+      if (!Number.isFinite(visibilitySeconds)) throw new Error(`no visibility timeout for ${arn}`);
+      return { url, visibilitySeconds };
+    });
+    queue.catch(() => sourceQueues.delete(arn));
+    sourceQueues.set(arn, queue);
+  }
+  return queue;
+}
+
+/**
+ * Back-off for failed records: hide each for longer the more often it was received, never
+ * shorter than the queue's default. Best effort: if it fails, the queue's default applies.
+ */
 async function delayRetries(records: SQSRecord[]): Promise<void> {
   const byQueue = new Map<string, SQSRecord[]>();
   for (const record of records) byQueue.set(record.eventSourceARN, [...(byQueue.get(record.eventSourceARN) ?? []), record]);
   for (const [arn, queued] of byQueue) {
     try {
-      const QueueUrl = await queueUrlOf(arn);
+      const { url: QueueUrl, visibilitySeconds } = await sourceQueueOf(arn);
       const { ChangeMessageVisibilityBatchCommand } = await import('@aws-sdk/client-sqs');
       for (let i = 0; i < queued.length; i += 10) {
         await (await sqs()).send(
@@ -165,7 +191,7 @@ async function delayRetries(records: SQSRecord[]): Promise<void> {
             Entries: queued.slice(i, i + 10).map((record, n) => ({
               Id: String(n),
               ReceiptHandle: record.receiptHandle,
-              VisibilityTimeout: retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount ?? 1)),
+              VisibilityTimeout: retryDelaySeconds(Number(record.attributes.ApproximateReceiveCount ?? 1), visibilitySeconds),
             })),
           }),
         );

@@ -1,12 +1,12 @@
 /** The import API (admin tokens only): create a job, add chunks, commit, read status and failures. */
 import * as v from 'valibot';
 import { requireAdmin } from '../shared/http/caller.ts';
-import { ApiError, notFound, toApiError, validationFailed } from '../shared/http/errors.ts';
+import { ApiError, conflict, notFound, toApiError, validationFailed } from '../shared/http/errors.ts';
 import { log } from '../shared/log.ts';
 import { httpFunction, type ApiRequest, type Route } from '../shared/http/http-function.ts';
 import { jsonObjectBody, NAME_PATTERN, parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 import { completeIfDone } from '../shared/imports/complete.ts';
-import { commitJob, createJob, discardUnusedJob, getJob, isSettled, listFailures, viewOf, type ImportJob } from '../shared/imports/jobs.ts';
+import { cancelJob, commitJob, createJob, discardUnusedJob, getJob, isSettled, listFailures, viewOf, type ImportJob } from '../shared/imports/jobs.ts';
 import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_REQUEST_BYTES, MAX_REQUEST_ITEMS } from '../shared/imports/limits.ts';
 import { submitChunk } from './chunks.ts';
 
@@ -14,11 +14,12 @@ const IMPORT_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 
 const Items = v.pipe(v.array(v.unknown()), v.maxLength(MAX_REQUEST_ITEMS, `at most ${MAX_REQUEST_ITEMS} items a request`));
 const ChunkId = v.pipe(v.string(), v.regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}`));
-const CreateBody = v.strictObject({
+/** Exported for the OpenAPI document, which is generated from these two (scripts/openapi/document.ts). */
+export const CreateBody = v.strictObject({
   collection: v.pipe(v.string(), v.regex(NAME_PATTERN, `must match ${NAME_PATTERN.source}`)),
   items: v.optional(Items),
 });
-const ChunkBody = v.strictObject({ items: Items, chunkId: v.optional(ChunkId) });
+export const ChunkBody = v.strictObject({ items: Items, chunkId: v.optional(ChunkId) });
 
 function tenantOf(request: ApiRequest): { tenant: string; userId: string } {
   const caller = request.caller();
@@ -101,6 +102,15 @@ async function commit(request: ApiRequest) {
   return { statusCode: 202, body: { importId: job.importId, status: finished?.status ?? (job.status === 'OPEN' ? 'PROCESSING' : job.status) } };
 }
 
+/** Stops a job that has not finished (status CANCELLED); repeating it is harmless, a finished job is a 409. */
+async function cancel(request: ApiRequest) {
+  const job = await jobOf(request, { withProgress: false });
+  const outcome = await cancelJob(job.tenant, job.importId);
+  if (outcome === 'finished') throw conflict(`import ${job.importId} has finished; there is nothing to cancel`);
+  const view = viewOf((await getJob(job.tenant, job.importId)) ?? job);
+  return { statusCode: 202, body: view };
+}
+
 async function status(request: ApiRequest) {
   let job = await jobOf(request);
   // Normally the event processor finishes the job; a read that sees it done does too.
@@ -125,6 +135,7 @@ export const apiHandler = httpFunction({
     'POST /imports': route('IMPORT_CREATE', create),
     'POST /imports/{importId}/items': route('IMPORT_ITEMS', addItems),
     'POST /imports/{importId}/commit': route('IMPORT_COMMIT', commit),
+    'POST /imports/{importId}/cancel': route('IMPORT_CANCEL', cancel),
     'GET /imports/{importId}': route('IMPORT_STATUS', status, 'QUERY'),
     'GET /imports/{importId}/failures': route('IMPORT_FAILURES', failures, 'QUERY'),
   },

@@ -2,8 +2,9 @@
  * The central router of application events: the app bus's rule delivers EventBridge
  * envelopes to the app-events queue, and each is routed by source and detail-type:
  *
- * - event-flows.items ItemCreated / ItemDeleted → collection stats ±1 (deduplicated by the
- *   envelope's id), ItemUpdated → lastWriteAt;
+ * - event-flows.items ItemCreated / ItemUpdated / ItemDeleted → the collection's lastWriteAt
+ *   (the item count changes in the write's own transaction, see ../shared/items/repository.ts,
+ *   so copies of an event or a lost event cannot skew it);
  * - event-flows.imports ImportProgress → finish the job when its last batch is done;
  * - anything else is acknowledged and logged (a new event type must not clog the queue).
  *
@@ -18,7 +19,7 @@ import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE, ITEM_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
 import { completeIfDone } from '../shared/imports/complete.ts';
 import { IMPORT_COMPLETED, IMPORT_PROGRESS } from '../shared/imports/events.ts';
-import { applyItemEvent, advanceLastWriteAt } from '../shared/items/stats.ts';
+import { advanceLastWriteAt } from '../shared/items/stats.ts';
 import { log } from '../shared/log.ts';
 
 const Envelope = v.object({
@@ -34,17 +35,13 @@ const ProgressDetail = v.object({ tenant: v.string(), importId: v.string(), chun
 
 export type Outcome = 'applied' | 'duplicate' | 'ignored';
 
-const ITEM_DELTAS: Record<string, number> = { ItemCreated: 1, ItemDeleted: -1, ItemUpdated: 0 };
+const ITEM_EVENTS = new Set(['ItemCreated', 'ItemUpdated', 'ItemDeleted']);
 
 export async function routeEnvelope(envelope: Envelope, context: Context): Promise<Outcome> {
-  if (envelope.source === ITEM_EVENTS_SOURCE && envelope['detail-type'] in ITEM_DELTAS) {
+  if (envelope.source === ITEM_EVENTS_SOURCE && ITEM_EVENTS.has(envelope['detail-type'])) {
     const detail = v.parse(ItemDetail, envelope.detail);
-    const delta = ITEM_DELTAS[envelope['detail-type']]!;
-    if (delta === 0) {
-      await advanceLastWriteAt(detail.tenant, detail.collection, detail.at);
-      return 'applied';
-    }
-    return applyItemEvent({ eventId: envelope.id, tenant: detail.tenant, collection: detail.collection, delta, at: detail.at });
+    await advanceLastWriteAt(detail.tenant, detail.collection, detail.at);
+    return 'applied';
   }
   if (envelope.source === IMPORT_EVENTS_SOURCE && envelope['detail-type'] === IMPORT_PROGRESS) {
     const detail = v.parse(ProgressDetail, envelope.detail);

@@ -27,14 +27,24 @@ export interface PlannedItem {
   isNew: boolean;
 }
 
+/**
+ * Stored as a map on the batch's record. 98 items' plans (an id of ≤ 128 bytes, a version, a
+ * createdAt and a flag each) stay under 20 KB, far from DynamoDB's 400 KB item limit.
+ */
 export interface BatchPlan {
   at: string;
   items: Record<string, PlannedItem>;
 }
 
-const keyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
+/** The key of a batch's plan record. */
+export const planKeyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
+const keyOf = planKeyOf;
 
-export type BatchState = { settled: true } | { settled: false; plan: BatchPlan };
+/**
+ * Settled before, or its job was cancelled (its chunk says so): nothing to write. Otherwise
+ * the plan to write, and the ids an earlier delivery wrote already (../import/writer.ts).
+ */
+export type BatchState = { settled: true; cancelled?: boolean } | { settled: false; plan: BatchPlan; writtenIds: ReadonlySet<string> };
 
 /**
  * One BatchGetItem for everything the worker needs to know before writing: whether the
@@ -47,7 +57,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   const itemPk = collectionPartition(message.tenant, message.collection);
   const chunkKey = { pk: jobPk, sk: chunkSortKey(message.chunkId) };
   const records = await batchGetAll(table, [keyOf(message), chunkKey, ...message.items.map((item) => ({ pk: itemPk, sk: itemSortKey(item.id) }))], {
-    expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches',
+    expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches, cancelled, writtenIds',
     names: { '#id': 'id', '#version': 'version', '#plan': 'plan' },
   });
   const existing = new Map<string, { version: number; createdAt: string }>();
@@ -55,8 +65,9 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
     if (record.pk === chunkKey.pk && record.sk === chunkKey.sk) {
       const done = record.doneBatches;
       if (done instanceof Set && done.has(message.batch)) return { settled: true };
+      if (record.cancelled === true) return { settled: true, cancelled: true };
     } else if (record.pk === jobPk) {
-      if (record.plan) return { settled: false, plan: readPlan(record.plan) };
+      if (record.plan) return { settled: false, plan: record.plan as BatchPlan, writtenIds: record.writtenIds instanceof Set ? (record.writtenIds as Set<string>) : new Set() };
     } else existing.set(String(record.id), { version: Number(record.version), createdAt: String(record.createdAt) });
   }
   const items: Record<string, PlannedItem> = {};
@@ -64,21 +75,12 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
     const before = existing.get(item.id);
     items[item.id] = before ? { version: before.version + 1, createdAt: before.createdAt, isNew: false } : { version: 1, createdAt: now, isNew: true };
   }
-  return { settled: false, plan: { at: now, items }, planIsNew: true };
-}
-
-/**
- * The plan is stored as one JSON string: the emulator parses a map attribute by attribute,
- * and a 98-item plan as a map made its put cost twice as much. Plans stored as a map (by an
- * earlier version of the worker, for messages still in flight) are read too.
- */
-function readPlan(stored: unknown): BatchPlan {
-  return typeof stored === 'string' ? (JSON.parse(stored) as BatchPlan) : (stored as BatchPlan);
+  return { settled: false, plan: { at: now, items }, writtenIds: new Set(), planIsNew: true };
 }
 
 async function getPlan(message: ImportMessage): Promise<BatchPlan | undefined> {
   const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(message), ConsistentRead: true }));
-  return Item ? readPlan(Item.plan) : undefined;
+  return Item ? (Item.plan as BatchPlan) : undefined;
 }
 
 /** Stores the plan unless one is there already; returns the plan that counts. */
@@ -88,7 +90,7 @@ export async function savePlan(message: ImportMessage, plan: BatchPlan): Promise
       {
         Put: {
           TableName: config.dataTable(),
-          Item: { ...keyOf(message), plan: JSON.stringify(plan), expiresAt: epochIn(BATCH_RETENTION_SECONDS) },
+          Item: { ...keyOf(message), plan, expiresAt: epochIn(BATCH_RETENTION_SECONDS) },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },

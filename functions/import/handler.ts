@@ -1,14 +1,17 @@
 /**
  * The import worker: consumes the import queue (ReportBatchItemFailures). Each message is
  * one batch of ≤ 98 items of one job, loaded with one BatchGetItem, planned once
- * (./batches.ts), written with BatchWriteItems of ≤ 25 items sent in parallel (see ./writer.ts
- * for retries) and settled exactly once (settleBatch in ../shared/imports/jobs.ts).
+ * (./batches.ts), written conditionally in one transaction (see ./writer.ts for conditions
+ * and retries) and settled exactly once (settleBatch in ../shared/imports/jobs.ts).
  *
  * Items are written as PUT /items writes them (toItemRecord): an id that exists is replaced,
- * keeping its createdAt, with version + 1; a new id gets version 1.
+ * keeping its createdAt, with version + 1; a new id gets version 1. Each write is conditional
+ * on the item being what the plan was made from (./writer.ts): an item changed by the API
+ * between plan and write is not overwritten but recorded as that item's failure (a conflict),
+ * at once, since sending the message again cannot change the outcome.
  *
- * A message whose items could not all be written is reported as failed and SQS delivers it
- * again (its written items are rewritten identically). On the last receive
+ * A message whose items could not all be written for another reason is reported as failed
+ * and SQS delivers it again (its written items are rewritten identically). On the last receive
  * (ApproximateReceiveCount ≥ the queue's maxReceiveCount) the worker settles the batch with
  * the items that still fail recorded in the job's failures, then reports the message failed
  * once more so that SQS moves it to the DLQ.
@@ -21,21 +24,35 @@ import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
 import { config } from '../shared/config.ts';
 import { publishImportProgress } from '../shared/imports/events.ts';
-import { importMaxReceiveCount, ITEMS_PER_WRITE } from '../shared/imports/limits.ts';
+import { importMaxReceiveCount } from '../shared/imports/limits.ts';
 import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messages.ts';
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
-import { loadBatch, recordFailures, savePlan, type BatchPlan } from './batches.ts';
-import { writeItems, type WriteReport } from './writer.ts';
+import { loadBatch, planKeyOf, recordFailures, savePlan, type BatchPlan } from './batches.ts';
+import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteOptions, type WriteReport } from './writer.ts';
 
 export type MessageResult =
-  | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunkComplete: boolean }
+  | { kind: 'done'; message: ImportMessage; succeeded: number; failed: number; created: number; conflicts: number; chunkComplete: boolean }
   | { kind: 'duplicate'; message: ImportMessage }
+  /** Its job was cancelled: acknowledged, nothing written. */
+  | { kind: 'cancelled'; message: ImportMessage }
   /** Not settled: retried by SQS. */
   | { kind: 'retry'; message?: ImportMessage; reason: string }
   /** Settled with failures on the last receive: reported failed so it lands in the DLQ. */
-  | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunkComplete: boolean };
+  | { kind: 'dead'; message: ImportMessage; succeeded: number; failed: number; created: number; conflicts: number; chunkComplete: boolean };
+
+/**
+ * Time a message needs when DynamoDB is slow but answering (load, plan, write, settle, each
+ * possibly retried): a message is not started with less left (IMPORT_MESSAGE_RESERVE_MS,
+ * default 5 s of the function's 60), so the function never times out half-way through its last-receive handling
+ * (Lambda would then fail the whole batch, and on the last receive send it to the DLQ
+ * unsettled). A message not started is reported failed: SQS delivers it again.
+ */
+export function messageReserveMs(): number {
+  const value = Number(process.env.IMPORT_MESSAGE_RESERVE_MS ?? 5_000);
+  return Number.isFinite(value) && value >= 0 ? value : 5_000;
+}
 
 function workerConcurrency(): number {
   const value = Number(process.env.IMPORT_WORKER_CONCURRENCY ?? 4);
@@ -54,15 +71,19 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const lastReceive = receiveCount >= importMaxReceiveCount();
 
   const state = await loadBatch(message);
-  if (state.settled) return { kind: 'duplicate', message };
+  if (state.settled) return { kind: state.cancelled ? 'cancelled' : 'duplicate', message };
   const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
 
-  const records = message.items.map((item) => {
-    const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
-    return toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
-  });
-  const report = await writeInParallel(records, config.dataTable());
-  if (report.failures.length > 0 && !lastReceive) {
+  // Items an earlier delivery wrote are not written again: they count as written, whatever happened to them since.
+  const writes = message.items
+    .filter((item) => !state.writtenIds.has(item.id))
+    .map((item): PlannedWrite => {
+      const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
+      const record = toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
+      return { record, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
+    });
+  const report = await writeInParallel(writes, { tableName: config.dataTable(), planKey: planKeyOf(message) });
+  if (report.failures.some((failure) => !failure.conflict) && !lastReceive) {
     log.warn('import batch not fully written; SQS will deliver it again', {
       importId: message.importId,
       batchId: message.batchId,
@@ -77,25 +98,22 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   await recordFailures(message, report.failures);
   const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created });
   if (settled.outcome === 'duplicate') return { kind: 'duplicate', message };
-  const counts = { succeeded: written.length, failed: report.failures.length, created, unprocessedRetries: report.unprocessedRetries, chunkComplete: settled.chunkComplete };
-  if (report.failures.length > 0) {
+  const counts = { succeeded: written.length, failed: report.failures.length, created, conflicts: report.conflicts, chunkComplete: settled.chunkComplete };
+  if (report.failures.some((failure) => !failure.conflict)) {
     log.error('import items failed on the last receive; recorded in the job, message goes to the DLQ', { importId: message.importId, batchId: message.batchId, failures: report.failures });
     return { kind: 'dead', message, ...counts };
   }
   return { kind: 'done', message, ...counts };
 }
 
-/**
- * Writes a message's records in BatchWriteItems of ≤ 25, all at once (a message holds at
- * most four), each with its own retries; one report for the whole message.
- */
-async function writeInParallel(records: ReadonlyArray<{ id: string }>, tableName: string): Promise<WriteReport> {
-  const groups: Array<ReadonlyArray<{ id: string }>> = [];
-  for (let i = 0; i < records.length; i += ITEMS_PER_WRITE) groups.push(records.slice(i, i + ITEMS_PER_WRITE));
-  const reports = await Promise.all(groups.map((group) => writeItems(group, { tableName })));
+/** Writes a message's records in transactions of ≤ 100 items (one: a message holds ≤ 98); one report for the whole message. */
+async function writeInParallel(writes: readonly PlannedWrite[], options: WriteOptions): Promise<WriteReport> {
+  const groups: PlannedWrite[][] = [];
+  for (let i = 0; i < writes.length; i += ITEMS_PER_TRANSACTION) groups.push(writes.slice(i, i + ITEMS_PER_TRANSACTION));
+  const reports = await Promise.all(groups.map((group) => writeItems(group, options)));
   return {
     failures: reports.flatMap((report) => report.failures),
-    unprocessedRetries: reports.reduce((n, report) => n + report.unprocessedRetries, 0),
+    conflicts: reports.reduce((n, report) => n + report.conflicts, 0),
     isolated: reports.some((report) => report.isolated),
   };
 }
@@ -117,7 +135,11 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
 async function consume(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const started = performance.now();
   const failures: string[] = [];
-  const results = await mapBounded(event.Records, workerConcurrency(), async (record) => {
+  const results = await mapBounded(event.Records, workerConcurrency(), async (record): Promise<MessageResult> => {
+    if (context.getRemainingTimeInMillis() < messageReserveMs()) {
+      failures.push(record.messageId);
+      return { kind: 'retry', reason: 'not started: too little time left in this invocation' };
+    }
     try {
       const result = await processRecord(record);
       if (result.kind === 'retry' || result.kind === 'dead') failures.push(record.messageId);
@@ -139,20 +161,20 @@ async function consume(event: SQSEvent, context: Context): Promise<SQSBatchRespo
 function reportProgress(results: MessageResult[], context: Context, durationMs: number): void {
   const byJob = new Map<
     string,
-    { message: ImportMessage; batches: number; duplicates: number; retries: number; succeeded: number; failed: number; created: number; unprocessedRetries: number; chunksCompleted: number }
+    { message: ImportMessage; batches: number; duplicates: number; retries: number; succeeded: number; failed: number; created: number; conflicts: number; chunksCompleted: number }
   >();
   for (const result of results) {
     if (!result.message) continue;
     const key = `${result.message.tenant}/${result.message.importId}`;
-    const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, unprocessedRetries: 0, chunksCompleted: 0 };
-    if (result.kind === 'duplicate') entry.duplicates++;
+    const entry = byJob.get(key) ?? { message: result.message, batches: 0, duplicates: 0, retries: 0, succeeded: 0, failed: 0, created: 0, conflicts: 0, chunksCompleted: 0 };
+    if (result.kind === 'duplicate' || result.kind === 'cancelled') entry.duplicates++;
     else if (result.kind === 'retry') entry.retries++;
     else {
       entry.batches++;
       entry.succeeded += result.succeeded;
       entry.failed += result.failed;
       entry.created += result.created;
-      entry.unprocessedRetries += result.unprocessedRetries;
+      entry.conflicts += result.conflicts;
       if (result.chunkComplete) entry.chunksCompleted++;
     }
     byJob.set(key, entry);

@@ -57,7 +57,7 @@ async function stats(request: ApiRequest) {
 export const handler = httpFunction({
   source: 'event-flows.query',
   routes: {
-    'GET /health': { type: 'HEALTH_CHECK', action: 'EXECUTE', category: 'SYSTEM_EVENT', handle: async () => ({ statusCode: 200, body: { status: 'ok' } }) },
+    'GET /health': { type: 'HEALTH_CHECK', action: 'EXECUTE', category: 'SYSTEM_EVENT', countOnly: 'HealthChecks', handle: async () => ({ statusCode: 200, body: { status: 'ok' } }) },
     'GET /items/{collection}/{id}': { type: 'ITEM_GET', action: 'EXECUTE', category: 'QUERY', handle: getOne },
     'GET /items/{collection}': { type: 'ITEM_LIST', action: 'EXECUTE', category: 'QUERY', handle: list },
     'GET /collections/{collection}/stats': { type: 'COLLECTION_STATS', action: 'EXECUTE', category: 'QUERY', handle: stats },

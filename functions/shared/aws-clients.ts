@@ -1,6 +1,6 @@
 /**
  * SDK clients, created on first use from the environment (AWS_ENDPOINT_URL points them at
- * the emulator locally). Tests and the local runtime can swap them with `setAwsClients`.
+ * a local endpoint when set). Tests and the local runtime can swap them with `setAwsClients`.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

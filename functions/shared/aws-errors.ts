@@ -56,3 +56,19 @@ export function isRetryableTransactionFailure(error: unknown): boolean {
   if (!codes || codes.includes('ConditionalCheckFailed')) return false;
   return codes.some((code) => code === 'TransactionConflict' || code === 'ThrottlingError' || code === 'ProvisionedThroughputExceeded' || code === 'RequestLimitExceeded');
 }
+
+/**
+ * DynamoDB refused the request as invalid (ValidationException, or a transaction cancelled
+ * with a ValidationError for one of its items): sending it again cannot succeed.
+ */
+export function isValidationError(error: unknown): boolean {
+  return errorName(error) === 'ValidationException' || (cancellationCodes(error)?.includes('ValidationError') ?? false);
+}
+
+/** A validation error about the item's size ("Item size has exceeded the maximum allowed size" and the like). */
+export function isItemTooLarge(error: unknown): boolean {
+  if (!isValidationError(error)) return false;
+  const reasons = (error as { CancellationReasons?: Array<{ Message?: string }> }).CancellationReasons ?? [];
+  const messages = [(error as Error).message ?? '', ...reasons.map((reason) => reason.Message ?? '')];
+  return messages.some((message) => /size/i.test(message));
+}

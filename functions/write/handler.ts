@@ -2,13 +2,12 @@
 // First: registers the after-response extension during Init (a top-level await there).
 import '../shared/after-response.ts';
 import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
-import { payloadTooLarge, validationFailed } from '../shared/http/errors.ts';
+import { validationFailed } from '../shared/http/errors.ts';
 import { ifMatchVersion, jsonObjectBody, pathParameter } from '../shared/http/request.ts';
 import { publishItemEvent } from '../shared/events/domain-events.ts';
-import { MAX_ITEM_DATA_BYTES } from '../shared/items/item.ts';
+import { checkItemSize, MAX_ITEM_DATA_BYTES } from '../shared/items/item.ts';
 import { deleteItem, patchItem, putItem, type ItemAddress } from '../shared/items/repository.ts';
 import { itemDataProblems } from '../shared/items/validate.ts';
-
 
 function addressOf(request: ApiRequest): ItemAddress {
   const { tenant } = request.caller();
@@ -17,19 +16,18 @@ function addressOf(request: ApiRequest): ItemAddress {
   return address;
 }
 
-/** Data DynamoDB can store, within the item size limit; a 400 or 413 otherwise, before any write. */
-function checkStorable(data: Record<string, unknown>): void {
+/** Data DynamoDB can store, within its item size limit as DynamoDB counts it; a 400 or 413 otherwise, before any write. */
+function checkStorable(address: ItemAddress, data: Record<string, unknown>): void {
   const problems = itemDataProblems(data);
   if (problems.length > 0) throw validationFailed(problems);
-  const bytes = Buffer.byteLength(JSON.stringify(data));
-  if (bytes > MAX_ITEM_DATA_BYTES) throw payloadTooLarge(`the item's data would be ${bytes} bytes; at most ${MAX_ITEM_DATA_BYTES} are stored`);
+  checkItemSize(address.tenant, address, data);
 }
 
 async function put(request: ApiRequest) {
   const address = addressOf(request);
   const expectedVersion = ifMatchVersion(request.event);
   const data = jsonObjectBody(request.event, MAX_ITEM_DATA_BYTES);
-  checkStorable(data);
+  checkStorable(address, data);
   const { item, created } = await putItem(address, data, expectedVersion);
   publishItemEvent(created ? 'ItemCreated' : 'ItemUpdated', { ...address, version: item.version, at: item.updatedAt, actor: request.caller().userId });
   request.analytics.created = created;
@@ -40,7 +38,7 @@ async function patch(request: ApiRequest) {
   const address = addressOf(request);
   const expectedVersion = ifMatchVersion(request.event);
   const changes = jsonObjectBody(request.event, MAX_ITEM_DATA_BYTES);
-  const item = await patchItem(address, changes, expectedVersion, checkStorable);
+  const item = await patchItem(address, changes, expectedVersion, (merged) => checkStorable(address, merged));
   publishItemEvent('ItemUpdated', { ...address, version: item.version, at: item.updatedAt, actor: request.caller().userId });
   return { statusCode: 200, body: item, headers: { etag: `"${item.version}"` } };
 }

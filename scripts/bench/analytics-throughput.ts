@@ -13,7 +13,7 @@ import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { dynamo } from '../../functions/shared/aws-clients.ts';
 import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
-import { toEnvelope } from '../../functions/shared/events/publisher.ts';
+import { accountOfQueueUrl, toEnvelope } from '../../functions/shared/events/publisher.ts';
 import { startEventSourceMapping } from '../local/event-source-mapping.ts';
 import { clientConfig, type ProvisionedStack } from '../local/provision.ts';
 import { functions, queues } from '../local/topology.ts';
@@ -48,7 +48,7 @@ async function fill(endpoint: string, stack: ProvisionedStack, events: number): 
         context,
         properties: { tenant: 'bench', collection: 'bench' },
       });
-      return { Id: String(j), MessageBody: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) })) };
+      return { Id: String(j), MessageBody: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) }, accountOfQueueUrl(stack.queueUrl('analytics')))) };
     });
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queueUrl('analytics'), Entries: entries }));
   });

@@ -17,6 +17,7 @@ import { measureAnalyticsThroughput } from './analytics-throughput.ts';
 import { measureColdStarts } from './cold-start.ts';
 import { measureImportThroughput } from './import-throughput.ts';
 import { measureLoad } from './load.ts';
+import { putWriteUnits } from './write-units.ts';
 
 // Run directly on an older Node than the Lambda runtime's, the SDK's notice about that is known.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -66,6 +67,9 @@ async function main(): Promise<void> {
       import: importThroughput,
       analytics_processor: processor,
       load,
+      write_units: Object.fromEntries(
+        ([['put_10kb', 10 * 1024], ['put_300kb', 300 * 1024]] as const).map(([name, bytes]) => [name, { all: putWriteUnits(bytes, 'ALL'), keys_only: putWriteUnits(bytes, 'KEYS_ONLY') }]),
+      ),
     };
     writeFileSync(join(repoRoot, 'bench-results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
@@ -83,6 +87,12 @@ async function main(): Promise<void> {
       ['analytics processor: stored / sent', `${processor.stored} / ${processor.events}`, '', 'all'],
       [`load: rps, p99 ms (${load.connections} clients, ${load.seconds} s)`, `${load.rps} rps, p99 ${load.p99_ms} ms`, '', ''],
       ['load: errors; analytics events / requests', `${load.errors}; ${load.analytics_events} / ${load.requests}`, '', '0; exactly 1 per request'],
+      ...Object.entries(results.write_units).map(([name, w]): Row => [
+        `write units per ${name === 'put_10kb' ? '10 KB' : '300 KB'} PUT, create / replace (computed)`,
+        `${w.keys_only.create} / ${w.keys_only.replace}`,
+        `indexes projecting ALL ${w.all.create} / ${w.all.replace}`,
+        '',
+      ]),
     ];
     const table = markdownTable(rows);
     print(`\n${table}\nwrote bench-results.json`);
@@ -135,6 +145,11 @@ How each is measured:
   processor → import queue → import worker → table, until the job is COMPLETED), against a
   direct BatchWriteItem loop (the ceiling) and one PutItem per item (naive), both at the
   worker's BatchWrite concurrency; each on a fresh stack of the same emulator.
+- **Write units per PUT** (computed by \`scripts/bench/write-units.ts\`, not measured: moto
+  reports no per-index capacity): DynamoDB's rules (1 unit per started KB, doubled in a
+  transaction, each index entry written per started KB, an index key change a delete plus a
+  put) applied to the item's size as DynamoDB counts it, with the list indexes holding keys
+  only (ours) or whole items (\`ALL\`, before); the \`STATS\` update of a create is not included.
 - **Analytics processor**: events per second from a full analytics queue to stored events
   (validation, enrichment, store-once, aggregates) through an event source mapping shaped
   like the deployed one, against the same queue drained into the same table by a consumer

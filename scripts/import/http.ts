@@ -1,76 +1,32 @@
-/** The CLI's HTTP calls: JSON in and out, retried on 429, 5xx and network errors with back-off. */
+/**
+ * The CLI's calls to the import API, through the typed client (client/): paths, bodies and
+ * answers are checked against docs/openapi.json at compile time; 429, 5xx and network errors
+ * are retried with back-off and `Retry-After`.
+ */
+import { createApiClient, ok, type ApiClientOptions, type Schemas } from '../../client/index.ts';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
+export { ApiError as HttpError, retryDelay, isRetryableStatus } from '../../client/index.ts';
 
-export interface ClientOptions {
+export interface ClientOptions extends Pick<ApiClientOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs' | 'onRetry'> {
   api: string;
   token: string;
-  attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  timeoutMs?: number;
-  /** Told about each retry (for the log). */
-  onRetry?: (what: string, attempt: number, reason: string, delayMs: number) => void;
 }
 
-/** Full-jitter exponential back-off, capped. */
-export function retryDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
-  return Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
-}
-
-export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status >= 500;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export type JobView = Schemas['ImportJob'];
+export type ChunkReceipt = Schemas['ChunkReceipt'];
 
 export function createClient(options: ClientOptions) {
-  const attempts = options.attempts ?? 8;
-  const base = options.baseDelayMs ?? 250;
-  const max = options.maxDelayMs ?? 15_000;
-  const api = options.api.replace(/\/+$/, '');
-  return async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      let reason: string;
-      let retryAfterMs: number | undefined;
-      try {
-        const response = await fetch(`${api}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${options.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
-        });
-        const text = await response.text();
-        let parsed: unknown = undefined;
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {
-          parsed = text;
-        }
-        if (response.ok) return parsed as T;
-        const message = (parsed as { error?: { message?: string } } | undefined)?.error?.message ?? text.slice(0, 200);
-        if (!isRetryableStatus(response.status)) throw new HttpError(response.status, parsed, `${method} ${path}: ${response.status} ${message}`);
-        reason = `${response.status} ${message}`;
-        const retryAfter = Number(response.headers.get('retry-after'));
-        if (Number.isFinite(retryAfter) && retryAfter > 0) retryAfterMs = retryAfter * 1000;
-      } catch (error) {
-        if (error instanceof HttpError) throw error;
-        reason = (error as Error).message;
-      }
-      if (attempt + 1 >= attempts) throw new Error(`${method} ${path} failed after ${attempts} attempts: ${reason}`);
-      const delay = Math.max(retryAfterMs ?? 0, retryDelay(attempt, base, max));
-      options.onRetry?.(`${method} ${path}`, attempt + 1, reason, delay);
-      await sleep(delay);
-    }
+  const { api, ...rest } = options;
+  const client = createApiClient({ baseUrl: api, ...rest });
+  const importId = (id: string) => ({ params: { path: { importId: id } } });
+  return {
+    createImport: async (collection: string) => ok(await client.POST('/imports', { body: { collection } })),
+    addItems: async (id: string, chunkId: string, items: unknown[]) => ok(await client.POST('/imports/{importId}/items', { ...importId(id), body: { chunkId, items } })),
+    commit: async (id: string) => ok(await client.POST('/imports/{importId}/commit', importId(id))),
+    cancel: async (id: string) => ok(await client.POST('/imports/{importId}/cancel', importId(id))),
+    status: async (id: string) => ok(await client.GET('/imports/{importId}', importId(id))),
+    failures: async (id: string, cursor: string | null) =>
+      ok(await client.GET('/imports/{importId}/failures', { params: { path: { importId: id }, query: { limit: 1000, ...(cursor ? { cursor } : {}) } } })),
   };
 }
-export type Request = ReturnType<typeof createClient>;
+export type ImportApi = ReturnType<typeof createClient>;

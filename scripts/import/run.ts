@@ -6,7 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_LIMITS, toChunks, type Chunk, type ChunkLimits } from './chunks.ts';
-import { createClient, HttpError, type Request } from './http.ts';
+import { createClient, HttpError, type ImportApi, type JobView } from './http.ts';
 import { formatOf, readRecords } from './parsers.ts';
 import { Progress } from './progress.ts';
 import { addAcked, hashFile, isAcked, loadState, removeState, saveState, stateKey, statePaths, type ImportState } from './state.ts';
@@ -45,21 +45,7 @@ export interface RunOptions {
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
 }
 
-export interface JobView {
-  importId: string;
-  status: string;
-  collection: string;
-  total: number;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  rejected: number;
-  created: number;
-  replaced: number;
-  createdAt: string;
-  updatedAt: string;
-  completedAt: string | null;
-}
+export type { JobView };
 
 export interface RunResult {
   importId: string;
@@ -77,12 +63,9 @@ export interface RunResult {
   exitCode: number;
 }
 
-interface ChunkReceipt {
-  accepted: number;
-  rejected: Array<{ index: number; id?: string; reason: string }>;
-}
-
-const FINISHED = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED']);
+const FINISHED = new Set(['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELLED']);
+/** Not finished, but nothing will change by itself: stop following (the state is kept for --resume). */
+const STOPPED = new Set(['STALLED']);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runImport(options: RunOptions): Promise<RunResult> {
@@ -112,7 +95,7 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
   if (!state && resume === 'required') throw new Error(`nothing to resume: no interrupted upload of ${options.file} into ${options.collection} at ${api}`);
   if (state) {
     try {
-      const job = await request<JobView>('GET', `/imports/${state.importId}`);
+      const job = await request.status(state.importId);
       if (job.status !== 'OPEN' && !state.committed) state.committed = true;
       const chunksDone = state.acked.reduce((n, [from, to]) => n + to - from + 1, 0);
       err.write(`resuming import ${state.importId} (${chunksDone} chunk(s), ${state.accepted.toLocaleString('en-US')} items already acknowledged)\n`);
@@ -123,7 +106,7 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
     }
   }
   if (!state) {
-    const created = await request<{ importId: string }>('POST', '/imports', { collection: options.collection });
+    const created = await request.createImport(options.collection);
     state = {
       version: 1,
       importId: created.importId,
@@ -171,7 +154,7 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
     });
     let saving = Promise.resolve();
     const send = async (chunk: Chunk) => {
-      const receipt = await request<ChunkReceipt>('POST', `/imports/${current.importId}/items`, { chunkId: `c${chunk.seq}`, items: chunk.items });
+      const receipt = await request.addItems(current.importId, `c${chunk.seq}`, chunk.items);
       current.acked = addAcked(current.acked, chunk.seq);
       current.accepted += receipt.accepted;
       sentThisRun += receipt.accepted;
@@ -193,7 +176,7 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
     const pollProgress = () =>
       (polling ??= (async () => {
         await sleep(1000);
-        processed = (await request<JobView>('GET', `/imports/${current.importId}`)).processed;
+        processed = (await request.status(current.importId)).processed;
       })().finally(() => (polling = undefined)));
     const worker = async () => {
       for (;;) {
@@ -229,7 +212,7 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
         exitCode: 130,
       };
     }
-    await request('POST', `/imports/${current.importId}/commit`);
+    await request.commit(current.importId);
     current.committed = true;
     await saveState(paths.state, current);
   } else {
@@ -265,16 +248,16 @@ export async function runImport(options: RunOptions): Promise<RunResult> {
   };
 }
 
-async function follow(request: Request, importId: string, err: Output, options: RunOptions): Promise<JobView | undefined> {
+async function follow(request: ImportApi, importId: string, err: Output, options: RunOptions): Promise<JobView | undefined> {
   const progress = new Progress(err);
   progress.start();
   const deadline = options.followTimeoutMs ? Date.now() + options.followTimeoutMs : Number.POSITIVE_INFINITY;
   let job: JobView | undefined;
   try {
     for (;;) {
-      job = await request<JobView>('GET', `/imports/${importId}`);
+      job = await request.status(importId);
       progress.update({ label: 'process', fraction: job.total > 0 ? job.processed / job.total : 1, items: job.processed, detail: `(${job.status.toLowerCase()}, ${job.failed} failed)` });
-      if (FINISHED.has(job.status) || Date.now() > deadline) return job;
+      if (FINISHED.has(job.status) || STOPPED.has(job.status) || Date.now() > deadline) return job;
       await sleep(options.pollIntervalMs ?? 2000);
     }
   } finally {
@@ -289,6 +272,7 @@ function printSummary(
   const n = (value: number) => value.toLocaleString('en-US');
   const job = s.job;
   const lines = [`import ${s.importId}: ${job?.status ?? 'UNKNOWN'} in ${s.totalSeconds.toFixed(1)}s (upload ${s.uploadSeconds.toFixed(1)}s)`];
+  if (job?.statusReason) lines.push(`  ${job.statusReason}`);
   if (job) {
     lines.push(`  accepted ${n(job.total)}, written ${n(job.succeeded)} (new ${n(job.created)}, replaced ${n(job.replaced)}), failed ${n(job.failed)}`);
     if (s.totalSeconds > 0) lines.push(`  throughput ${n(Math.round(job.succeeded / s.totalSeconds))} items/s end to end`);
@@ -306,13 +290,18 @@ export async function printFailures(options: { api: string; token: string; impor
   let cursor: string | null = null;
   let count = 0;
   do {
-    const query: string = cursor ? `?limit=1000&cursor=${encodeURIComponent(cursor)}` : '?limit=1000';
-    const page: { failures: unknown[]; nextCursor: string | null } = await request('GET', `/imports/${options.importId}/failures${query}`);
+    const page = await request.failures(options.importId, cursor);
     for (const failure of page.failures) out.write(`${JSON.stringify(failure)}\n`);
     count += page.failures.length;
     cursor = page.nextCursor;
   } while (cursor);
   return count;
+}
+
+/** Cancels an import (POST /imports/{id}/cancel) and returns the job as it is then. */
+export async function cancelImport(options: { api: string; token: string; importId: string }): Promise<JobView> {
+  const request = createClient({ api: options.api, token: options.token });
+  return request.cancel(options.importId);
 }
 
 export type { WriteStream };

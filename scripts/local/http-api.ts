@@ -1,6 +1,7 @@
 /**
  * The local API Gateway HTTP API: routes from topology.ts, Lambda proxy integration with
- * payload format 2.0, the JWT authorizer, and API Gateway's own error responses.
+ * payload format 2.0, the JWT authorizer, CORS (preflight answered by the API itself, as
+ * API Gateway does), and API Gateway's own error responses.
  *
  * Kept independent of AWS and of the topology's handlers so unit tests can drive it with
  * any route table and any handler function.
@@ -17,6 +18,8 @@ export const maxRequestBodyBytes = 10 * 1024 * 1024;
 export interface RouteTarget {
   function: string;
   auth: 'jwt' | 'none';
+  /** The route's authorization scopes: the token's scope must hold one, else 403 before any function runs. */
+  scopes?: readonly string[];
 }
 
 export interface HttpApiOptions {
@@ -30,6 +33,21 @@ export interface HttpApiOptions {
   /** Runs after each response has been written (the runtime drains after-response tasks there). */
   afterResponse?: () => void;
   maxBodyBytes?: number;
+  /**
+   * Served at `GET /openapi.json` without a token, ahead of the routes: the API's contract for
+   * local clients and tools (the deployed API publishes it in docs/, not as a Lambda route).
+   */
+  openApiDocument?: string;
+  /** The API's CORS configuration (topology.json's `cors` and the allowed origins); none: no CORS. */
+  cors?: CorsConfig;
+}
+
+export interface CorsConfig {
+  allowOrigins: readonly string[];
+  allowMethods: readonly string[];
+  allowHeaders: readonly string[];
+  exposeHeaders: readonly string[];
+  maxAgeSeconds: number;
 }
 
 export interface HttpApi {
@@ -255,6 +273,7 @@ function jsonResult(statusCode: number, value: unknown, extraHeaders: Array<[str
 
 export const apiGatewayErrors = {
   notFound: () => jsonResult(404, { message: 'Not Found' }),
+  forbidden: () => jsonResult(403, { message: 'Forbidden' }),
   unauthorized: (description: string) =>
     jsonResult(401, { message: 'Unauthorized' }, [['www-authenticate', `Bearer scope="" error="invalid_token" error_description="${description.replaceAll('"', "'")}"`]]),
   tooLarge: () => jsonResult(413, { message: 'Request Entity Too Large' }),
@@ -299,6 +318,51 @@ export function mapResult(result: unknown): HttpResult | { malformed: string } {
 }
 
 // ---------------------------------------------------------------------------------------
+// CORS, as API Gateway applies an HTTP API's cors_configuration
+
+/** `https://app.example.com`, `*`, or a scheme wildcard (`https://*`), as API Gateway accepts them. */
+function originAllowed(cors: CorsConfig, origin: string): boolean {
+  return cors.allowOrigins.some((allowed) => allowed === '*' || allowed.toLowerCase() === origin.toLowerCase() || (allowed.endsWith('://*') && origin.startsWith(allowed.slice(0, -1))));
+}
+
+/**
+ * A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`): API Gateway
+ * answers it without a route, an authorizer or a function, 204 with the allowed methods and
+ * headers when origin, method and every requested header are allowed, and 204 without CORS
+ * headers otherwise (the browser then refuses the request). Returns undefined for any other request.
+ */
+export function preflightResponse(cors: CorsConfig | undefined, method: string, headers: Record<string, string[] | undefined>): HttpResult | undefined {
+  const origin = headers.origin?.[0];
+  const requestedMethod = headers['access-control-request-method']?.[0];
+  if (!cors || method !== 'OPTIONS' || !origin || !requestedMethod) return undefined;
+  const requestedHeaders = (headers['access-control-request-headers'] ?? []).flatMap((h) => h.split(',')).map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const allowed =
+    originAllowed(cors, origin) &&
+    cors.allowMethods.some((m) => m === '*' || m === requestedMethod.toUpperCase()) &&
+    requestedHeaders.every((h) => cors.allowHeaders.includes('*') || cors.allowHeaders.includes(h));
+  const corsHeaders: Array<[string, string]> = allowed
+    ? [
+        ['access-control-allow-origin', origin],
+        ['access-control-allow-methods', cors.allowMethods.join(',')],
+        ['access-control-allow-headers', cors.allowHeaders.join(',')],
+        ['access-control-max-age', String(cors.maxAgeSeconds)],
+      ]
+    : [];
+  return { statusCode: 204, headers: corsHeaders, body: Buffer.alloc(0) };
+}
+
+/** A CORS request's response: the backend's CORS headers are ignored, the configured ones added for an allowed origin. */
+export function withCorsHeaders(cors: CorsConfig | undefined, origin: string | undefined, result: HttpResult): HttpResult {
+  if (!cors) return result;
+  const headers = result.headers.filter(([name]) => !name.startsWith('access-control-'));
+  if (origin && originAllowed(cors, origin)) {
+    headers.push(['access-control-allow-origin', origin]);
+    if (cors.exposeHeaders.length > 0) headers.push(['access-control-expose-headers', cors.exposeHeaders.join(',')]);
+  }
+  return { ...result, headers };
+}
+
+// ---------------------------------------------------------------------------------------
 // The server
 
 export function createHttpApi(options: HttpApiOptions): HttpApi {
@@ -309,7 +373,9 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   let active = 0;
   let idleWaiters: Array<() => void> = [];
 
-  const send = (res: ServerResponse, requestId: string, result: HttpResult) => {
+  /** Writes a response; a preflight answer carries its own CORS headers, every other one gets them here. */
+  const send = (res: ServerResponse, requestId: string, answer: HttpResult, preflight = false) => {
+    const result = preflight ? answer : withCorsHeaders(options.cors, res.req.headers.origin, answer);
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of result.headers) {
       const existing = headers[name];
@@ -349,7 +415,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       send(res, requestId, apiGatewayErrors.tooLarge());
       return;
     }
+    const preflight = preflightResponse(options.cors, method, req.headersDistinct);
+    if (preflight) return send(res, requestId, preflight, true);
     const rawPath = url.split('?')[0] ?? '/';
+    if (options.openApiDocument !== undefined && method === 'GET' && rawPath === '/openapi.json') {
+      return send(res, requestId, { statusCode: 200, headers: [['content-type', 'application/json']], body: Buffer.from(options.openApiDocument) });
+    }
     const match = matchRoute(compiled, method, rawPath);
     if (!match) return send(res, requestId, apiGatewayErrors.notFound());
 
@@ -359,6 +430,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       const outcome = await authorize(options.authorizer, header);
       if (!outcome.ok) return send(res, requestId, apiGatewayErrors.unauthorized(outcome.reason));
       authorizer = outcome.authorizer;
+      const required = match.target.scopes ?? [];
+      if (required.length > 0 && !required.some((scope) => outcome.authorizer.scopes?.includes(scope))) return send(res, requestId, apiGatewayErrors.forbidden());
     }
 
     const fn = options.functionFor(match.target.function);

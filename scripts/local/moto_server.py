@@ -30,6 +30,14 @@
    table after a fuzz run) reads took seconds and held the lock everyone waits on. A Query
    of the table reads its partition only; a Query of an index filters the table unsorted
    (it sorts its matches itself); the sorts compare plain values, converted once per item.
+7. Item sizes are counted without DynamoDB's overheads (a list or map costs its elements
+   only, a number its characters), so items DynamoDB refuses as over 400 KB are stored.
+   We count as the DynamoDB guide's "Item sizes and formats" page does: 3 bytes per list or
+   map plus 1 per element, numbers by significant digits in pairs from the decimal point
+   (functions/shared/dynamo-size.ts counts the same way).
+8. EventBridge delivers to an SQS target (no input transformer) an event without its
+   `account` field; AWS delivers the whole event, `account` included (the analytics
+   processor trusts a tenant only in its own account's events). We add `account`.
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -50,10 +58,13 @@ from moto.dynamodb import models as dynamodb_models
 from moto.core.responses import ActionResult
 from moto.dynamodb.exceptions import DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.models.table import Table
 from moto.core.serialize import BaseJSONSerializer
 from moto.core.utils import unix_time
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.utils import EventTemplateParser
 from moto.server import main
 from moto.sqs.models import SQSBackend
 
@@ -153,6 +164,39 @@ def _transact_write_handler(self):
 DynamoHandler.transact_write_items = _transact_write_handler
 
 
+def _number_size(text):
+    text = str(text).lower().lstrip("+-")
+    mantissa, _, exponent = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    all_digits = whole + fraction
+    significant = all_digits.lstrip("0")
+    leading_zeros = len(all_digits) - len(significant)
+    significant = significant.rstrip("0")
+    if not significant:
+        return 2
+    point_after = len(whole) - leading_zeros + int(exponent or 0)
+    pad_left = point_after % 2
+    return 1 + (pad_left + len(significant) + 1) // 2
+
+
+def _dynamo_size(self):
+    if self.is_number():
+        return _number_size(self.value)
+    if self.is_set():
+        sub_type = self.type[0]
+        return sum(DynamoType({sub_type: v}).size() for v in self.value)
+    if self.is_list():
+        return 3 + sum(1 + v.size() for v in self.value)
+    if self.is_map():
+        return 3 + sum(1 + bytesize(k) + DynamoType(v).size() for k, v in self.value.items())
+    if isinstance(self.value, bool) or self.type == "NULL":
+        return 1
+    return bytesize(self.value)
+
+
+DynamoType.size = _dynamo_size
+
+
 def _is_message_valid_based_on_retention_period(self, queue_name, message):
     retention_seconds = int(self.get_queue(queue_name).message_retention_period)
     return retention_seconds + message.sent_timestamp / 1000 > unix_time()
@@ -236,6 +280,12 @@ _original_query = Table.query
 Table.all_items = _all_items
 Table.query = _query
 Table.sorted_items = _sorted_items
+
+
+EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+    '{"id": "<id>", "time": <time>, "version": "0", "detail-type": "<detail-type>", "source": "<source>", '
+    '"account": "<account>", "region": "<region>", "resources": <resources>, "detail": <detail>}'
+)
 
 
 def _serialized(method):

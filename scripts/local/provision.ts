@@ -12,7 +12,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { buses, functionEnvironment, functions, queues, rules, ruleTargetQueues, tables, type BusName, type QueueName, type TableName } from './topology.ts';
+import { buses, eventPatternFor, functionEnvironment, functions, queues, rules, ruleTargetQueues, tables, type BusName, type QueueName, type TableName } from './topology.ts';
+import { localAccountId } from './lambda-context.ts';
+import { SQS_MAX_MESSAGE_BYTES } from '../../functions/shared/imports/limits.ts';
 
 export interface AwsTarget {
   endpoint: string;
@@ -64,10 +66,13 @@ export async function provision(target: AwsTarget, prefix: string, visibility: L
     queueArns.set(logical, Attributes?.QueueArn ?? '');
   };
   const targets = new Set<string>(ruleTargetQueues());
+  /** SQS's 1 MiB message quota, set on every queue as Terraform does (terraform/modules/queue). */
+  const MAX_MESSAGE_SIZE = String(SQS_MAX_MESSAGE_BYTES);
   for (const [logical, queue] of Object.entries(queues)) {
-    await createQueue(`${logical}-dlq`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
-    if (targets.has(logical)) await createQueue(`${logical}-delivery-dlq`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
+    await createQueue(`${logical}-dlq`, { MessageRetentionPeriod: String(14 * 24 * 3600), MaximumMessageSize: MAX_MESSAGE_SIZE });
+    if (targets.has(logical)) await createQueue(`${logical}-delivery-dlq`, { MessageRetentionPeriod: String(14 * 24 * 3600), MaximumMessageSize: MAX_MESSAGE_SIZE });
     await createQueue(logical, {
+      MaximumMessageSize: MAX_MESSAGE_SIZE,
       VisibilityTimeout: String(visibility.visibilityTimeoutSeconds ?? functions[queue.consumer].timeoutSeconds),
       MessageRetentionPeriod: String(4 * 24 * 3600),
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: queueArns.get(`${logical}-dlq`), maxReceiveCount: queue.maxReceiveCount }),
@@ -82,7 +87,7 @@ export async function provision(target: AwsTarget, prefix: string, visibility: L
     }
   }
   for (const [logical, rule] of Object.entries(rules)) {
-    await events.send(new PutRuleCommand({ Name: name(logical), EventBusName: name(rule.bus), EventPattern: JSON.stringify(rule.eventPattern), State: 'ENABLED' }));
+    await events.send(new PutRuleCommand({ Name: name(logical), EventBusName: name(rule.bus), EventPattern: JSON.stringify(eventPatternFor(rule, localAccountId)), State: 'ENABLED' }));
     await events.send(
       new PutTargetsCommand({
         Rule: name(logical),
@@ -137,7 +142,7 @@ async function createTable(dynamodb: DynamoDBClient, tableName: string, table: (
             { AttributeName: index.hashKey, KeyType: 'HASH' },
             { AttributeName: index.rangeKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: index.projection },
         })),
       }),
     );

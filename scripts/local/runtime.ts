@@ -3,7 +3,7 @@
  * all against resources already provisioned on an AWS endpoint (moto or LocalStack).
  * Used by `npm start` (scripts/local/start.ts) and in-process by tests/support/local-stack.ts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -15,7 +15,7 @@ import { defaultAudience, defaultIssuer } from './jwt.ts';
 import { localRegion, type LocalFunction } from './lambda-context.ts';
 import { clientConfig, type ProvisionedStack } from './provision.ts';
 import { repoRoot } from './python-env.ts';
-import { functions, queues, routes, type FunctionName, type QueueName } from './topology.ts';
+import { cors, functions, queues, routes, type FunctionName, type QueueName } from './topology.ts';
 
 export interface RuntimeOptions {
   /** The AWS endpoint the stack was provisioned on. */
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   /** Long-poll wait of an idle queue; bounds how long stop() waits for a poller. Default 1 s. */
   idleWaitSeconds?: number;
   log?: (line: string) => void;
+  /** Front-end origins CORS allows; default topology.json's `cors.local_allow_origins`. */
+  corsAllowOrigins?: readonly string[];
 }
 
 export interface Runtime {
@@ -47,7 +49,7 @@ export interface Runtime {
 }
 
 /** The environment the handlers see, as Lambda would give it (plus what the local runtime adds). */
-export function runtimeEnvironment(options: { endpoint: string; stack: ProvisionedStack; issuer: string; audience: string }): Record<string, string> {
+export function runtimeEnvironment(options: { endpoint: string; stack: ProvisionedStack }): Record<string, string> {
   return {
     ...options.stack.environment,
     AWS_ENDPOINT_URL: options.endpoint,
@@ -56,8 +58,6 @@ export function runtimeEnvironment(options: { endpoint: string; stack: Provision
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     EVENT_FLOWS_LOCAL_RUNTIME: '1',
-    JWT_ISSUER: options.issuer,
-    JWT_AUDIENCE: options.audience,
   };
 }
 
@@ -87,7 +87,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const issuer = options.issuer ?? process.env.JWT_ISSUER ?? defaultIssuer;
   const audience = options.audience ?? process.env.JWT_AUDIENCE ?? defaultAudience;
   // Before the handlers are imported: modules may read their configuration at load time.
-  Object.assign(process.env, runtimeEnvironment({ endpoint: options.endpoint, stack: options.stack, issuer, audience }));
+  Object.assign(process.env, runtimeEnvironment({ endpoint: options.endpoint, stack: options.stack }));
 
   const functionsDir = options.functionsDir ?? join(repoRoot, 'functions');
   const loaded = new Map<FunctionName, LocalFunction>();
@@ -120,6 +120,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     authorizer: { publicKey: options.publicKey, issuer, audience },
     log,
     afterResponse: drainSoon,
+    openApiDocument: readFileSync(join(repoRoot, 'docs', 'openapi.json'), 'utf8'),
+    cors: { ...cors, allowOrigins: options.corsAllowOrigins ?? cors.localAllowOrigins },
   });
   const url = await api.listen(options.port, options.host ?? '127.0.0.1');
 

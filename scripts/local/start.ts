@@ -167,6 +167,7 @@ async function main(): Promise<void> {
     periodic = store?.startPeriodic(snapshotIntervalMs, log);
 
     say(`HTTP API:      ${runtime.url}   (try: curl ${runtime.url}/health)`);
+    say(`contract:      ${runtime.url}/openapi.json (OpenAPI 3.1; docs/openapi.json)`);
     say(`token:         npm run -s token -- --sub alice --tenant acme [--admin]`);
     say(`               curl -H "Authorization: Bearer $(npm run -s token -- --sub alice --tenant acme)" ${runtime.url}/items/notes`);
     say(`ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s; Ctrl-C stops everything`);

@@ -13,6 +13,12 @@ export interface IndexDeclaration {
   name: string;
   hashKey: string;
   rangeKey: string;
+  /**
+   * What the index copies. The data table's list indexes hold keys only: a list reads a
+   * page's items from the table (BatchGetItem), so a write of an item up to 400 KB is not
+   * paid again in each index. The analytics byUser index serves whole events.
+   */
+  projection: 'ALL' | 'KEYS_ONLY';
 }
 
 export interface TableDeclaration {
@@ -35,6 +41,7 @@ export interface QueueDeclaration {
 
 export interface RuleDeclaration {
   bus: BusName;
+  /** As declared; `${own_account}` stands for the deploying account (eventPatternFor). */
   eventPattern: Record<string, unknown>;
   /** The queue the rule targets; delivery failures go to `<queue>-delivery-dlq`. */
   targetQueue: QueueName;
@@ -50,6 +57,20 @@ export interface RouteDeclaration {
   function: FunctionName;
   /** `none` only for the health check; everything else passes the JWT authorizer. */
   auth: 'jwt' | 'none';
+  /** The route's own API Gateway throttle (all callers together); the stage's applies otherwise. The local stack does not throttle. */
+  throttle?: { burstLimit: number; rateLimit: number };
+  /** OAuth scopes the JWT authorizer requires (the token's scope must hold one): `admin` on admin routes. */
+  scopes?: string[];
+}
+
+/** The API's CORS rules; API Gateway and the local stack both answer from them. */
+export interface CorsDeclaration {
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds: number;
+  /** Origins the local stack allows (each deployed environment sets cors_allowed_origins). */
+  localAllowOrigins: string[];
 }
 
 export type FunctionName = keyof typeof declared.functions;
@@ -81,7 +102,7 @@ export function readTopology(json: typeof declared) {
     hashKey: t.hash_key,
     rangeKey: t.range_key,
     ttlAttribute: t.ttl_attribute,
-    indexes: t.indexes.map((i) => ({ name: i.name, hashKey: i.hash_key, rangeKey: i.range_key })),
+    indexes: t.indexes.map((i) => ({ name: i.name, hashKey: i.hash_key, rangeKey: i.range_key, projection: known(i.projection, ['ALL', 'KEYS_ONLY'] as const, 'projection', `index ${i.name}`) })),
   }));
   const queues: Record<QueueName, QueueDeclaration> = mapEntries(json.queues, (q, key) => ({
     maxReceiveCount: q.max_receive_count,
@@ -101,11 +122,34 @@ export function readTopology(json: typeof declared) {
   const routes: Record<RouteKey, RouteDeclaration> = mapEntries(json.routes, (r, key) => ({
     function: known(r.function, json.functions, 'function', `route ${key}`),
     auth: known(r.auth, ['jwt', 'none'] as const, 'auth mode', `route ${key}`),
+    ...('throttle' in r ? { throttle: { burstLimit: r.throttle.burst_limit, rateLimit: r.throttle.rate_limit } } : {}),
+    ...('scopes' in r ? { scopes: r.scopes } : {}),
   }));
-  return { functions, tables, queues, buses, rules, routes };
+  const cors: CorsDeclaration = {
+    allowMethods: json.cors.allow_methods,
+    allowHeaders: json.cors.allow_headers,
+    exposeHeaders: json.cors.expose_headers,
+    maxAgeSeconds: json.cors.max_age_seconds,
+    localAllowOrigins: json.cors.local_allow_origins,
+  };
+  // Archives exist on AWS only (the local stack replays nothing); read here for the plan check.
+  const archives: Record<string, { description: string; eventPattern: Record<string, unknown>; bus: BusName }> = mapEntries(json.archives, (a, key) => ({
+    description: a.description,
+    eventPattern: a.event_pattern,
+    bus: known(key, json.buses, 'bus', `archive ${key}`),
+  }));
+  return { functions, tables, queues, buses, rules, routes, cors, archives };
 }
 
-export const { functions, tables, queues, buses, rules, routes } = readTopology(declared);
+export const { functions, tables, queues, buses, rules, routes, cors, archives } = readTopology(declared);
+
+/** The placeholder a rule's pattern uses for the account it is deployed in (terraform/modules/event-bus replaces it too). */
+export const OWN_ACCOUNT = '${own_account}';
+
+/** A rule's event pattern in the account `accountId`. */
+export function eventPatternFor(rule: RuleDeclaration, accountId: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(rule.eventPattern).replaceAll(OWN_ACCOUNT, accountId)) as Record<string, unknown>;
+}
 
 /** Queues that a rule targets: each gets a `<queue>-delivery-dlq` for EventBridge delivery failures. */
 export function ruleTargetQueues(): QueueName[] {

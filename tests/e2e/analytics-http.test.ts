@@ -46,15 +46,15 @@ describe('analytics over HTTP', () => {
 
     const summary = await eventually(
       () => api('/analytics/summary', admin),
-      (r) => r.status === 200 && (r.body.byEventType as Array<{ eventType: string }>).some((g) => g.eventType === 'BUTTON_CLICKED_ANALYTICS'),
+      (r) => r.status === 200 && (r.body.byEventType as Array<{ eventType: string }>).some((g) => g.eventType === 'frontend:BUTTON_CLICKED_ANALYTICS'),
       'the summary',
     );
     const byType = Object.fromEntries((summary.body.byEventType as Array<{ eventType: string; count: number }>).map((g) => [g.eventType, g.count]));
-    expect(byType).toMatchObject({ ITEM_PUT_ANALYTICS: 1, ITEM_GET_ANALYTICS: 2, BUTTON_CLICKED_ANALYTICS: 1 });
+    expect(byType).toMatchObject({ ITEM_PUT_ANALYTICS: 1, ITEM_GET_ANALYTICS: 2, 'frontend:BUTTON_CLICKED_ANALYTICS': 1 });
     expect(summary.body.byErrorType).toEqual(expect.arrayContaining([{ errorType: 'NOT_FOUND', count: 1 }]));
 
     const events = await api('/analytics/users/alice/events', admin);
     expect(events.status).toBe(200);
-    expect((events.body.events as Array<{ eventType: string }>).map((e) => e.eventType)).toEqual(expect.arrayContaining(['ITEM_PUT_ANALYTICS', 'BUTTON_CLICKED_ANALYTICS']));
+    expect((events.body.events as Array<{ eventType: string }>).map((e) => e.eventType)).toEqual(expect.arrayContaining(['ITEM_PUT_ANALYTICS', 'frontend:BUTTON_CLICKED_ANALYTICS']));
   });
 });

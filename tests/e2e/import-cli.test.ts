@@ -122,4 +122,16 @@ describe('import CLI', () => {
     const failed = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/import.ts', csv], { cwd: join(import.meta.dirname, '../..') }).catch((error: { code: number }) => error);
     expect((failed as { code: number }).code).toBe(2);
   });
+
+  it('--cancel <importId> cancels an import through the API', async () => {
+    const created = await fetch(`${local.baseUrl}/imports`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ collection: 'cli-cancel' }) });
+    const { importId } = (await created.json()) as { importId: string };
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--cancel', importId, '--api', local.baseUrl], {
+      env: { ...process.env, EVENT_FLOWS_TOKEN: token },
+      cwd: join(import.meta.dirname, '../..'),
+    });
+    expect(JSON.parse(stdout)).toMatchObject({ importId, status: 'CANCELLED' });
+    const status = await fetch(`${local.baseUrl}/imports/${importId}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await status.json()) as { status: string }).status).toBe('CANCELLED');
+  });
 });

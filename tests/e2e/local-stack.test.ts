@@ -3,23 +3,30 @@
  * temporary state directory. Checks start-up, the runtime's own answers, a clean SIGTERM,
  * persistence across restarts, `--reset`, and the error for a busy port.
  *
- * The child is started through tsx's binary directly (what `npx tsx` resolves to): npm/npx
+ * The child is started as `node --import tsx scripts/local/start.ts` (see runUnderTsx): npm/npx
  * wrappers die by the signal themselves, which would hide the runtime's exit code.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { checkedFetch } from '../support/contract.ts';
 import { contentsOf, mergedEmptyKeyItem, plantInSnapshot } from '../support/snapshots.ts';
 import { freePort } from '../../scripts/local/moto.ts';
 import { repoRoot } from '../../scripts/local/python-env.ts';
 import { functions, routes } from '../../scripts/local/topology.ts';
 
 const tsx = join(repoRoot, 'node_modules', '.bin', 'tsx');
+/**
+ * The stack runs as `node --import tsx`, one process: the tsx CLI relays a SIGTERM by waiting
+ * 30 ms for its child to report the signal, and on a busy machine then SIGKILLs it (exit 143)
+ * in the middle of its shutdown. package.json's `npm start` runs it the same way.
+ */
+const runUnderTsx = ['--import', 'tsx'];
 const stateDir = mkdtempSync(join(tmpdir(), 'event-flows-state-'));
 const running = new Set<ChildProcess>();
 afterAll(() => {
@@ -40,7 +47,7 @@ function launch(extra: string[], options: { stateDir?: string; env?: Record<stri
   return (async () => {
     const port = await freePort();
     const emulatorPort = await freePort();
-    const child = spawn(tsx, ['scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--state-dir', options.stateDir ?? stateDir, ...extra], {
+    const child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--state-dir', options.stateDir ?? stateDir, ...extra], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -86,18 +93,20 @@ describe('npm start', () => {
     expect(first.output()).toContain(`HTTP API:      ${first.apiUrl}`);
     expect(first.output()).toContain('npm run -s token');
 
-    const health = await fetch(`${first.apiUrl}/health`);
+    const health = await checkedFetch(`${first.apiUrl}/health`);
     expect(health.status).toBe(200);
     expect(health.headers.get('content-type')).toContain('application/json');
 
-    const notFound = await fetch(`${first.apiUrl}/definitely/not/a/route`);
+    const notFound = await checkedFetch(`${first.apiUrl}/definitely/not/a/route`);
     expect(notFound.status).toBe(404);
     expect(await notFound.json()).toEqual({ message: 'Not Found' });
-    expect((await fetch(`${first.apiUrl}/items/notes`)).status).toBe(401);
+    expect((await checkedFetch(`${first.apiUrl}/items/notes`)).status).toBe(401);
 
     const { stdout: token } = await promisify(execFile)(tsx, ['scripts/token.ts', '--sub', 'alice', '--tenant', 'acme'], { cwd: repoRoot });
-    const authorized = await fetch(`${first.apiUrl}/items/notes`, { headers: { authorization: `Bearer ${token.trim()}` } });
+    const authorized = await checkedFetch(`${first.apiUrl}/items/notes`, { headers: { authorization: `Bearer ${token.trim()}` } });
     expect(authorized.status).not.toBe(401);
+    expect(first.output()).toContain(`contract:      ${first.apiUrl}/openapi.json`);
+    expect(await (await fetch(`${first.apiUrl}/openapi.json`)).text()).toBe(readFileSync(join(repoRoot, 'docs', 'openapi.json'), 'utf8'));
 
     // Functions still being written answer 501 from the runtime itself.
     const missing = Object.keys(functions).filter((name) => !existsSync(join(repoRoot, 'functions', name, 'handler.ts')));
@@ -194,7 +203,7 @@ describe('npm start', () => {
     const endpoint = inject('awsEndpoint');
     const started = await start(['--endpoint', endpoint]);
     expect(started.output()).toContain(`AWS emulator:  ${endpoint} (yours`);
-    expect((await fetch(`${started.apiUrl}/health`)).status).toBe(200);
+    expect((await checkedFetch(`${started.apiUrl}/health`)).status).toBe(200);
     expect(await stop(started)).toBe(0);
     expect(started.output()).not.toContain('saved state');
     const stillThere = await fetch(`${endpoint}/moto-api/`);
@@ -210,7 +219,7 @@ describe('npm start', () => {
     const busy = (blocker.address() as { port: number }).port;
     try {
       const other = option === '--port' ? ['--emulator-port', String(await freePort())] : ['--port', String(await freePort())];
-      const child = spawn(tsx, ['scripts/local/start.ts', option, String(busy), ...other, '--state-dir', stateDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', option, String(busy), ...other, '--state-dir', stateDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
       running.add(child);
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -282,6 +282,48 @@ export const everyRuleTargetHasRetryAndDlq: PlanPolicy = (plan) => {
   return violations;
 };
 
+/**
+ * Archives keep only what may outlive an erasure request: never the analytics bus (personal
+ * data, 30/90-day retention by category, other accounts' events), always with an event
+ * pattern, and for at most 90 days (docs/SECURITY.md, "Erasure requests").
+ */
+export const archivesAreSelectiveAndBounded: PlanPolicy = (plan) => {
+  const violations: string[] = [];
+  for (const archive of plan.all('aws_cloudwatch_event_archive')) {
+    if (archive.module.includes('event_bus["analytics"]')) violations.push(`${archive.address} archives the analytics bus`);
+    if (!archive.values.event_pattern) violations.push(`${archive.address} archives every event (no event_pattern)`);
+    const days = archive.values.retention_days as number | undefined;
+    if (typeof days !== 'number' || days < 1 || days > 90) violations.push(`${archive.address} keeps events ${String(days)} days (1 to 90 allowed; 0 is forever)`);
+  }
+  return violations;
+};
+
+/**
+ * A user pool the plan creates can issue tokens the API accepts (docs/AUTH.md): its
+ * pre-token-generation trigger (V2, which needs the Essentials tier) is the auth-triggers
+ * function, which also handles pre/post authentication and post confirmation and may be
+ * invoked by the pool; app clients let users write no attribute but e-mail and name.
+ */
+export const cognitoPoolIssuesTenantTokens: PlanPolicy = (plan) => {
+  const violations: string[] = [];
+  const triggers = plan.all('aws_lambda_function').find((f) => String(f.values.function_name).endsWith('-auth-triggers'));
+  for (const pool of plan.all('aws_cognito_user_pool')) {
+    const config = first(pool.values.lambda_config);
+    const preToken = first(config?.pre_token_generation_config);
+    const arnOk = (arn: unknown) => typeof arn === 'string' && triggers !== undefined && arn.endsWith(`:function:${String(triggers.values.function_name)}`);
+    if (!arnOk(preToken?.lambda_arn) || preToken?.lambda_version !== 'V2_0') violations.push(`${pool.address} has no V2 pre-token-generation trigger on the auth-triggers function`);
+    for (const trigger of ['pre_authentication', 'post_authentication', 'post_confirmation']) if (!arnOk(config?.[trigger])) violations.push(`${pool.address} has no ${trigger} trigger on the auth-triggers function`);
+    if (pool.values.user_pool_tier !== 'ESSENTIALS' && pool.values.user_pool_tier !== 'PLUS') violations.push(`${pool.address} is on the ${String(pool.values.user_pool_tier)} tier: V2 triggers cannot customise access tokens`);
+    if (!plan.all('aws_lambda_permission').some((p) => p.values.principal === 'cognito-idp.amazonaws.com' && p.values.function_name === triggers?.values.function_name)) violations.push(`no permission lets ${pool.address} invoke the auth-triggers function`);
+  }
+  for (const client of plan.all('aws_cognito_user_pool_client')) {
+    const writable = (client.values.write_attributes ?? []) as string[];
+    const extra = writable.filter((a) => a !== 'email' && a !== 'name');
+    if (writable.length === 0 || extra.length > 0) violations.push(`${client.address} lets users write ${writable.length === 0 ? 'every attribute' : extra.join(', ')}`);
+  }
+  return violations;
+};
+
 export const planPolicies: Record<string, PlanPolicy> = {
   everyQueueHasRedriveOrIsDlq,
   queueVisibilityCoversConsumer,
@@ -291,4 +333,6 @@ export const planPolicies: Record<string, PlanPolicy> = {
   noWildcardActions,
   everyTableHasPitrAndTtl,
   everyRuleTargetHasRetryAndDlq,
+  archivesAreSelectiveAndBounded,
+  cognitoPoolIssuesTenantTokens,
 };

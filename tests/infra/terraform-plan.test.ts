@@ -105,7 +105,7 @@ const planBreaks: PlanBreak[] = [
     policy: 'everyDlqHasDepthAndAgeAlarms',
     description: 'the age alarm of a DLQ is gone',
     edit: (plan) => {
-      plan.resource_changes = plan.resource_changes!.filter((r) => !(r.type === 'aws_cloudwatch_metric_alarm' && r.name === 'dlq_age' && String(r.index).endsWith('-import-dlq')));
+      plan.resource_changes = plan.resource_changes!.filter((r) => !(r.type === 'aws_cloudwatch_metric_alarm' && String(r.index).endsWith('-import-dlq-oldest-message-age')));
     },
   },
   {
@@ -163,6 +163,35 @@ const planBreaks: PlanBreak[] = [
     description: 'a rule target has no dead-letter queue',
     edit: (plan) => {
       only(changes(plan, 'aws_cloudwatch_event_target'), 'rule target').change.after!.dead_letter_config = [];
+    },
+  },
+  {
+    policy: 'archivesAreSelectiveAndBounded',
+    description: 'the archive has no event pattern',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cloudwatch_event_archive'), 'archive').change.after!.event_pattern = null;
+    },
+  },
+  {
+    policy: 'archivesAreSelectiveAndBounded',
+    description: 'the analytics bus is archived too',
+    edit: (plan) => {
+      const archive = only(changes(plan, 'aws_cloudwatch_event_archive'), 'archive');
+      plan.resource_changes!.push({ ...structuredClone(archive), address: archive.address.replace('event_bus["app"]', 'event_bus["analytics"]'), module_address: archive.module_address!.replace('event_bus["app"]', 'event_bus["analytics"]') });
+    },
+  },
+  {
+    policy: 'cognitoPoolIssuesTenantTokens',
+    description: 'the user pool has no triggers',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cognito_user_pool'), 'user pool').change.after!.lambda_config = [];
+    },
+  },
+  {
+    policy: 'cognitoPoolIssuesTenantTokens',
+    description: 'users may write custom:tenant',
+    edit: (plan) => {
+      (only(changes(plan, 'aws_cognito_user_pool_client'), 'app client').change.after!.write_attributes as string[]).push('custom:tenant');
     },
   },
 ];

@@ -10,7 +10,7 @@ import { readTopology, functions, routes } from '../../scripts/local/topology.ts
 describe('topology.json through topology.ts', () => {
   it('declares the functions and routes the stack serves', () => {
     expect(Object.keys(functions)).toEqual(Object.keys(declared.functions));
-    expect(routes['GET /health']).toEqual({ function: 'query', auth: 'none' });
+    expect(routes['GET /health']).toEqual({ function: 'query', auth: 'none', throttle: { burstLimit: 10, rateLimit: 5 } });
     expect(functions.import.timeoutSeconds).toBe(declared.functions.import.timeout_seconds);
   });
 

@@ -97,7 +97,7 @@ describe('analytics delivery when EventBridge is down', () => {
     const listed = await redrive({ queue: stack.queueUrl('analytics-dlq'), dryRun: true, sqs, log: () => undefined });
     expect(listed.messages).toHaveLength(12);
     expect(listed.messages!.every((m) => /^EventBridge PutEvents: /.test(m.reason))).toBe(true);
-    expect(listed.sourceUrl).toBe(stack.queueUrl('analytics'));
+    expect(listed.destinationUrl).toBe(stack.queueUrl('analytics'));
 
     const moved = await redrive({ queue: stack.queueUrl('analytics-dlq'), sqs, log: () => undefined });
     expect(moved.moved).toBe(12);

@@ -201,6 +201,9 @@ describe('analytics pipeline', () => {
     const bad: Array<[string, string, Record<string, string>, string]> = [
       ['GET /analytics/summary', '/analytics/summary', { from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }, 'query.from'],
       ['GET /analytics/summary', '/analytics/summary', { from: 'yesterday' }, 'query.from'],
+      // Found by the fuzzer: an empty value was taken for "not given" (the default range).
+      ['GET /analytics/summary', '/analytics/summary', { to: '' }, 'query.to'],
+      ['GET /analytics/timeseries', '/analytics/timeseries', { from: '' }, 'query.from'],
       ['GET /analytics/summary', '/analytics/summary', { category: 'OTHER' }, 'query.category'],
       ['GET /analytics/summary', '/analytics/summary', { bogus: '1' }, 'query.bogus'],
       ['GET /analytics/timeseries', '/analytics/timeseries', { metric: 'p42' }, 'query.metric'],
@@ -230,10 +233,12 @@ describe('analytics pipeline', () => {
         { action: 'CLICK', type: 'BUTTON_CLICKED', properties: { button: 'save', tenant: 'evil-corp', contact: 'bob@example.com', password: 'hunter2', url: '/cb?access_token=s3cr3t' } },
         { action: 'VIEW', type: 'PAGE_VIEWED', timestamp: new Date(Date.now() - 60_000).toISOString(), traceId: 'abc-123' },
         { action: 'SUBMIT', type: 'LOGIN_SUBMITTED' },
+        // A user cannot fake a server event: this lands in the front-end namespace.
+        { action: 'WRITE', type: 'ITEM_PUT', properties: { collection: 'notes' } },
       ],
     });
     expect(ok.statusCode).toBe(202);
-    expect(ok.body).toEqual({ accepted: 3 });
+    expect(ok.body).toEqual({ accepted: 4 });
 
     const rejected = await post({ events: [{ action: 'CLICK', type: 'OK' }, { action: 'CLICK', type: 'lower case' }, { action: 'CLICK', type: 'X', timestamp: new Date(Date.now() + 3_600_000).toISOString() }, { type: 'NO_ACTION' }] });
     expect(rejected.statusCode).toBe(400);
@@ -248,17 +253,23 @@ describe('analytics pipeline', () => {
     await pumpAnalytics(1000);
     const stored = await storedFor(tenant);
     const frontEnd = stored.filter((s) => s.event.source === 'event-flows.frontend');
-    expect(frontEnd.map((s) => s.eventType).sort()).toEqual(['BUTTON_CLICKED_ANALYTICS', 'LOGIN_SUBMITTED_ANALYTICS', 'PAGE_VIEWED_ANALYTICS']);
+    expect(frontEnd.map((s) => s.eventType).sort()).toEqual(['frontend:BUTTON_CLICKED_ANALYTICS', 'frontend:ITEM_PUT_ANALYTICS', 'frontend:LOGIN_SUBMITTED_ANALYTICS', 'frontend:PAGE_VIEWED_ANALYTICS']);
+    expect(stored.filter((s) => s.eventType === 'ITEM_PUT_ANALYTICS' && s.event.source === 'event-flows.frontend')).toEqual([]);
     for (const s of frontEnd) {
       expect(s.event.detail.userId).toBe('alice');
       expect(s.tenant).toBe(tenant);
       expect(s.event.detail.metadata.properties.tenant).toBe(tenant);
     }
-    expect(frontEnd.find((s) => s.eventType === 'LOGIN_SUBMITTED_ANALYTICS')?.category).toBe('AUTHENTICATION');
-    expect(frontEnd.find((s) => s.eventType === 'PAGE_VIEWED_ANALYTICS')?.event.detail.metadata.traceId).toBe('abc-123');
+    expect(frontEnd.find((s) => s.eventType === 'frontend:LOGIN_SUBMITTED_ANALYTICS')?.category).toBe('AUTHENTICATION');
+    expect(frontEnd.find((s) => s.eventType === 'frontend:PAGE_VIEWED_ANALYTICS')?.event.detail.metadata.traceId).toBe('abc-123');
     const text = JSON.stringify(frontEnd);
     for (const secret of ['bob@example.com', 'hunter2', 's3cr3t', 'evil-corp']) expect(text).not.toContain(secret);
-    // 3 front-end events + the 5 POST /events requests' own events.
-    expect(stored.length - before).toBe(3 + 5);
+    // 4 front-end events + the 5 POST /events requests' own events.
+    expect(stored.length - before).toBe(4 + 5);
+    // The summary keeps the forged ITEM_PUT out of the server's ITEM_PUT counts.
+    const summary = await get('GET /analytics/summary', '/analytics/summary', admin);
+    const byType = Object.fromEntries(summary.body.byEventType.map((g: { eventType: string; count: number }) => [g.eventType, g.count]));
+    expect(byType['frontend:ITEM_PUT_ANALYTICS']).toBe(1);
+    expect(byType.ITEM_PUT_ANALYTICS ?? 0).toBe(stored.filter((s) => s.eventType === 'ITEM_PUT_ANALYTICS').length);
   });
 });

@@ -14,6 +14,9 @@ import { buildAnalyticsEvent, type AnalyticsEvent, type AnalyticsInput } from '.
 import { aggregatePartition, eventIdOf, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { toSqsRecord } from '../../scripts/local/event-source-mapping.ts';
+import { localAccountId } from '../../scripts/local/lambda-context.ts';
+import { eventPatternFor, rules } from '../../scripts/local/topology.ts';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
 import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
@@ -38,8 +41,18 @@ function analyticsEvent(overrides: Partial<AnalyticsInput> = {}): AnalyticsEvent
   });
 }
 
-const envelope = (detail: unknown, id = randomUUID()) =>
-  JSON.stringify({ version: '0', id, 'detail-type': (detail as { eventType?: string }).eventType ?? 'X_ANALYTICS', source: 'event-flows.query', account: '123456789012', time: new Date().toISOString(), region, resources: [], detail });
+const envelope = (detail: unknown, id = randomUUID(), from: { account?: string; source?: string } = {}) =>
+  JSON.stringify({
+    version: '0',
+    id,
+    'detail-type': (detail as { eventType?: string }).eventType ?? 'X_ANALYTICS',
+    source: from.source ?? 'event-flows.query',
+    account: from.account ?? localAccountId,
+    time: new Date().toISOString(),
+    region,
+    resources: [],
+    detail,
+  });
 
 async function send(queueUrl: string, bodies: string[]): Promise<void> {
   for (let i = 0; i < bodies.length; i += 10) {
@@ -163,7 +176,54 @@ describe('analytics processor', () => {
     expect(stored.Item?.tenant).toBe(SYSTEM_TENANT);
   });
 
-  it('reports transient failures per record and backs off through the visibility timeout', async () => {
+  it("trusts the tenant only in our own account's events from our sources, and redacts whatever it stores", async () => {
+    const tenant = `t-${randomUUID().slice(0, 8)}`;
+    const partner = '999988887777';
+    // Built by hand, not by buildAnalyticsEvent: another account's emitter need not redact.
+    const raw = (marker: string) => {
+      const event = analyticsEvent({ properties: { tenant, marker } });
+      Object.assign(event.detail.metadata.properties, { password: 'hunter2-secret', note: `mail jane.${marker}@example.org or call +44 20 7946 0958` });
+      return event;
+    };
+    const ours = raw('ours');
+    const foreign = raw('foreign');
+    const unknownSource = raw('unknown-source');
+    await send(stack.queueUrl('analytics'), [envelope(ours), envelope(foreign, randomUUID(), { account: partner }), envelope(unknownSource, randomUUID(), { source: 'partner.app' })]);
+    const { result } = await runBatch(stack.queueUrl('analytics'));
+    expect(result.batchItemFailures).toEqual([]);
+
+    const day = ours.detail.timestamp.slice(0, 10);
+    const markers = (items: Record<string, any>[]) => items.map((i) => i.event.detail.metadata.properties.marker).sort(); // any: stored items are read field by field
+    expect(markers(await rawEvents(tenant, day))).toEqual(['ours']);
+    expect(markers(await rawEvents(`_account-${partner}`, day))).toContain('foreign');
+    expect(markers(await rawEvents('_account-unknown', day))).toContain('unknown-source');
+    const stored = JSON.stringify([...(await rawEvents(tenant, day)), ...(await rawEvents(`_account-${partner}`, day))]);
+    for (const secret of ['hunter2-secret', '@example.org', '7946 0958']) expect(stored).not.toContain(secret);
+  });
+
+  it("the analytics rule admits our own account's analytics only from our sources", async () => {
+    const events = new EventBridgeClient(clientConfig({ endpoint: awsEndpoint(), region }));
+    const marker = randomUUID();
+    const put = (source: string) => ({ EventBusName: stack.busName('analytics'), Source: source, DetailType: 'ITEM_GET_ANALYTICS', Detail: JSON.stringify({ marker, source }) });
+    const answer = await events.send(new PutEventsCommand({ Entries: [put('event-flows.query'), put('partner.app')] }));
+    expect(answer.FailedEntryCount).toBe(0);
+    const arrived: string[] = [];
+    for (let i = 0; i < 3 && arrived.length < 2; i++) {
+      const batch = await receive(stack.queueUrl('analytics'), 10, 1);
+      for (const m of batch) {
+        const body = JSON.parse(m.Body!) as { source: string; detail: { marker?: string } };
+        if (body.detail.marker === marker) arrived.push(body.source);
+      }
+      // Consumed here, so later tests do not see them again after the 2 s visibility timeout.
+      if (batch.length > 0) await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: stack.queueUrl('analytics'), Entries: batch.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle! })) }));
+    }
+    expect(arrived).toEqual(['event-flows.query']);
+    // Other accounts' events match the pattern's second branch; the emulator cannot put across
+    // accounts, so that branch is checked in the plan (tests/infra/plan-topology.ts) only.
+    expect(JSON.stringify(eventPatternFor(rules['analytics-to-processor']!, localAccountId))).toContain(`{"anything-but":"${localAccountId}"}`);
+  });
+
+  it('reports transient failures per record and backs off through the visibility timeout, never shorter than the queue default', async () => {
     process.env.ANALYTICS_TABLE_NAME = `${stack.prefix}-missing-table`;
     process.env.ANALYTICS_RETRY_BASE_SECONDS = '0';
     try {
@@ -171,8 +231,9 @@ describe('analytics processor', () => {
       await send(stack.queueUrl('analytics'), [envelope(event)]);
       const { result, batch } = await runBatch(stack.queueUrl('analytics'));
       expect(result.batchItemFailures).toEqual([{ itemIdentifier: batch[0]!.MessageId }]);
-      // The queue's visibility timeout is 2 s; the processor set it to 0 for a first failure with base 0.
-      const again = await receive(stack.queueUrl('analytics'));
+      // The queue's visibility timeout is 2 s: even with base 0 the back-off is not shorter, so the message is not back at once.
+      expect(await receive(stack.queueUrl('analytics'))).toEqual([]);
+      const again = await receive(stack.queueUrl('analytics'), 10, 4);
       expect(again.map((m) => m.MessageId)).toEqual([batch[0]!.MessageId]);
       expect(again[0]!.Attributes?.ApproximateReceiveCount).toBe('2');
       // Fix the cause: the redelivered message is stored.
@@ -184,10 +245,14 @@ describe('analytics processor', () => {
     }
   });
 
-  it('grows the retry delay with the receive count, capped', () => {
-    expect([1, 2, 3, 4, 5].map((n) => retryDelaySeconds(n, {}))).toEqual([10, 20, 40, 80, 160]);
-    expect(retryDelaySeconds(20, {})).toBe(900);
-    expect(retryDelaySeconds(3, { ANALYTICS_RETRY_BASE_SECONDS: '1', ANALYTICS_RETRY_MAX_SECONDS: '3' })).toBe(3);
+  it('grows the retry delay with the receive count from the queue default, capped, never below the default', () => {
+    // The deployed analytics queue's default visibility is 181 s (6 × 30 s + 1 s batching window).
+    expect([1, 2, 3, 4, 5].map((n) => retryDelaySeconds(n, 181, {}))).toEqual([181, 362, 724, 900, 900]);
+    expect(retryDelaySeconds(20, 181, {})).toBe(900);
+    // A smaller configured base or cap never makes it shorter than the queue's default.
+    expect([1, 2, 3, 4].map((n) => retryDelaySeconds(n, 181, { ANALYTICS_RETRY_BASE_SECONDS: '10' }))).toEqual([181, 181, 181, 181]);
+    expect(retryDelaySeconds(3, 181, { ANALYTICS_RETRY_BASE_SECONDS: '1', ANALYTICS_RETRY_MAX_SECONDS: '3' })).toBe(181);
+    expect(retryDelaySeconds(3, 2, { ANALYTICS_RETRY_BASE_SECONDS: '1', ANALYTICS_RETRY_MAX_SECONDS: '3' })).toBe(3);
   });
 });
 

@@ -10,6 +10,9 @@ import { handler as eventProcessor } from '../../functions/event-processor/handl
 import { handler as importWorker } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { getJob } from '../../functions/shared/imports/jobs.ts';
+import { MAX_CHUNKS_PER_JOB } from '../../functions/shared/imports/limits.ts';
+import { dynamo } from '../../functions/shared/aws-clients.ts';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getCollectionStats, getItem } from '../../functions/shared/items/repository.ts';
 import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
@@ -66,7 +69,7 @@ async function waitFor(importId: string, onStatus?: (body: Record<string, unknow
   for (;;) {
     const response = await call('GET /imports/{importId}', { importId });
     onStatus?.(response.body);
-    if (!['OPEN', 'PROCESSING'].includes(response.body.status)) return response.body;
+    if (!['OPEN', 'PROCESSING', 'STALLED'].includes(response.body.status)) return response.body;
     if (Date.now() > deadline) throw new Error(`import ${importId} still ${response.body.status}: ${JSON.stringify(response.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -142,6 +145,97 @@ describe('import API', () => {
     expect(await waitFor(again.body.importId)).toMatchObject({ status: 'COMPLETED', created: 0, replaced: 60 });
     expect(await getItem({ tenant: 'acme', collection: 'small', id: 's7' })).toMatchObject({ version: 2 });
     expect((await getCollectionStats('acme', 'small')).itemCount).toBe(60);
+  });
+
+  it('items over SQS\'s old 256 KB message limit go through: one 1 MiB message carries three of 300 KB', async () => {
+    const large = (id: string) => ({ id, data: { blob: 'x'.repeat(300 * 1024) } });
+    const created = await call('POST /imports', { body: { collection: 'large', items: [large('l0'), large('l1'), large('l2')] } });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).toMatchObject({ accepted: 3, rejected: [] });
+    expect(await waitFor(created.body.importId)).toMatchObject({ status: 'COMPLETED', total: 3, succeeded: 3, failed: 0 });
+    const stored = await getItem({ tenant: 'acme', collection: 'large', id: 'l2' });
+    expect(JSON.stringify(stored?.data).length).toBeGreaterThan(300 * 1024);
+  });
+
+  it('1,000 items with 128-character CJK ids: every one rejected, the job finishes', async () => {
+    const cjkId = (i: number) => String.fromCodePoint(0x4e00 + i) + '字'.repeat(127);
+    const body = { items: Array.from({ length: 1000 }, (_, i) => ({ id: cjkId(i), data: { n: i } })) };
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeGreaterThan(400 * 1024);
+    const { body: created } = await call('POST /imports', { body: { collection: 'cjk' } });
+    const importId: string = created.importId;
+    const response = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'cjk', ...body } });
+    expect(response.statusCode).toBe(202);
+    expect(response.body.accepted).toBe(0);
+    expect(response.body.rejected).toHaveLength(1000);
+    const last = response.body.rejected[999];
+    expect(last).toMatchObject({ index: 999, reason: expect.stringContaining('id must be') });
+    // The echoed id is cut to 128 bytes of UTF-8 on a character boundary.
+    expect(cjkId(999).startsWith(last.id)).toBe(true);
+    expect(Buffer.byteLength(last.id)).toBeLessThanOrEqual(128);
+    // The replay recomputes the same answer from the same items.
+    const replay = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'cjk', ...body } });
+    expect(replay.body).toMatchObject({ replayed: true, accepted: 0 });
+    expect(replay.body.rejected).toEqual(response.body.rejected);
+    expect((await call('POST /imports/{importId}/commit', { importId })).statusCode).toBe(202);
+    expect(await waitFor(importId)).toMatchObject({ status: 'FAILED', total: 0, rejected: 1000 });
+  });
+
+  it('a chunk whose queueing failed: the 503 names its chunkId, the job reads STALLED with the reason, resending it finishes the job', async () => {
+    const { body: created } = await call('POST /imports', { body: { collection: 'requeue' } });
+    const importId: string = created.importId;
+    const queueUrl = process.env.IMPORT_QUEUE_URL;
+    process.env.IMPORT_QUEUE_URL = `${queueUrl}-gone`;
+    let failed;
+    try {
+      failed = await call('POST /imports/{importId}/items', { importId, body: { items: items('q', 0, 5) } }); // no chunkId: the server makes one
+    } finally {
+      process.env.IMPORT_QUEUE_URL = queueUrl;
+    }
+    expect(failed.statusCode).toBe(503);
+    const chunkId: string = failed.body.error.details?.[0]?.value;
+    expect(chunkId).toEqual(expect.any(String));
+    expect(failed.body.error.message).toContain(chunkId);
+    expect((await call('POST /imports/{importId}/commit', { importId })).statusCode).toBe(202);
+
+    process.env.IMPORT_STALL_AFTER_SECONDS = '1';
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const stalled = await call('GET /imports/{importId}', { importId });
+      expect(stalled.body).toMatchObject({ status: 'STALLED', statusReason: expect.stringContaining(chunkId) });
+    } finally {
+      delete process.env.IMPORT_STALL_AFTER_SECONDS;
+    }
+    const resent = await call('POST /imports/{importId}/items', { importId, body: { chunkId, items: items('q', 0, 5) } });
+    expect(resent).toMatchObject({ statusCode: 202, body: { chunkId, accepted: 5, replayed: true } });
+    expect(await waitFor(importId)).toMatchObject({ status: 'COMPLETED', succeeded: 5 });
+  });
+
+  it('cancel: CANCELLED, no more chunks, repeating is harmless, a finished job cannot be cancelled', async () => {
+    const { body: created } = await call('POST /imports', { body: { collection: 'cancelled' } });
+    const importId: string = created.importId;
+    expect((await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c0', items: items('k', 0, 3) } })).statusCode).toBe(202);
+    const cancelled = await call('POST /imports/{importId}/cancel', { importId });
+    expect(cancelled).toMatchObject({ statusCode: 202, body: { importId, status: 'CANCELLED', statusReason: expect.any(String), completedAt: expect.any(String) } });
+    expect((await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'c1', items: items('k', 3, 4) } })).statusCode).toBe(409);
+    expect((await call('POST /imports/{importId}/cancel', { importId })).body.status).toBe('CANCELLED');
+    expect((await call('GET /imports/{importId}', { importId })).body.status).toBe('CANCELLED');
+    expect((await call('POST /imports/{importId}/cancel', { importId, claims: otherAdmin })).statusCode).toBe(404);
+
+    const done = await call('POST /imports', { body: { collection: 'cancelled', items: items('d', 0, 2) } });
+    await waitFor(done.body.importId);
+    expect((await call('POST /imports/{importId}/cancel', { importId: done.body.importId })).statusCode).toBe(409);
+  });
+
+  it('a job takes at most MAX_CHUNKS_PER_JOB chunks, so its record of chunkIds stays far under 400 KB', async () => {
+    const { body: created } = await call('POST /imports', { body: { collection: 'many-chunks' } });
+    const importId: string = created.importId;
+    // As if 1,500 chunks with 128-character ids had been attached already.
+    const ids = new Set(Array.from({ length: MAX_CHUNKS_PER_JOB }, (_, i) => `${String(i).padStart(4, '0')}${'c'.repeat(124)}`));
+    await dynamo().send(new UpdateCommand({ TableName: stack.tableName('data'), Key: { pk: `TENANT#acme#IMPORT#${importId}`, sk: 'JOB' }, UpdateExpression: 'ADD chunkIds :ids', ExpressionAttributeValues: { ':ids': ids } }));
+    const refused = await call('POST /imports/{importId}/items', { importId, body: { chunkId: 'one-more', items: items('m', 0, 1) } });
+    expect(refused).toMatchObject({ statusCode: 409, body: { error: { code: 'CONFLICT', message: expect.stringContaining(`${MAX_CHUNKS_PER_JOB} chunks`) } } });
+    const { Item } = await dynamo().send(new GetCommand({ TableName: stack.tableName('data'), Key: { pk: `TENANT#acme#IMPORT#${importId}`, sk: 'CHUNK#one-more' } }));
+    expect(Item).toBeUndefined(); // taken back
   });
 
   it('an empty job completes on commit', async () => {

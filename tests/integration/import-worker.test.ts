@@ -1,11 +1,12 @@
 /**
- * The import worker against the real emulator: UnprocessedItems retried (a fault injected
- * around the real DynamoDB client), a duplicate message changes nothing, a poison item ends
+ * The import worker against the real emulator: a cancelled transaction sent again (a fault
+ * injected around the real DynamoDB client), an API write between plan and write never
+ * overwritten, a duplicate message changes nothing, a poison item ends
  * in the DLQ and in the job's failures while its batch-mates are written, and an import
  * over existing items keeps createdAt, bumps versions and counts only new items in the stats.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -13,10 +14,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as importHandler } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { commitJob, createJob, getJob, listFailures, reserveChunk, tryCompleteJob, type ImportJob } from '../../functions/shared/imports/jobs.ts';
+import { cancelJob, commitJob, createJob, getJob, listFailures, reserveChunk, tryCompleteJob, type ImportJob } from '../../functions/shared/imports/jobs.ts';
 import { toMessages, type ImportMessage } from '../../functions/shared/imports/messages.ts';
 import { validateItems } from '../../functions/shared/imports/items.ts';
-import { getCollectionStats, getItem } from '../../functions/shared/items/repository.ts';
+import { deleteItem, getCollectionStats, getItem, putItem } from '../../functions/shared/items/repository.ts';
+import { loadBatch, savePlan } from '../../functions/import/batches.ts';
 import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
 import { lambdaContext } from '../support/invoke.ts';
@@ -43,9 +45,9 @@ function makeItems(prefix: string, n: number) {
 /** A job with one chunk reserved (as the API does), returning the chunk's queue messages unsent. */
 async function jobWithChunk(collection: string, items: unknown[]): Promise<{ job: ImportJob; messages: ImportMessage[] }> {
   const job = await createJob(tenant, collection, 'alice');
-  const { accepted, rejected } = validateItems(items);
+  const { accepted, rejected } = validateItems(items, job);
   const messages = toMessages(job, 'c0', accepted);
-  expect(await reserveChunk(job, { chunkId: 'c0', hash: 'h', status: 'QUEUED', accepted: accepted.length, rejected, batches: messages.length })).toBe('reserved');
+  expect(await reserveChunk(job, { chunkId: 'c0', hash: 'h', status: 'QUEUED', accepted: accepted.length, rejectedCount: rejected.length, batches: messages.length })).toBe('reserved');
   return { job, messages };
 }
 
@@ -88,29 +90,115 @@ function wrappedDynamo(intercept: (command: unknown, send: (command: unknown) =>
   setAwsClients({ dynamo: client });
 }
 
+/** The settle of a batch: the transaction that updates its chunk record. */
+const settlesABatch = (command: unknown) => command instanceof TransactWriteCommand && (command.input.TransactItems ?? []).some((item) => String(item.Update?.Key?.sk).startsWith('CHUNK#'));
+
+/** The worker dies after writing a batch's items, when it settles the batch. */
+function crashWhenSettling() {
+  wrappedDynamo((command) => (settlesABatch(command) ? Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' })) : undefined));
+}
+
 describe('import worker', () => {
-  it('retries UnprocessedItems until every item is written', async () => {
-    const { job, messages } = await jobWithChunk('unprocessed', makeItems('u', 25));
-    let injected = 0;
-    let batchWrites = 0;
-    wrappedDynamo((command, send) => {
-      if (!(command instanceof BatchWriteCommand)) return undefined;
-      batchWrites++;
-      if (injected > 0) return undefined;
-      // First BatchWrite: write only the first 10, hand the other 15 back as UnprocessedItems.
-      const [table, requests] = Object.entries(command.input.RequestItems ?? {})[0]!;
-      injected = requests.length - 10;
-      return send(new BatchWriteCommand({ RequestItems: { [table]: requests.slice(0, 10) } })).then(() => ({ UnprocessedItems: { [table]: requests.slice(10) }, $metadata: {} }));
+  it('sends the items again when their transaction was cancelled by a conflicting one', async () => {
+    const { job, messages } = await jobWithChunk('conflicting', makeItems('u', 25));
+    let cancelled = 0;
+    let itemWrites = 0;
+    wrappedDynamo((command) => {
+      if (!(command instanceof TransactWriteCommand) || !command.input.TransactItems?.some((item) => String(item.Put?.Item?.sk).startsWith('ITEM#'))) return undefined;
+      itemWrites++;
+      if (cancelled > 0) return undefined;
+      cancelled++;
+      const reasons = command.input.TransactItems.map((_, i) => ({ Code: i === 3 ? 'TransactionConflict' : 'None' }));
+      return Promise.reject(Object.assign(new Error('Transaction cancelled'), { name: 'TransactionCanceledException', CancellationReasons: reasons, $metadata: { httpStatusCode: 400 } }));
     });
     const result = await runWorker(sqsEvent(messages));
     expect(result.batchItemFailures).toEqual([]);
-    expect(injected).toBe(15);
-    expect(batchWrites).toBe(2);
+    expect(itemWrites).toBe(2);
     const after = await getJob(tenant, job.importId);
     expect(after).toMatchObject({ processed: 25, succeeded: 25, failed: 0, batchesDone: 1 });
-    for (const i of [0, 9, 10, 24]) expect(await getItem({ tenant, collection: 'unprocessed', id: `u-${i}` })).toMatchObject({ version: 1, data: { n: i } });
+    for (const i of [0, 3, 24]) expect(await getItem({ tenant, collection: 'conflicting', id: `u-${i}` })).toMatchObject({ version: 1, data: { n: i } });
     expect(await finish(job)).toMatchObject({ status: 'COMPLETED', succeeded: 25 });
-    expect((await getCollectionStats(tenant, 'unprocessed')).itemCount).toBe(25);
+    expect((await getCollectionStats(tenant, 'conflicting')).itemCount).toBe(25);
+  });
+
+  it('an API write between plan and write is never overwritten: a conflict, recorded as that item\'s failure', async () => {
+    const collection = 'interleaved';
+    const address = (id: string) => ({ tenant, collection, id });
+    // Existing: kept at version 3, deleted at version 1. New: racing (created by the API meanwhile), plain.
+    for (let v = 0; v < 3; v++) await putItem(address('kept'), { api: v });
+    await putItem(address('deleted'), { api: 0 });
+    const { job, messages } = await jobWithChunk(collection, [
+      { id: 'kept', data: { imported: true } },
+      { id: 'deleted', data: { imported: true } },
+      { id: 'racing', data: { imported: true } },
+      { id: 'plain', data: { imported: true } },
+    ]);
+    // The worker's plan (kept → 4, deleted → 2, racing/plain → 1), then the API lands in between.
+    const state = await loadBatch(messages[0]!);
+    expect(state.settled).toBe(false);
+    if (!state.settled) await savePlan(messages[0]!, state.plan);
+    expect((await putItem(address('kept'), { api: 'if-match 3' }, 3)).item.version).toBe(4);
+    await deleteItem(address('deleted'));
+    await putItem(address('racing'), { api: 'created first' });
+
+    const result = await runWorker(sqsEvent(messages));
+    expect(result.batchItemFailures).toEqual([]); // conflicts are final: no redelivery
+    expect(await getItem(address('kept'))).toMatchObject({ version: 4, data: { api: 'if-match 3' } });
+    expect(await getItem(address('deleted'))).toBeUndefined();
+    expect(await getItem(address('racing'))).toMatchObject({ version: 1, data: { api: 'created first' } });
+    expect(await getItem(address('plain'))).toMatchObject({ version: 1, data: { imported: true } });
+    const { failures } = await listFailures(tenant, job.importId, 10);
+    expect(Object.fromEntries(failures.map((f) => [f.id, f.reason]))).toEqual({
+      kept: expect.stringMatching(/conflict.*expected version 3, found version 4/),
+      deleted: expect.stringMatching(/conflict.*expected version 1, found no item/),
+      racing: expect.stringMatching(/conflict.*expected no item, found version 1/),
+    });
+    expect(await finish(job)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', succeeded: 1, failed: 3, created: 1 });
+    // kept, racing, plain: the count follows the items that exist.
+    expect((await getCollectionStats(tenant, collection)).itemCount).toBe(3);
+  });
+
+  it('skips the messages of a cancelled job: acknowledged, nothing written', async () => {
+    const { job, messages } = await jobWithChunk('cancelled-job', makeItems('x', 5));
+    expect(await cancelJob(tenant, job.importId)).toBe('cancelled');
+    expect((await runWorker(sqsEvent(messages))).batchItemFailures).toEqual([]);
+    expect(await getItem({ tenant, collection: 'cancelled-job', id: 'x-0' })).toBeUndefined();
+    expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'CANCELLED', processed: 0 });
+  });
+
+  it('a cancel while a batch is being written: the stats take every new item once, from the cancel or from the late settle', async () => {
+    const collection = 'cancel-stats';
+    const { job, messages } = await jobWithChunk(collection, makeItems('c', 100));
+    expect(messages.map((m) => m.items.length)).toEqual([98, 2]);
+    expect((await runWorker(sqsEvent([messages[1]!]))).batchItemFailures).toEqual([]);
+    // The 98-item batch is written, then the job is cancelled just before the batch settles.
+    let cancelledMeanwhile = false;
+    wrappedDynamo((command, send) => {
+      if (!settlesABatch(command) || cancelledMeanwhile) return undefined;
+      cancelledMeanwhile = true;
+      return cancelJob(tenant, job.importId).then(() => send(command));
+    });
+    expect((await runWorker(sqsEvent([messages[0]!]))).batchItemFailures).toEqual([]);
+    expect(cancelledMeanwhile).toBe(true);
+    setAwsClients({});
+    expect(await getJob(tenant, job.importId)).toMatchObject({ status: 'CANCELLED', succeeded: 100, created: 100 });
+    expect((await getCollectionStats(tenant, collection)).itemCount).toBe(100);
+    // Cancelling again or redelivering changes nothing.
+    expect(await cancelJob(tenant, job.importId)).toBe('already');
+    expect((await runWorker(sqsEvent(messages, 2))).batchItemFailures).toEqual([]);
+    expect((await getCollectionStats(tenant, collection)).itemCount).toBe(100);
+  });
+
+  it('does not start a message with too little time left: reported failed, nothing written', async () => {
+    const { job, messages } = await jobWithChunk('late', makeItems('l', 5));
+    const context = { ...lambdaContext('import'), getRemainingTimeInMillis: () => 3_000 };
+    const result = await importHandler(sqsEvent(messages), context);
+    await drainAfterResponseTasks();
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(await getItem({ tenant, collection: 'late', id: 'l-0' })).toBeUndefined();
+    // With time, the redelivery writes it.
+    expect((await runWorker(sqsEvent(messages, 2))).batchItemFailures).toEqual([]);
+    expect(await getJob(tenant, job.importId)).toMatchObject({ processed: 5, succeeded: 5 });
   });
 
   it('a duplicate message changes nothing', async () => {
@@ -137,10 +225,7 @@ describe('import worker', () => {
   it('a message redelivered after a crash mid-batch rewrites the same records and counts once', async () => {
     const { job, messages } = await jobWithChunk('crash', makeItems('k', 5));
     // First delivery: the plan is saved, items written, then the update that settles it "crashes".
-    wrappedDynamo((command) => {
-      if (command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => item.Update)) return Promise.reject(Object.assign(new Error('boom'), { name: 'InternalServerError' }));
-      return undefined;
-    });
+    crashWhenSettling();
     expect((await runWorker(sqsEvent(messages))).batchItemFailures).toHaveLength(1);
     const written = await getItem({ tenant, collection: 'crash', id: 'k-1' });
     expect(written?.version).toBe(1);
@@ -151,6 +236,19 @@ describe('import worker', () => {
     expect(await getItem({ tenant, collection: 'crash', id: 'k-1' })).toEqual(written);
     await finish(job);
     expect((await getCollectionStats(tenant, 'crash')).itemCount).toBe(5);
+  });
+
+  it('a redelivery after its items were written and one was then deleted counts it as written: stats stay exact', async () => {
+    const { job, messages } = await jobWithChunk('written-then-deleted', makeItems('w', 3));
+    // First delivery: items written (and recorded in the plan), then settling "crashes".
+    crashWhenSettling();
+    expect((await runWorker(sqsEvent(messages))).batchItemFailures).toHaveLength(1);
+    setAwsClients({});
+    await deleteItem({ tenant, collection: 'written-then-deleted', id: 'w-1' });
+    expect((await runWorker(sqsEvent(messages, 2))).batchItemFailures).toEqual([]);
+    expect(await getItem({ tenant, collection: 'written-then-deleted', id: 'w-1' })).toBeUndefined(); // not brought back
+    expect(await finish(job)).toMatchObject({ succeeded: 3, failed: 0, created: 3 });
+    expect((await getCollectionStats(tenant, 'written-then-deleted')).itemCount).toBe(2);
   });
 
   it('replaces existing items like PUT does: version + 1, createdAt kept, stats count only new items', async () => {
@@ -181,15 +279,14 @@ describe('import worker', () => {
     });
 
     it('a poison item ends in the DLQ and in the job failures; its batch-mates are written', async () => {
-      // 120 items: two messages (98 + 22); the poison item is in the first one's first BatchWriteItem.
+      // 120 items: two messages (98 + 22); the poison item is in the first one's transaction.
       const { job, messages } = await jobWithChunk('poison', makeItems('p', 120).map((item, i) => (i === 7 ? { ...item, id: 'poison' } : item)));
       expect(messages.map((m) => m.items.length)).toEqual([98, 22]);
       // DynamoDB refuses any request that holds the poison item (as it would an over-deep document).
       const refuse = () => Promise.reject(Object.assign(new Error('Nesting Levels have exceeded supported limits'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } }));
       wrappedDynamo((command) => {
         const isPoison = (item?: Record<string, unknown>) => item?.id === 'poison' && String(item.sk).startsWith('ITEM#');
-        if (command instanceof BatchWriteCommand && Object.values(command.input.RequestItems ?? {}).flat().some((r) => isPoison(r.PutRequest?.Item))) return refuse();
-        if (command instanceof PutCommand && isPoison(command.input.Item)) return refuse();
+        if (command instanceof TransactWriteCommand && command.input.TransactItems?.some((item) => isPoison(item.Put?.Item))) return refuse();
         return undefined;
       });
       await sqsClient.send(
@@ -232,7 +329,7 @@ describe('import worker', () => {
       expect(await finish(job)).toMatchObject({ status: 'COMPLETED_WITH_ERRORS', failed: 1 });
       const { failures } = await listFailures(tenant, job.importId, 10);
       expect(failures).toEqual([expect.objectContaining({ id: 'poison', reason: expect.stringContaining('ValidationException') })]);
-      // Its batch-mates are written: in its own BatchWriteItem, in the message's other ones, in the other message.
+      // Its batch-mates are written: in its own message and in the other one.
       for (const id of ['p-6', 'p-8', 'p-30', 'p-97', 'p-98', 'p-119']) expect(await getItem({ tenant, collection: 'poison', id }), id).toBeDefined();
       expect(await getItem({ tenant, collection: 'poison', id: 'poison' })).toBeUndefined();
       const dead = await sqsClient.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('import-dlq'), MaxNumberOfMessages: 1 }));

@@ -2,9 +2,10 @@
  * The items API contract (query and write flows), against the emulator: status codes,
  * bodies, tenant isolation, versions, pagination and filters.
  */
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as queryHandler } from '../../functions/query/handler.ts';
 import { handler as writeHandler } from '../../functions/write/handler.ts';
 import { dynamo, sqs } from '../../functions/shared/aws-clients.ts';
@@ -48,6 +49,29 @@ describe('health', () => {
     const response = await invoke(queryHandler, apiEvent({ routeKey: 'GET /health', path: '/health' }));
     expect(response).toMatchObject({ statusCode: 200, body: { status: 'ok' } });
   });
+
+  it('records no analytics event per call, only a HealthChecks count (an item read still records one)', async () => {
+    // Metrics are EMF lines on stdout (shared/log.ts).
+    const printed = vi.spyOn(process.stdout, 'write');
+    try {
+      for (let i = 0; i < 3; i++) await invoke(queryHandler, apiEvent({ routeKey: 'GET /health', path: '/health' }));
+      // The control: an ordinary request's event does reach the analytics queue.
+      await invoke(queryHandler, apiEvent({ routeKey: 'GET /items/{collection}/{id}', path: '/items/health-control/x', claims: alice, pathParameters: { collection: 'health-control', id: 'x' } }));
+      const counts = printed.mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"HealthChecks"'));
+      printed.mockRestore();
+      expect(counts.map((line) => (JSON.parse(line) as { HealthChecks: number }).HealthChecks)).toEqual([1, 1, 1]);
+    } finally {
+      printed.mockRestore();
+    }
+    const types: string[] = [];
+    for (let empty = 0; empty < 2; ) {
+      const { Messages = [] } = await (await sqs()).send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('analytics'), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      if (Messages.length === 0) empty++;
+      for (const m of Messages) types.push((JSON.parse(m.Body!) as { detail: { detail: { type: string } } }).detail.detail.type);
+    }
+    expect(types).toContain('ITEM_GET');
+    expect(types).not.toContain('HEALTH_CHECK');
+  });
 });
 
 describe('PUT /items/{collection}/{id}', () => {
@@ -80,6 +104,28 @@ describe('PUT /items/{collection}/{id}', () => {
     expect(response.statusCode).toBe(413);
     expect(response.body.error.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await countItemsInTable()).toBe(before);
+  });
+
+  // Under 350 KB as JSON, over 400 KB as DynamoDB counts it (3 bytes a list, 1 an element, 2 a zero).
+  const bodyOfAbout = (element: string, jsonBytes: number) => `{"a":[${Array.from({ length: Math.floor(jsonBytes / (element.length + 1)) }, () => element).join(',')}]}`;
+  it.each([
+    ['empty lists', bodyOfAbout('[]', 349 * 1024)],
+    ['zeros', bodyOfAbout('0', 349 * 1024)],
+  ])('answers 413 with the DynamoDB size for a body of %s under 350 KB that DynamoDB counts over 400 KB, and stores nothing', async (name, body) => {
+    const grows = `grows-${name.replace(' ', '-')}`;
+    expect(Buffer.byteLength(body)).toBeLessThan(350 * 1024);
+    const before = await countItemsInTable();
+    const response = await putItem(alice, 'books', 'dense', body);
+    expect(response.statusCode).toBe(413);
+    expect(response.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    const figure = Number(/would be (\d+) bytes/.exec(response.body.error.message)?.[1]);
+    expect(figure).toBeGreaterThan(400 * 1024);
+    expect(await countItemsInTable()).toBe(before);
+    // A PATCH that would grow an item past the limit is refused the same way.
+    expect((await putItem(alice, 'books', grows, { a: [] })).statusCode).toBe(201);
+    const patched = await patchItem(alice, 'books', grows, body);
+    expect(patched).toMatchObject({ statusCode: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE' } } });
+    expect((await getItem(alice, 'books', grows)).body).toMatchObject({ version: 1, data: { a: [] } });
   });
 
   it.each([
@@ -229,6 +275,17 @@ describe('GET /items/{collection}', () => {
     expect(await collectAll({ 'filter.colour': 'red', limit: '3' })).toEqual(red);
     expect(await collectAll({ 'filter.rank': '7' })).toEqual(['item-07']);
     expect(await collectAll({ 'filter.active': 'true', 'filter.colour': 'red' })).toEqual(ids.filter((_, i) => i % 6 === 0));
+  });
+
+  it('lists sorted by time from indexes that hold keys only: whole items, filtered, paged', async () => {
+    const { Table } = await new DynamoDBClient({}).send(new DescribeTableCommand({ TableName: stack.tableName('data') }));
+    expect(Object.fromEntries((Table?.GlobalSecondaryIndexes ?? []).map((index) => [index.IndexName, index.Projection?.ProjectionType]))).toEqual({ byCreatedAt: 'KEYS_ONLY', byUpdatedAt: 'KEYS_ONLY' });
+    const red = ids.filter((_, i) => i % 3 === 0);
+    expect(await collectAll({ sort: 'createdAt', 'filter.colour': 'red', limit: '2' })).toEqual(red);
+    expect(await collectAll({ sort: 'updatedAt', order: 'desc', 'filter.rank': '7' })).toEqual(['item-07']);
+    const page = await listItems(alice, 'catalog', { sort: 'createdAt', limit: '1' });
+    expect(page.body.items[0]).toMatchObject({ id: 'item-00', collection: 'catalog', version: 1, data: { colour: 'red', rank: 0, active: true } });
+    expect(Object.keys(page.body.items[0]).sort()).toEqual(['collection', 'createdAt', 'data', 'id', 'updatedAt', 'version']);
   });
 
   it('treats filter names and values as data, not expression syntax', async () => {

@@ -23,7 +23,8 @@ let db: DynamoDBDocumentClient;
 const context = { functionName: 'fn', functionVersion: '1', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 1000 };
 
 beforeAll(async () => {
-  stack = await provisionTestStack();
+  // 1 s: the processor's back-off is never shorter than the queue's default visibility.
+  stack = await provisionTestStack({ visibilityTimeoutSeconds: 1 });
   setAwsClients({});
   sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
   db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
@@ -34,15 +35,16 @@ afterAll(() => {
 });
 
 const envelope = (input: Partial<AnalyticsInput> & { tenant: string }) => {
-  const detail = buildAnalyticsEvent({ type: 'ITEM_GET', action: 'EXECUTE', category: 'QUERY', source: 's', status: 'SUCCESS', requestId: randomUUID(), context, properties: { tenant: input.tenant }, ...input });
-  return JSON.stringify({ version: '0', id: randomUUID(), 'detail-type': detail.eventType, source: 's', time: new Date().toISOString(), region, resources: [], detail });
+  const detail = buildAnalyticsEvent({ type: 'ITEM_GET', action: 'EXECUTE', category: 'QUERY', source: 'event-flows.query', status: 'SUCCESS', requestId: randomUUID(), context, properties: { tenant: input.tenant }, ...input });
+  // As EventBridge delivers it: our account and source, so the processor believes the tenant.
+  return JSON.stringify({ version: '0', id: randomUUID(), 'detail-type': detail.eventType, source: 'event-flows.query', account: '123456789012', time: new Date().toISOString(), region, resources: [], detail });
 };
 
 /** One event source mapping poll: receive, invoke, delete what succeeded. Returns how many were received. */
-async function poll(): Promise<number> {
+async function poll(waitSeconds = 0): Promise<number> {
   const url = stack.queueUrl('analytics');
   const arn = `arn:aws:sqs:${region}:123456789012:${url.split('/').pop()}`;
-  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }));
+  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, MessageSystemAttributeNames: ['All'] }));
   if (Messages.length === 0) return 0;
   const result = await analyticsHandler({ Records: Messages.map((m) => toSqsRecord(m, arn, region)) });
   const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
@@ -80,7 +82,7 @@ describe('redrive', () => {
       }),
     );
     // maxReceiveCount is 5: the sixth receive finds it moved to the DLQ.
-    for (let round = 0; round < 10 && (await depth(stack.queueUrl('analytics'))) > 0; round++) await poll();
+    for (let round = 0; round < 10 && (await depth(stack.queueUrl('analytics'))) > 0; round++) await poll(2);
     vi.restoreAllMocks();
     expect(await depth(stack.queueUrl('analytics'))).toBe(0);
     expect((await stored(tenant)).map((s) => s.eventType).sort()).toEqual(['ITEM_DELETE_ANALYTICS', 'ITEM_PUT_ANALYTICS']);
@@ -95,11 +97,42 @@ describe('redrive', () => {
     const lines: string[] = [];
     // By the source queue's name: the redrive policy names the DLQ.
     const result = await redrive({ queue: `${stack.prefix}-analytics`, sqs, log: (l) => lines.push(l) });
-    expect(result).toMatchObject({ moved: 1, method: 'receive', dlqUrl: stack.queueUrl('analytics-dlq'), sourceUrl: stack.queueUrl('analytics') });
+    expect(result).toMatchObject({ moved: 1, method: 'receive', dlqUrl: stack.queueUrl('analytics-dlq'), kind: 'sqs-redrive', destinationUrl: stack.queueUrl('analytics') });
     expect(lines.join('\n')).toMatch(/does not support StartMessageMoveTask/);
     expect(await depth(stack.queueUrl('analytics-dlq'))).toBe(0);
     while ((await poll()) > 0);
     expect((await stored(tenant)).map((s) => s.eventType).sort()).toEqual(['ITEM_DELETE_ANALYTICS', 'ITEM_GET_ANALYTICS', 'ITEM_PUT_ANALYTICS']);
+  });
+
+  it("an EventBridge delivery DLQ goes to the rule's target queue, by receive-and-send", async () => {
+    // What EventBridge puts there: the event as the target would have received it, with why it failed.
+    const body = JSON.stringify({ version: '0', id: randomUUID(), 'detail-type': 'ItemCreated', source: 'event-flows.items', detail: { tenant: 'acme', collection: 'c', id: 'x', at: new Date().toISOString() } });
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: stack.queueUrl('app-events-delivery-dlq'),
+        Entries: [{ Id: '0', MessageBody: body, MessageAttributes: { ERROR_CODE: { DataType: 'String', StringValue: 'SQS_QUEUE_NOT_FOUND' }, TARGET_ARN: { DataType: 'String', StringValue: `arn:aws:sqs:${region}:123456789012:${stack.prefix}-app-events` } } }],
+      }),
+    );
+    const listed = await redrive({ queue: `${stack.prefix}-app-events-delivery-dlq`, dryRun: true, sqs, log: () => undefined });
+    expect(listed).toMatchObject({ kind: 'eventbridge-delivery', destinationUrl: stack.queueUrl('app-events') });
+    expect(listed.messages![0]!.reason).toMatch(/SQS_QUEUE_NOT_FOUND/);
+    // StartMessageMoveTask cannot serve it: asked for explicitly, a clear error; by default, receive-and-send.
+    await expect(redrive({ queue: `${stack.prefix}-app-events-delivery-dlq`, method: 'move-task', sqs, log: () => undefined })).rejects.toThrow(/StartMessageMoveTask/);
+    const moved = await redrive({ queue: `${stack.prefix}-app-events-delivery-dlq`, sqs, log: () => undefined });
+    expect(moved).toMatchObject({ moved: 1, method: 'receive', destinationUrl: stack.queueUrl('app-events') });
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl('app-events'), MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(Messages.map((m) => m.Body)).toEqual([body]);
+    expect(await depth(stack.queueUrl('app-events-delivery-dlq'))).toBe(0);
+  });
+
+  it('--to sends the messages where it says instead', async () => {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queueUrl('import-dlq'), Entries: [{ Id: '0', MessageBody: '{"to":"elsewhere"}' }] }));
+    const target = stack.queueUrl('app-events-dlq');
+    const moved = await redrive({ queue: `${stack.prefix}-import-dlq`, to: `${stack.prefix}-app-events-dlq`, sqs, log: () => undefined });
+    expect(moved).toMatchObject({ moved: 1, kind: 'sqs-redrive', destinationUrl: target });
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: target, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(Messages.map((m) => m.Body)).toContain('{"to":"elsewhere"}');
+    expect(await depth(stack.queueUrl('import-dlq'))).toBe(0);
   });
 
   it('the CLI lists a DLQ in a dry run', async () => {
@@ -109,7 +142,7 @@ describe('redrive', () => {
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
     });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`1 message\\(s\\) in .*${stack.prefix}-import-dlq would move to .*${stack.prefix}-import`));
+    expect(run.stdout).toMatch(new RegExp(`1 message\\(s\\) in .*${stack.prefix}-import-dlq \\(sqs-redrive\\) would move to .*${stack.prefix}-import`));
     expect(await depth(stack.queueUrl('import-dlq'))).toBe(1);
   });
 

@@ -1,8 +1,10 @@
 /**
- * Collection stats from the write path: PUT/DELETE publish ItemCreated/ItemDeleted on the app
- * bus, the rule queues them on app-events and the event processor counts them, exactly once
- * even when an event is delivered twice; imports add only the items they created.
+ * Collection stats: PUT/DELETE count an item created or deleted in the write's own
+ * transaction, so neither copies of their events (with fresh envelope ids) nor events lost
+ * after the write change the count; imports add only the items they created; the events
+ * (ItemCreated/ItemUpdated/ItemDeleted) move lastWriteAt forward.
  */
+import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +94,53 @@ describe('collection stats', () => {
     expect(seen()).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await getCollectionStats('acme', 'twice')).itemCount).toBe(1);
+  });
+
+  it('copies of an event with fresh envelope ids (publisher retries, DLQ fallback) do not change the count', async () => {
+    // Created: count 1; three copies of its ItemCreated.  Deleted: count 1; three copies of its ItemDeleted.
+    expect((await put('copies-created', 'a', { x: 1 })).statusCode).toBe(201);
+    expect((await put('copies-deleted', 'a', { x: 1 })).statusCode).toBe(201);
+    expect((await put('copies-deleted', 'b', { x: 1 })).statusCode).toBe(201);
+    expect((await remove('copies-deleted', 'b')).statusCode).toBe(204);
+    await statsSettle('copies-created', 1);
+    await statsSettle('copies-deleted', 1);
+    const envelopeOf = async (collection: string, type: string) => {
+      const matches = (body: string) => new RegExp(`"collection":\\s*"${collection}"`).test(body) && new RegExp(`"detail-type":\\s*"${type}"`).test(body);
+      const deadline = Date.now() + 10_000;
+      while (!processed.some(matches) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      const body = processed.find(matches);
+      expect(body, `${type} of ${collection} was delivered`).toBeDefined();
+      return JSON.parse(body!) as Record<string, unknown>;
+    };
+    const originals = [await envelopeOf('copies-created', 'ItemCreated'), await envelopeOf('copies-deleted', 'ItemDeleted')];
+    const copies = originals.flatMap((envelope) => Array.from({ length: 3 }, () => JSON.stringify({ ...envelope, id: randomUUID() })));
+    for (const copy of copies) await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl('app-events'), MessageBody: copy }));
+    const deadline = Date.now() + 10_000;
+    while (copies.some((copy) => !processed.includes(copy)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(copies.filter((copy) => processed.includes(copy))).toHaveLength(copies.length);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const counts = { created: (await getCollectionStats('acme', 'copies-created')).itemCount, deleted: (await getCollectionStats('acme', 'copies-deleted')).itemCount };
+    expect(counts).toEqual({ created: 1, deleted: 1 });
+  });
+
+  it('writes whose events are lost after the write (function died, nothing delivered) are still counted', async () => {
+    // No bus and no fallback queue: every event of these writes ends as a log line, nowhere else.
+    const saved = { bus: process.env.APP_BUS_NAME, dlq: process.env.APP_EVENTS_DLQ_URL };
+    process.env.APP_BUS_NAME = 'no-such-bus';
+    delete process.env.APP_EVENTS_DLQ_URL;
+    try {
+      expect((await put('lost-events', 'a', { x: 1 })).statusCode).toBe(201);
+      expect((await put('lost-events', 'b', { x: 1 })).statusCode).toBe(201);
+      expect((await put('lost-events', 'c', { x: 1 })).statusCode).toBe(201);
+      expect((await remove('lost-events', 'c')).statusCode).toBe(204);
+    } finally {
+      process.env.APP_BUS_NAME = saved.bus;
+      if (saved.dlq) process.env.APP_EVENTS_DLQ_URL = saved.dlq;
+    }
+    expect((await getCollectionStats('acme', 'lost-events')).itemCount).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await getCollectionStats('acme', 'lost-events')).itemCount).toBe(2);
+    expect(processed.some((body) => body.includes('"collection":"lost-events"'))).toBe(false);
   });
 
   it('match after writes, deletes and imports together', async () => {

@@ -252,7 +252,8 @@ function tamperedCursors(cursor: string, keyOf: (state: Record<string, unknown>)
 
 // ---------------------------------------------------------------------------------------
 
-const GATEWAY_REFUSALS = new Set([401, 404, 413, 431]);
+// 403: a route's authorization scopes (admin routes) refuse a token without them (API Gateway's own body).
+const GATEWAY_REFUSALS = new Set([401, 403, 404, 413, 431]);
 
 function isGatewayRefusal(answer: HttpAnswer): boolean {
   if (answer.status === 431) return true; // Node's HTTP parser: header fields too large, no body.

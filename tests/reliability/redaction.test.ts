@@ -9,8 +9,8 @@
  *
  * Secrets are generated in the forms the redactor promises to recognise: a value under a
  * sensitive key (password, token, apiKey, cookie, ...), and anywhere in text an e-mail
- * address, a JWT, a Bearer credential, an AWS access key id, or `name=value` with a secret
- * word in the name.
+ * address, a phone number, an IPv4 or IPv6 address, a JWT, a Bearer credential, an AWS
+ * access key id, or `name=value` with a secret word in the name.
  */
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
@@ -62,10 +62,12 @@ function plant(value: string): string {
 const SENSITIVE_KEYS = ['password', 'passwd', 'secret', 'clientSecret', 'api_key', 'apiKey', 'token', 'accessToken', 'refresh_token', 'authorization', 'cookie', 'sessionId', 'private_key', 'signature', 'credentials', 'pin', 'ssn', 'cardNumber', 'cvv'];
 const INNOCENT_KEYS = ['note', 'comment', 'description', 'meta', 'label', 'text', 'info'];
 
-type Secret = { kind: 'keyed'; key: string } | { kind: 'email' } | { kind: 'jwt' } | { kind: 'bearer' } | { kind: 'aws' } | { kind: 'inline'; name: string };
+type Secret = { kind: 'keyed'; key: string } | { kind: 'email' } | { kind: 'phone' } | { kind: 'ip' } | { kind: 'jwt' } | { kind: 'bearer' } | { kind: 'aws' } | { kind: 'inline'; name: string };
 const secret: fc.Arbitrary<Secret> = fc.oneof(
   fc.constantFrom(...SENSITIVE_KEYS).map((key): Secret => ({ kind: 'keyed', key })),
   fc.constant<Secret>({ kind: 'email' }),
+  fc.constant<Secret>({ kind: 'phone' }),
+  fc.constant<Secret>({ kind: 'ip' }),
   fc.constant<Secret>({ kind: 'jwt' }),
   fc.constant<Secret>({ kind: 'bearer' }),
   fc.constant<Secret>({ kind: 'aws' }),
@@ -83,6 +85,17 @@ function materialise(s: Secret): { value: string; text: string } {
     case 'email': {
       const value = plant(`jane.${id}@example.org`);
       return { value, text: `write to ${value} please` };
+    }
+    case 'phone': {
+      // A unique number in the shapes of the redaction corpus (tests/support/redaction-corpus.ts).
+      const digits = String(parseInt(id.slice(0, 8), 16) % 10_000).padStart(4, '0');
+      const value = plant([`+44 20 7946 ${digits}`, `(415) 555-${digits}`, `+4915112${digits}`][parseInt(id[8]!, 16) % 3]!);
+      return { value, text: `call me on ${value} tonight` };
+    }
+    case 'ip': {
+      const bytes = randomBytes(2);
+      const value = plant(id[9]! < '8' ? `198.51.${bytes[0]}.${bytes[1]}` : `2001:db8:${id.slice(0, 4)}::${id.slice(4, 8)}`);
+      return { value, text: `seen from ${value}` };
     }
     case 'jwt': {
       const value = plant(`eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIke${id}.c2lnbmF0dXJl${id}`);

@@ -80,8 +80,6 @@ function terraformEnvironment(): Record<string, string> {
   const throughProxy = Object.fromEntries(Object.entries(stack.environment).map(([key, value]) => [key, value.replace(`//${emulatorHost}/`, `//${aws.address}/`)]));
   return {
     ...throughProxy,
-    JWT_ISSUER: 'event-flows-runtime-test',
-    JWT_AUDIENCE: 'event-flows',
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
     AWS_ACCESS_KEY_ID: 'test',

@@ -21,7 +21,7 @@ export function sqsRecord(event: AnalyticsEvent): SQSRecord {
   return {
     messageId: randomUUID(),
     receiptHandle: randomUUID(),
-    body: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) })),
+    body: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) }, '123456789012')),
     attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()), SenderId: 'test', ApproximateFirstReceiveTimestamp: String(Date.now()) },
     messageAttributes: {},
     md5OfBody: '',

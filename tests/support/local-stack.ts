@@ -9,10 +9,14 @@
  * points this process's SDK clients at it, serves the real handlers on a free port, polls the
  * queues, and verifies tokens with a key generated for this test file. One per test file
  * (it sets process.env, which handler modules read).
+ *
+ * `baseUrl` is a contract-checking proxy (./contract.ts): every response is checked against
+ * docs/openapi.json, and `stop()` fails the file naming each response that broke it.
  */
 import type { ProvisionedStack } from '../../scripts/local/provision.ts';
 import { generateSigningKeys, mintToken, type TokenOptions } from '../../scripts/local/jwt.ts';
 import { startRuntime } from '../../scripts/local/runtime.ts';
+import { startContractProxy } from './contract.ts';
 import { awsEndpoint, provisionTestStack } from './stack.ts';
 
 export interface LocalStack {
@@ -26,7 +30,7 @@ export interface LocalStack {
    * | 'wrong-issuer' | 'wrong-audience' | 'wrong-signature' | 'alg-none' }` makes one it must refuse.
    */
   token(options?: Partial<TokenOptions>): Promise<string>;
-  /** Stops the runtime (waits for in-flight invocations and after-response tasks). */
+  /** Stops the runtime (waits for in-flight invocations and after-response tasks); throws if a response broke the contract. */
   stop(): Promise<void>;
 }
 
@@ -46,10 +50,16 @@ export async function startLocalStack(options: { pollQueues?: boolean; visibilit
       if (!line.startsWith('skipped ')) console.error(line);
     },
   });
+  const contract = await startContractProxy(runtime.url);
   return {
-    baseUrl: runtime.url,
+    baseUrl: contract.url,
     stack,
     token: (tokenOptions = {}) => mintToken(keys, { sub: 'alice', tenant: 'acme', ...tokenOptions }),
-    stop: () => runtime.stop(),
+    stop: async () => {
+      await contract.close();
+      await runtime.stop();
+      const problems = contract.problems();
+      if (problems.length > 0) throw new Error(`${problems.length} of ${contract.checked()} responses broke docs/openapi.json:\n${problems.join('\n')}`);
+    },
   };
 }

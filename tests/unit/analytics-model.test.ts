@@ -2,12 +2,12 @@
 import fc from 'fast-check';
 import * as v from 'valibot';
 import { describe, expect, it, vi } from 'vitest';
-import { classifyError, frontEndCategory, requestCategory } from '../../functions/shared/analytics/classify.ts';
+import { frontEndCategory, requestCategory } from '../../functions/shared/analytics/classify.ts';
 import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { bucketOf, bucketValue, histogramOf, percentile, RATIO, type Histogram } from '../../functions/shared/analytics/histogram.ts';
 import { aggregateSortKey, canonicalJson, eventIdOf, eventKey, expiresAt, retentionDays, tenantOf, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
 import { analyticsEventSchema, describeIssues, envelopeSchema } from '../../functions/shared/analytics/schema.ts';
-import { ApiError } from '../../functions/shared/http/errors.ts';
+import { ApiError, errorTypeOf, toApiError } from '../../functions/shared/http/errors.ts';
 
 const context = { functionName: 'fn', functionVersion: '$LATEST', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 900 };
 
@@ -109,6 +109,8 @@ describe('trace ids', () => {
 
 describe('classification', () => {
   it('maps failures to errorTypes through the one mapping in http/errors.ts', () => {
+    // The HTTP wrapper's path (http-function.ts): toApiError, then errorTypeOf.
+    const classifyError = (error: unknown) => errorTypeOf(toApiError(error));
     expect(classifyError(new ApiError(404, 'NOT_FOUND', 'x'))).toBe('NOT_FOUND');
     expect(classifyError(new ApiError(400, 'VALIDATION_FAILED', 'x'))).toBe('VALIDATION_ERROR');
     expect(classifyError(Object.assign(new Error('x'), { name: 'ProvisionedThroughputExceededException' }))).toBe('DEPENDENCY_UNAVAILABLE');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, toApiError } from '../../functions/shared/http/errors.ts';
 import { ifMatchVersion, jsonObjectBody, queryParameters } from '../../functions/shared/http/request.ts';
+import { callerOf, tenantClaimOf } from '../../functions/shared/http/caller.ts';
 import { apiEvent } from '../support/invoke.ts';
 
 const event = (extra: Parameters<typeof apiEvent>[0] extends infer T ? Partial<T> : never) => apiEvent({ routeKey: 'PUT /x', path: '/x', ...extra });
@@ -50,5 +51,19 @@ describe('unexpected errors', () => {
     expect(toApiError(Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' })).statusCode).toBe(503);
     expect(toApiError(Object.assign(new Error('boom'), { $metadata: { httpStatusCode: 500 } })).statusCode).toBe(503);
     expect(toApiError(new TypeError('bug')).statusCode).toBe(500);
+  });
+});
+
+describe('caller tenant', () => {
+  const withTenant = (tenant: string) => event({ claims: { sub: 'u1', tenant } });
+  it('accepts tenant names that start with a letter or a digit', () => {
+    expect(callerOf(withTenant('acme')).tenant).toBe('acme');
+    expect(callerOf(withTenant('9lives.co_uk-1')).tenant).toBe('9lives.co_uk-1');
+  });
+
+  // `_system` and `_account-<id>` are analytics namespaces (functions/analytics/tenant.ts): no token may open them.
+  it.each(['_system', '_account-999988887777', '_account-unknown', '', 'a b'])('refuses the tenant %j with 403', (tenant) => {
+    expect(() => callerOf(withTenant(tenant))).toThrow(expect.objectContaining({ statusCode: 403 }));
+    expect(tenantClaimOf(withTenant(tenant))).toBeUndefined();
   });
 });

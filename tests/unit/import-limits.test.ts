@@ -8,6 +8,8 @@ import { retryDelay } from '../../scripts/import/http.ts';
 
 const job = { tenant: 'acme', collection: 'c', importId: '00000000-0000-4000-8000-000000000000' };
 
+const target = { tenant: 'acme', collection: 'books' };
+
 describe('validateItems', () => {
   it('accepts {id, data} and rejects the rest with reasons and indexes', () => {
     const { accepted, rejected } = validateItems([
@@ -19,7 +21,7 @@ describe('validateItems', () => {
       { id: 'a', data: {} },
       { id: 'x'.repeat(129), data: {} },
       { id: 'big', data: { blob: 'x'.repeat(MAX_IMPORT_ITEM_DATA_BYTES) } },
-    ]);
+    ], target);
     expect(accepted.map((item) => item.id)).toEqual(['a']);
     expect(rejected.map((r) => [r.index, r.reason.split(' ')[0]])).toEqual([
       [1, 'id'],
@@ -37,7 +39,7 @@ describe('validateItems', () => {
       { id: 'ok', data: { a: '\ud800' } },
       { id: 'deep', data: { n: 1e300 } },
       { id: 'x\udfffy', data: {} },
-    ]);
+    ], target);
     expect(accepted).toEqual([]);
     expect(rejected.map((r) => [r.index, r.reason.split(':')[0]])).toEqual([
       [0, 'data.a'],
@@ -57,7 +59,7 @@ describe('validateItems', () => {
       { id: 'lone', data: {}, '\ud800': 1 },
       { id: 'cjk', data: {}, ['界'.repeat(300)]: 1 },
       { id: 'empty', data: {}, '': 1 },
-    ]);
+    ], target);
     expect(rejected).toHaveLength(4);
     for (const { reason } of rejected) {
       expect(LONE_SURROGATE.test(reason), JSON.stringify(reason)).toBe(false);
@@ -81,7 +83,7 @@ describe('validateItems', () => {
     );
     fc.assert(
       fc.property(fc.array(item, { maxLength: 20 }), (items) => {
-        for (const r of validateItems(items).rejected) {
+        for (const r of validateItems(items, target).rejected) {
           expect(LONE_SURROGATE.test(r.reason) || LONE_SURROGATE.test(r.id ?? '')).toBe(false);
           expect(Buffer.byteLength(r.reason)).toBeLessThanOrEqual(MAX_REASON_BYTES);
         }
@@ -106,8 +108,8 @@ describe('batching', () => {
     );
   });
 
-  it('real messages of large items stay within 256 KB and group ≤ 10 / 256 KB per SendMessageBatch', () => {
-    const { accepted } = validateItems(Array.from({ length: 60 }, (_, i) => ({ id: `id-${i}`, data: { blob: 'é'.repeat(20_000 + i * 500) } })));
+  it('real messages of large items stay within SQS_MAX_MESSAGE_BYTES and group ≤ 10 / SQS_MAX_MESSAGE_BYTES per SendMessageBatch', () => {
+    const { accepted } = validateItems(Array.from({ length: 60 }, (_, i) => ({ id: `id-${i}`, data: { blob: 'é'.repeat(20_000 + i * 500) } })), target);
     const messages = toMessages(job, 'c0', accepted);
     expect(messages.flatMap((m) => m.items).length).toBe(60);
     const bodies = messages.map((m) => JSON.stringify(m));
@@ -122,7 +124,7 @@ describe('batching', () => {
   });
 
   it('a chunk of 1,000 small items makes 11 messages: 10 of 98 and one of 20', () => {
-    const { accepted } = validateItems(Array.from({ length: 1000 }, (_, i) => ({ id: `i${i}`, data: { i } })));
+    const { accepted } = validateItems(Array.from({ length: 1000 }, (_, i) => ({ id: `i${i}`, data: { i } })), target);
     const messages = toMessages(job, 'c7', accepted);
     expect(ITEMS_PER_MESSAGE).toBe(98); // + the batch's plan and chunk keys = BatchGetItem's 100 keys
     expect(messages).toHaveLength(11);

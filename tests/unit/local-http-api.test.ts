@@ -39,6 +39,7 @@ beforeAll(async () => {
       'GET /items/{collection}': { function: 'echo', auth: 'jwt' },
       'GET /items/{collection}/{id}': { function: 'echo', auth: 'jwt' },
       'GET /items/special/{id}': { function: 'special', auth: 'jwt' },
+      'GET /admin/report': { function: 'echo', auth: 'jwt', scopes: ['admin'] },
       'POST /upload': { function: 'open', auth: 'none' },
       'GET /slow': { function: 'slow', auth: 'none' },
       'GET /missing': { function: 'missing', auth: 'none' },
@@ -226,6 +227,18 @@ describe('JWT authorizer', () => {
     expect(claims).toMatchObject({ sub: 'bob', tenant: 't1', scope: 'items admin', groups: '[a b]', level: '3', flag: 'true', nested: 'map[a:x z:1]' });
     expect(Object.values(claims).every((v) => typeof v === 'string')).toBe(true);
     expect(scopes).toEqual(['items', 'admin']);
+  });
+});
+
+describe('route authorization scopes', () => {
+  it('answers 403 {"message":"Forbidden"} without invoking when the token lacks every required scope', async () => {
+    const res = await call('/admin/report', { headers: await bearer({ sub: 'alice', tenant: 'acme' }) });
+    expect(res.status).toBe(403);
+    expect(res.json()).toEqual({ message: 'Forbidden' });
+    expect(last).toBeUndefined();
+    const admin = await call('/admin/report', { headers: await bearer({ sub: 'root', tenant: 'acme', admin: true }) });
+    expect(admin.status).toBe(200);
+    expect(last).toBeDefined();
   });
 });
 

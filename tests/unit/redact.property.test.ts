@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EMAIL_MASK, REDACTED, redact, redactString } from '../../functions/shared/redact.ts';
+import { EMAIL_MASK, IP_MASK, PHONE_MASK, REDACTED, redact, redactString } from '../../functions/shared/redact.ts';
+import { BENIGN_KEYS, BENIGN_TEXTS, PII_TEXTS, SECRET_KEYS } from '../support/redaction-corpus.ts';
 
 /** A unique, recognisable secret value. */
 const secret = fc.stringMatching(/^[A-Za-z0-9]{10,24}$/).map((s) => `Zq${s}`);
@@ -14,8 +15,12 @@ const sensitiveWord = fc.constantFrom(
   'access_token', 'refresh_token', 'idToken', 'authorization', 'Authorization', 'api_key', 'apiKey', 'x-api-key', 'credentials',
   'cookie', 'Set-Cookie', 'sessionId', 'session_id', 'private_key', 'signature', 'X-Amz-Signature',
 );
-const affix = fc.constantFrom('', 'user', 'new_', 'old', 'x-', '_2');
-const sensitiveKey = fc.tuple(affix, sensitiveWord, affix).map(([a, w, b]) => `${a}${w}${b}`);
+// Keys are matched by whole words, so an affix joins as a word: `user_`, `x-`, or camelCase.
+const prefix = fc.constantFrom('', 'user_', 'new_', 'old-', 'x-', 'my');
+const suffix = fc.constantFrom('', '_2', 'Old', '-x', 'Value', '_hash');
+const sensitiveKey = fc
+  .tuple(prefix, sensitiveWord, suffix)
+  .map(([a, w, b]) => `${a}${/^[a-z]+$/.test(a) && a !== '' ? w[0]!.toUpperCase() + w.slice(1) : w}${b}`);
 const queryWord = fc.constantFrom('password', 'pass', 'token', 'access_token', 'refresh_token', 'id_token', 'secret', 'client_secret', 'api_key', 'apikey', 'X-Amz-Signature', 'auth_token', 'sessionid');
 const email = fc.emailAddress();
 
@@ -49,6 +54,8 @@ const placement: fc.Arbitrary<Placement> = fc.oneof(
     return { value: { note: `got ${jwt}` }, hidden: [jwt, `${p}.${sig}`] };
   }),
   fc.stringMatching(/^[A-Z0-9]{16}$/).map((k) => ({ value: { note: `key AKIA${k} leaked` }, hidden: [`AKIA${k}`] })),
+  // Phone numbers and IP addresses in free text (the corpus's shapes).
+  fc.tuple(fc.constantFrom(...PII_TEXTS), fc.constantFrom('call ', 'from ', '', 'ip=', 'x ')).map(([pii, lead]) => ({ value: { note: `${lead}${pii} today` }, hidden: [pii] })),
   // E-mail addresses: in values, array items, keys, query strings (plain and percent-encoded).
   email.map((e) => ({ value: { contact: `write to ${e} today` }, hidden: [e] })),
   email.map((e) => ({ value: { list: ['x', e, 3] }, hidden: [e] })),
@@ -106,5 +113,27 @@ describe('redact (property-based)', () => {
   it('marks what it removed', () => {
     expect(redact({ password: 'p', contact: 'a.b@example.com' })).toEqual({ password: REDACTED, contact: EMAIL_MASK });
     expect(redactString('Authorization: Bearer abc.def')).toBe(`Authorization: Bearer ${REDACTED}`);
+  });
+
+  it('keeps every benign key of the corpus and removes every secret key', () => {
+    const benign = Object.fromEntries(BENIGN_KEYS.map((key) => [key, `value of ${key}`]));
+    const out = redact(benign);
+    const removed = BENIGN_KEYS.filter((key) => out[key] !== benign[key]);
+    const secrets = redact(Object.fromEntries(SECRET_KEYS.map((key) => [key, 'Zq-secret-value'])));
+    const kept = SECRET_KEYS.filter((key) => secrets[key] !== REDACTED);
+    console.info(`redaction corpus: ${BENIGN_KEYS.length - removed.length}/${BENIGN_KEYS.length} benign keys kept, ${SECRET_KEYS.length - kept.length}/${SECRET_KEYS.length} secret keys removed`);
+    expect({ removed, kept }).toEqual({ removed: [], kept: [] });
+  });
+
+  it('masks every phone number and IP address of the corpus and leaves benign text alone', () => {
+    const survivors = PII_TEXTS.filter((pii) => redactString(`seen ${pii} at noon`).includes(pii));
+    const changed = BENIGN_TEXTS.filter((text) => redactString(text) !== text);
+    console.info(`redaction corpus: ${PII_TEXTS.length - survivors.length}/${PII_TEXTS.length} PII shapes removed, ${BENIGN_TEXTS.length - changed.length}/${BENIGN_TEXTS.length} benign texts kept`);
+    expect({ survivors, changed }).toEqual({ survivors: [], changed: [] });
+    expect(redactString('call +44 20 7946 0958 from 203.0.113.7 or 2001:db8::1')).toBe(`call ${PHONE_MASK} from ${IP_MASK} or ${IP_MASK}`);
+  });
+
+  it('finds a secret pair inside the value of a benign pair', () => {
+    expect(redactString('url=https://x.org/cb?nextToken=n1&password=hunter2')).toBe(`url=https://x.org/cb?nextToken=n1&password=${REDACTED}`);
   });
 });

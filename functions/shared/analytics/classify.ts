@@ -1,18 +1,12 @@
 /**
  * Classification, in one place: every analytics event gets one of the spec's four
- * categories, and every failure one errorType. The errorType mapping itself lives in
- * ../http/errors.ts (`errorTypeOf`); this module only routes any error there.
+ * categories. A failure's errorType is mapped in ../http/errors.ts (`errorTypeOf` of
+ * `toApiError`, as the HTTP wrapper does).
  */
-import { errorTypeOf, toApiError, type ErrorType } from '../http/errors.ts';
 import type { EventCategory } from './event.ts';
 
 export { EVENT_CATEGORIES, type EventCategory } from './event.ts';
 export type { ErrorType } from '../http/errors.ts';
-
-/** The errorType for anything thrown: API errors by their code, AWS errors by name/status, the rest INTERNAL_ERROR. */
-export function classifyError(error: unknown): ErrorType {
-  return errorTypeOf(toApiError(error));
-}
 
 /**
  * A request's category: the route declares it (QUERY for reads, USER_ACTION for changes,

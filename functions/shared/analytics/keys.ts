@@ -10,7 +10,8 @@
  *   user-day    pk  UDAY#<tenant>#<yyyy-mm-dd>           sk      <userId>   (the user's active minutes and event types that day)
  *
  * Every key starts with the tenant, so a read can only ever see one tenant's analytics.
- * Events without a tenant (health checks, background work) belong to SYSTEM_TENANT.
+ * Events without a tenant (health checks, background work) belong to SYSTEM_TENANT; other
+ * accounts' events to `_account-<id>` (functions/analytics/tenant.ts).
  */
 import { createHash } from 'node:crypto';
 import type { EventCategory } from './event.ts';

@@ -36,8 +36,6 @@ export interface OutgoingEvent {
   source: string;
   detailType: string;
   detail: unknown;
-  /** The X-Ray trace header, so the trace follows the event. */
-  traceHeader?: string;
 }
 
 export interface PublisherOptions {
@@ -131,7 +129,6 @@ export class EventPublisher {
       Source: event.source,
       DetailType: event.detailType,
       Detail: JSON.stringify(event.detail),
-      ...(event.traceHeader ? { TraceHeader: event.traceHeader } : {}),
     });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -203,6 +200,9 @@ export class EventPublisher {
 
   private async fallBack(failures: Failed[], report: DeliveryReport, invocationDeadline: number): Promise<void> {
     const queueUrl = this.options.fallbackQueueUrl();
+    // Our account, as EventBridge would have written it: the analytics processor believes a
+    // tenant only in its own account's events. The queue's URL names its owner, which is us.
+    const account = accountOfQueueUrl(queueUrl);
     let undelivered = failures;
     if (queueUrl) {
       undelivered = [];
@@ -220,7 +220,7 @@ export class EventPublisher {
               QueueUrl: queueUrl,
               Entries: chunk.map((failure, index) => ({
                 Id: String(index),
-                MessageBody: JSON.stringify(toEnvelope(failure.entry)),
+                MessageBody: JSON.stringify(toEnvelope(failure.entry, account)),
                 MessageAttributes: { failureReason: { DataType: 'String', StringValue: `EventBridge PutEvents: ${failure.reason}` } },
               })),
             }),
@@ -236,7 +236,7 @@ export class EventPublisher {
     }
     for (const failure of undelivered) {
       // One line per event, in the envelope EventBridge would have delivered: replayable.
-      log.error(UNDELIVERED_EVENT, { bus: failure.entry.EventBusName, reason: failure.reason, envelope: toEnvelope(failure.entry) });
+      log.error(UNDELIVERED_EVENT, { bus: failure.entry.EventBusName, reason: failure.reason, envelope: toEnvelope(failure.entry, account) });
       report.toLog++;
     }
     countMetric('UndeliveredEvents', failures.length, { EventBus: this.options.busName() });
@@ -244,14 +244,24 @@ export class EventPublisher {
   }
 }
 
-/** The envelope EventBridge writes to an SQS target, so a fallback message looks like a delivery. */
-export function toEnvelope(entry: PutEventsRequestEntry): Record<string, unknown> {
+/** `https://sqs.<region>.amazonaws.com/<account>/<name>` → the account; undefined when the URL names none. */
+export function accountOfQueueUrl(queueUrl: string | undefined): string | undefined {
+  return queueUrl?.match(/^[a-z]+:\/\/[^/]+\/(\d{12})\//)?.[1];
+}
+
+/**
+ * The envelope EventBridge writes to an SQS target, so a fallback message looks like a
+ * delivery. `account` is our account as the fallback queue's URL names it (Lambda sets no
+ * variable with it); without a queue there is none to name, and the field is left out
+ * rather than invented.
+ */
+export function toEnvelope(entry: PutEventsRequestEntry, account: string | undefined): Record<string, unknown> {
   return {
     version: '0',
     id: randomUUID(),
     'detail-type': entry.DetailType,
     source: entry.Source,
-    account: process.env.AWS_ACCOUNT_ID ?? '000000000000',
+    ...(account ? { account } : {}),
     time: new Date().toISOString(),
     region: process.env.AWS_REGION ?? 'us-east-1',
     resources: [],

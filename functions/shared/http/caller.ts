@@ -11,7 +11,12 @@ export interface Caller {
   isAdmin: boolean;
 }
 
-const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+/**
+ * Tenant names start with a letter or a digit: names starting with `_` are the analytics
+ * namespaces of system events and other accounts' events (`_system`, `_account-<id>`), which
+ * no token may open.
+ */
+export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** API Gateway passes array claims as "[a b]" and `scope` as a space-separated string. */
 function scopesOf(claims: Record<string, string | number | boolean | string[]>): string[] {
@@ -20,11 +25,17 @@ function scopesOf(claims: Record<string, string | number | boolean | string[]>):
   return String(raw ?? '').replace(/^\[|\]$/g, '').split(/[\s,]+/).filter(Boolean);
 }
 
+/** The token's tenant claim when it names a valid tenant; undefined otherwise. */
+export function tenantClaimOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): string | undefined {
+  const claim = event.requestContext.authorizer?.jwt?.claims?.[process.env.TENANT_CLAIM ?? 'tenant'];
+  return typeof claim === 'string' && TENANT_PATTERN.test(claim) ? claim : undefined;
+}
+
 export function callerOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): Caller {
   const claims = event.requestContext.authorizer?.jwt?.claims;
   if (!claims || !claims.sub) throw new ApiError(401, 'UNAUTHORIZED', 'a valid bearer token is required');
-  const tenant = String(claims[process.env.TENANT_CLAIM ?? 'tenant'] ?? '');
-  if (!TENANT_PATTERN.test(tenant)) throw forbidden('the token carries no valid tenant claim');
+  const tenant = tenantClaimOf(event);
+  if (!tenant) throw forbidden('the token carries no valid tenant claim');
   return { userId: String(claims.sub), tenant, isAdmin: scopesOf(claims).includes('admin') };
 }
 

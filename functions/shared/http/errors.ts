@@ -2,7 +2,7 @@
  * Errors a handler throws to answer with a 4xx/5xx. The body is always
  * `{"error": {"code", "message", "details?"}}`; `code` is stable and machine-readable.
  */
-import { isThrottling as isThrottlingError, isUnavailable } from '../aws-errors.ts';
+import { isItemTooLarge, isThrottling, isUnavailable, isValidationError } from '../aws-errors.ts';
 
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -22,6 +22,8 @@ export interface ErrorDetail {
   /** Where the problem is: `body.name`, `query.limit`, `path.id`, `header.if-match`. */
   field?: string;
   issue: string;
+  /** A value the client needs verbatim to act on the issue (e.g. the chunkId to send again). */
+  value?: string;
 }
 
 export class ApiError extends Error {
@@ -55,7 +57,6 @@ export type ErrorType =
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
   | 'DEPENDENCY_UNAVAILABLE'
-  | 'THROTTLED'
   | 'INTERNAL_ERROR';
 
 export function errorTypeOf(error: ApiError): ErrorType {
@@ -85,15 +86,15 @@ export function errorTypeOf(error: ApiError): ErrorType {
 
 /**
  * Maps an unexpected error to an API error: a data store that is down or throttling is a 503
- * the client may retry; anything else is a 500 whose details stay in the log.
+ * the client may retry; a request DynamoDB refused as invalid is the request's fault (413
+ * for an item over its size limit, 400 otherwise), never a 5xx; anything else is a 500
+ * whose details stay in the log.
  */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (isThrottlingError(error)) return new ApiError(503, 'SERVICE_UNAVAILABLE', 'the data store is busy; retry shortly');
+  if (isItemTooLarge(error)) return payloadTooLarge('the item is larger than DynamoDB stores (400 KB as DynamoDB counts it)');
+  if (isValidationError(error)) return badRequest('the data store refused the request as invalid');
+  if (isThrottling(error)) return new ApiError(503, 'SERVICE_UNAVAILABLE', 'the data store is busy; retry shortly');
   if (isUnavailable(error)) return serviceUnavailable('the data store is unavailable; retry shortly');
   return new ApiError(500, 'INTERNAL_ERROR', 'internal error');
-}
-
-export function isThrottling(error: ApiError): boolean {
-  return error.statusCode === 503 && error.message.includes('busy');
 }

@@ -1,4 +1,6 @@
 /** Validating the items of an import request, one by one, so one bad item never sinks the chunk. */
+import { MAX_DYNAMO_ITEM_BYTES } from '../dynamo-size.ts';
+import { storedItemSize } from '../items/item.ts';
 import { itemDataProblems, storableText } from '../items/validate.ts';
 import { MAX_IMPORT_ITEM_DATA_BYTES } from './limits.ts';
 
@@ -10,8 +12,9 @@ export interface ImportItem {
 }
 
 /**
- * A rejection is stored with its chunk (one DynamoDB item for up to 1,000 of them, 400 KB at
- * most) and echoed back, so its text is made storable and cut to this many UTF-8 bytes.
+ * A rejection is echoed back (the chunk record keeps only their count; a replay recomputes
+ * them), so its text is made well-formed and cut to this many UTF-8 bytes: 1,000 of them
+ * stay a small answer.
  */
 export const MAX_REASON_BYTES = 200;
 const MAX_ECHOED_ID_BYTES = 128;
@@ -38,11 +41,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * second time: one BatchWriteItem cannot hold the same key twice, and "which one wins" would
  * otherwise be up to the queue's ordering.
  */
-export function validateItems(items: readonly unknown[]): { accepted: AcceptedItem[]; rejected: Rejection[] } {
+export function validateItems(items: readonly unknown[], target: { tenant: string; collection: string }): { accepted: AcceptedItem[]; rejected: Rejection[] } {
   const accepted: AcceptedItem[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
-  // The id and reason are echoed back and stored with the chunk: made storable so both work.
+  // The id and reason are echoed back: made well-formed and short.
   const reject = (index: number, id: string | undefined, reason: string) =>
     rejected.push({ index, ...(id !== undefined ? { id: storableText(id, MAX_ECHOED_ID_BYTES) } : {}), reason: storableText(reason, MAX_REASON_BYTES) });
   items.forEach((item, index) => {
@@ -74,6 +77,11 @@ export function validateItems(items: readonly unknown[]): { accepted: AcceptedIt
     const bytes = Buffer.byteLength(JSON.stringify(item.data));
     if (bytes > MAX_IMPORT_ITEM_DATA_BYTES) {
       reject(index, id, `data is ${bytes} bytes; an imported item holds at most ${MAX_IMPORT_ITEM_DATA_BYTES}`);
+      return;
+    }
+    const storedBytes = storedItemSize(target.tenant, { collection: target.collection, id }, item.data);
+    if (storedBytes > MAX_DYNAMO_ITEM_BYTES) {
+      reject(index, id, `the item would be ${storedBytes} bytes as DynamoDB counts them; at most ${MAX_DYNAMO_ITEM_BYTES} are stored`);
       return;
     }
     if (seen.has(id)) {

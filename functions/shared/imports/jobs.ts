@@ -28,15 +28,22 @@ import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk
 import { randomUUID } from 'node:crypto';
 import { dynamo } from '../aws-clients.ts';
 import { isConditionFailure } from '../aws-errors.ts';
-import { batchGetAll } from '../batch-get.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
-import { advanceLastWriteAt, applyImportToStats } from '../items/stats.ts';
-import type { Rejection } from './items.ts';
+import { advanceLastWriteAt, applyImportToStats, itemCountUpdate } from '../items/stats.ts';
+import { MAX_CHUNKS_PER_JOB } from './limits.ts';
 import { transactWrite } from './transact.ts';
 
-export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED'] as const;
+export const IMPORT_STATUSES = ['OPEN', 'PROCESSING', 'COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELLED'] as const;
 export type ImportStatus = (typeof IMPORT_STATUSES)[number];
+/** What a read shows: the stored status, or STALLED for a PROCESSING job without progress for too long (never stored). */
+export type ImportViewStatus = ImportStatus | 'STALLED';
+
+/** A PROCESSING job with no progress for this long reads as STALLED (IMPORT_STALL_AFTER_SECONDS, default 15 minutes). */
+export function stallAfterMs(): number {
+  const value = Number(process.env.IMPORT_STALL_AFTER_SECONDS ?? 900);
+  return (Number.isFinite(value) && value > 0 ? value : 900) * 1000;
+}
 
 const DAY = 24 * 3600;
 /** Jobs, chunks and failures are kept 90 days; batch plans as long as a message may live (DLQ: 14 days) and a day more. */
@@ -74,7 +81,9 @@ export interface ImportJob extends Counters {
 
 export interface ImportJobView extends Counters {
   importId: string;
-  status: ImportStatus;
+  status: ImportViewStatus;
+  /** Why the job is STALLED or CANCELLED, and what to do about it. */
+  statusReason?: string;
   collection: string;
   replaced: number;
   createdAt: string;
@@ -94,10 +103,10 @@ export const failureSortKey = (batchId: string, index: number) => `${FAILURE_PRE
 
 export const epochIn = (offsetSeconds: number) => Math.floor(Date.now() / 1000) + offsetSeconds;
 
-export function viewOf(job: ImportJob): ImportJobView {
+export function viewOf(job: ImportJob, now = Date.now()): ImportJobView {
   return {
     importId: job.importId,
-    status: job.status,
+    ...statusOf(job, now),
     collection: job.collection,
     total: job.total,
     processed: job.processed,
@@ -108,8 +117,23 @@ export function viewOf(job: ImportJob): ImportJobView {
     replaced: job.succeeded - job.created,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
-    completedAt: isFinished(job.status) ? job.completedAt : null,
+    completedAt: isFinished(job.status) || job.status === 'CANCELLED' ? job.completedAt : null,
   };
+}
+
+/**
+ * A PROCESSING job whose last progress (a chunk recorded or settled, the commit) is older than
+ * stallAfterMs() is STALLED: something it waits for will not come by itself (a chunk whose
+ * request died half-way and was never resent, messages in the import DLQ). The reason says
+ * what, so the client can resend, redrive or cancel. Progress makes it PROCESSING again.
+ */
+function statusOf(job: ImportJob, now: number): { status: ImportViewStatus; statusReason?: string } {
+  if (job.status === 'CANCELLED') return { status: 'CANCELLED', statusReason: 'cancelled by request; items written before the cancel stay written' };
+  if (job.status !== 'PROCESSING' || now - Date.parse(job.updatedAt) < stallAfterMs()) return { status: job.status };
+  const waiting: string[] = [];
+  if (job.chunksQueueing.length > 0) waiting.push(`chunk(s) ${job.chunksQueueing.slice(0, 10).join(', ')} recorded but not fully queued: send them again with the same chunkId and items`);
+  if (job.batchesDone < job.batchesTotal) waiting.push(`${job.batchesTotal - job.batchesDone} of ${job.batchesTotal} batches not settled: their messages may be in the import DLQ (npm run redrive)`);
+  return { status: 'STALLED', statusReason: `no progress since ${job.updatedAt}${waiting.length > 0 ? `; ${waiting.join('; ')}` : ''}; or cancel it (POST /imports/{importId}/cancel)` };
 }
 
 /** The status a finished job ends in. */
@@ -213,28 +237,44 @@ export async function getJob(tenant: string, importId: string, options: { withPr
 }
 
 /**
- * The progress fields of the given chunks, by key (BatchGetItem, 100 keys a call). Not a
- * Query of the job's partition: the emulator answers a Query in time proportional to the
- * whole table, which a status poll during a large import cannot afford.
+ * The progress fields of the job's listed chunks: a Query of the job's partition (its chunk
+ * records, page by page), keeping the chunks listed on the job (a chunk is recorded just
+ * before it is listed, and one taken back is unlisted).
  */
 async function getChunkProgress(tenant: string, importId: string, chunkIds: readonly string[]): Promise<Array<Record<string, unknown>>> {
-  const pk = jobPartition(tenant, importId);
-  return batchGetAll(
-    config.dataTable(),
-    chunkIds.map((id) => ({ pk, sk: chunkSortKey(id) })),
-    {
-      expression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
-      names: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
-    },
-  );
+  const listed = new Set(chunkIds);
+  const chunks: Array<Record<string, unknown>> = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const { Items = [], LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: config.dataTable(),
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :chunk)',
+        ExpressionAttributeValues: { ':pk': jobPartition(tenant, importId), ':chunk': CHUNK_PREFIX },
+        ProjectionExpression: 'chunkId, #status, accepted, rejectedCount, batches, batchesDone, #processed, #succeeded, #failed, #created, updatedAt',
+        ExpressionAttributeNames: { '#status': 'status', '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+        ConsistentRead: true,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    chunks.push(...Items.filter((item) => listed.has(String(item.chunkId))));
+    startKey = LastEvaluatedKey;
+  } while (startKey);
+  return chunks;
 }
 
+/**
+ * A chunk as recorded. Its rejections are not stored, only their count: a list of up to
+ * 1,000 rejections, each echoing an id and a reason, can outgrow DynamoDB's 400 KB item
+ * limit, and a replay (same chunkId, same items: the hash matches) recomputes the same list
+ * from the items it is sent with.
+ */
 export interface ChunkRecord {
   chunkId: string;
   hash: string;
   status: 'QUEUEING' | 'QUEUED';
   accepted: number;
-  rejected: Rejection[];
+  rejectedCount: number;
   batches: number;
 }
 
@@ -244,7 +284,7 @@ export async function getChunk(tenant: string, importId: string, chunkId: string
       TableName: config.dataTable(),
       Key: { pk: jobPartition(tenant, importId), sk: chunkSortKey(chunkId) },
       ConsistentRead: true,
-      ProjectionExpression: 'chunkId, #hash, #status, accepted, rejected, batches',
+      ProjectionExpression: 'chunkId, #hash, #status, accepted, rejectedCount, batches',
       ExpressionAttributeNames: { '#hash': 'hash', '#status': 'status' },
     }),
   );
@@ -254,16 +294,17 @@ export async function getChunk(tenant: string, importId: string, chunkId: string
     hash: String(Item.hash),
     status: Item.status as ChunkRecord['status'],
     accepted: Number(Item.accepted),
-    rejected: (Item.rejected ?? []) as Rejection[],
+    rejectedCount: Number(Item.rejectedCount ?? 0),
     batches: Number(Item.batches),
   };
 }
 
 /**
  * Records a chunk once per chunkId, while the job is OPEN: `exists` when it was recorded
- * before, `not-open` when the job was committed (the chunk is then taken back).
+ * before, `not-open` when the job was committed or `full` when it has MAX_CHUNKS_PER_JOB
+ * chunks (the chunk is then taken back).
  */
-export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunk: ChunkRecord): Promise<'reserved' | 'exists' | 'not-open'> {
+export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunk: ChunkRecord): Promise<'reserved' | 'exists' | 'not-open' | 'full'> {
   const key = { pk: jobPartition(job.tenant, job.importId), sk: chunkSortKey(chunk.chunkId) };
   const now = new Date().toISOString();
   try {
@@ -271,7 +312,7 @@ export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, 
       {
         Put: {
           TableName: config.dataTable(),
-          Item: { ...key, ...chunk, rejectedCount: chunk.rejected.length, batchesDone: 0, processed: 0, succeeded: 0, failed: 0, created: 0, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
+          Item: { ...key, ...chunk, batchesDone: 0, processed: 0, succeeded: 0, failed: 0, created: 0, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
@@ -280,19 +321,21 @@ export async function reserveChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, 
     if (isConditionFailure(error)) return 'exists';
     throw error;
   }
-  // List the chunk on the job, only while it is OPEN; otherwise take the chunk back (nothing was queued).
-  if (!(await attachChunk(job, chunk.chunkId))) {
+  // List the chunk on the job, only while it is OPEN and not full; otherwise take the chunk back (nothing was queued).
+  const attached = await attachChunk(job, chunk.chunkId);
+  if (attached !== 'attached') {
     await dynamo().send(new DeleteCommand({ TableName: config.dataTable(), Key: key }));
-    return 'not-open';
+    return attached === 'full' ? 'full' : 'not-open';
   }
   return 'reserved';
 }
 
 /**
- * Adds the chunk to the job's `chunkIds` set while the job is OPEN (or if it is listed
- * already: repeating is harmless). False when the job no longer takes chunks.
+ * Adds the chunk to the job's `chunkIds` set while the job is OPEN and has fewer than
+ * MAX_CHUNKS_PER_JOB (or if it is listed already: repeating is harmless). `closed` when the
+ * job no longer takes chunks, `full` when it has as many as it takes.
  */
-export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunkId: string): Promise<boolean> {
+export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, chunkId: string): Promise<'attached' | 'closed' | 'full'> {
   try {
     await transactWrite([
       {
@@ -300,16 +343,16 @@ export async function attachChunk(job: Pick<ImportJob, 'tenant' | 'importId'>, c
           TableName: config.dataTable(),
           Key: { pk: jobPartition(job.tenant, job.importId), sk: JOB_SORT_KEY },
           UpdateExpression: 'ADD chunkIds :ids SET updatedAt = :now',
-          ConditionExpression: '#status = :open OR contains(chunkIds, :id)',
+          ConditionExpression: '(#status = :open AND (attribute_not_exists(chunkIds) OR size(chunkIds) < :max)) OR contains(chunkIds, :id)',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':ids': new Set([chunkId]), ':id': chunkId, ':open': 'OPEN', ':now': new Date().toISOString() },
+          ExpressionAttributeValues: { ':ids': new Set([chunkId]), ':id': chunkId, ':open': 'OPEN', ':max': MAX_CHUNKS_PER_JOB, ':now': new Date().toISOString() },
         },
       },
     ]);
-    return true;
+    return 'attached';
   } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
+    if (!isConditionFailure(error)) throw error;
+    return (await getJobRecord(job.tenant, job.importId))?.status === 'OPEN' ? 'full' : 'closed';
   }
 }
 
@@ -328,38 +371,50 @@ export async function markChunkQueued(tenant: string, importId: string, chunkId:
 
 /**
  * Settles batch `batch` of a chunk exactly once: `settled` with the chunk's progress after
- * it, or `duplicate` when that batch was settled before.
+ * it, or `duplicate` when that batch was settled before. A batch of a cancelled chunk (it was
+ * loaded before the cancel) is settled with its new items added to the collection's stats
+ * in the same transaction: the cancel counted only the batches settled before it marked the
+ * chunk (see cancelJob).
  */
 export async function settleBatch(
-  message: { tenant: string; importId: string; chunkId: string; batch: number },
+  message: { tenant: string; collection: string; importId: string; chunkId: string; batch: number },
   counts: { succeeded: number; failed: number; created: number },
 ): Promise<{ outcome: 'settled'; chunkComplete: boolean } | { outcome: 'duplicate' }> {
   const key = { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) };
-  try {
-    await transactWrite([
-      {
-        Update: {
-          TableName: config.dataTable(),
-          Key: key,
-          UpdateExpression: 'ADD doneBatches :batch, batchesDone :one, #processed :processed, #succeeded :succeeded, #failed :failed, #created :created SET updatedAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND NOT contains(doneBatches, :n)',
-          ExpressionAttributeNames: { '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
-          ExpressionAttributeValues: {
-            ':batch': new Set([message.batch]),
-            ':n': message.batch,
-            ':one': 1,
-            ':processed': counts.succeeded + counts.failed,
-            ':succeeded': counts.succeeded,
-            ':failed': counts.failed,
-            ':created': counts.created,
-            ':now': new Date().toISOString(),
-          },
-        },
+  const settle = (condition: string) => ({
+    Update: {
+      TableName: config.dataTable(),
+      Key: key,
+      UpdateExpression: 'ADD doneBatches :batch, batchesDone :one, #processed :processed, #succeeded :succeeded, #failed :failed, #created :created SET updatedAt = :now',
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { '#processed': 'processed', '#succeeded': 'succeeded', '#failed': 'failed', '#created': 'created' },
+      ExpressionAttributeValues: {
+        ':batch': new Set([message.batch]),
+        ':n': message.batch,
+        ':one': 1,
+        ':processed': counts.succeeded + counts.failed,
+        ':succeeded': counts.succeeded,
+        ':failed': counts.failed,
+        ':created': counts.created,
+        ':now': new Date().toISOString(),
       },
-    ]);
+    },
+  });
+  const settleOnce = 'attribute_exists(pk) AND NOT contains(doneBatches, :n)';
+  try {
+    await transactWrite([settle(`${settleOnce} AND attribute_not_exists(cancelled)`)]);
   } catch (error) {
-    if (isConditionFailure(error)) return { outcome: 'duplicate' };
-    throw error;
+    if (!isConditionFailure(error)) throw error;
+    const { Item: chunk } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: key, ConsistentRead: true, ProjectionExpression: 'doneBatches, cancelled' }));
+    const done = chunk?.doneBatches instanceof Set && chunk.doneBatches.has(message.batch);
+    if (!chunk || done || chunk.cancelled !== true) return { outcome: 'duplicate' };
+    try {
+      await transactWrite([settle(settleOnce), ...(counts.created > 0 ? [itemCountUpdate(message.tenant, message.collection, counts.created)] : [])]);
+    } catch (again) {
+      if (isConditionFailure(again)) return { outcome: 'duplicate' };
+      throw again;
+    }
+    return { outcome: 'settled', chunkComplete: false };
   }
   // A transaction returns no values: read the chunk after (complete stays complete, so a later read is as good).
   const { Item } = await dynamo().send(
@@ -459,6 +514,74 @@ export async function tryCompleteJob(tenant: string, importId: string, known?: I
     throw error;
   }
   return { ...finishing, status };
+}
+
+/**
+ * Cancels a job that has not finished: OPEN or PROCESSING → CANCELLED. No chunk is taken
+ * after it (chunks attach only to an OPEN job), and the worker skips the messages of the
+ * job's chunks, which are marked `cancelled` (it reads the chunk with every message anyway).
+ * Items written before stay written, and the collection's stats take the new ones exactly:
+ * marking a chunk snapshots its `created` count (`createdAtCancel`, kept on a repeat), the
+ * cancel adds the sum of the snapshots once (guarded per import, as a completion is), and a
+ * batch settled after the marking adds its own (settleBatch). `cancelled`, `already`
+ * (cancelled before: repeating it is harmless and finishes an interrupted cancel) or
+ * `finished` (too late: it completed).
+ */
+export async function cancelJob(tenant: string, importId: string): Promise<'cancelled' | 'already' | 'finished'> {
+  const key = { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY };
+  const now = new Date().toISOString();
+  let outcome: 'cancelled' | 'already' = 'cancelled';
+  try {
+    await transactWrite([
+      {
+        Update: {
+          TableName: config.dataTable(),
+          Key: key,
+          UpdateExpression: 'SET #status = :cancelled, completedAt = :now, updatedAt = :now',
+          ConditionExpression: '#status IN (:open, :processing) AND attribute_not_exists(finalStatus)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':cancelled': 'CANCELLED', ':open': 'OPEN', ':processing': 'PROCESSING', ':now': now },
+        },
+      },
+    ]);
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const record = await getJobRecord(tenant, importId);
+    if (record?.status !== 'CANCELLED') return 'finished';
+    outcome = 'already';
+  }
+  // After the status changed no chunk can attach, so this list is complete.
+  const record = await getJobRecord(tenant, importId);
+  if (!record) return outcome;
+  const chunkIds = record.chunkIds instanceof Set ? [...(record.chunkIds as Set<string>)] : [];
+  let created = 0;
+  let lastWrite: string | undefined;
+  for (const chunkId of chunkIds) {
+    try {
+      const { Attributes } = await dynamo().send(
+        new UpdateCommand({
+          TableName: config.dataTable(),
+          Key: { pk: key.pk, sk: chunkSortKey(chunkId) },
+          // Idempotent: the first marking fixes the snapshot; settleBatch counts what settles after it.
+          UpdateExpression: 'SET cancelled = :yes, createdAtCancel = if_not_exists(createdAtCancel, #created)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#created': 'created' },
+          ExpressionAttributeValues: { ':yes': true },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      created += Number(Attributes?.createdAtCancel ?? 0);
+      // The chunk's last settle wrote items: the import's last write so far.
+      const settledAt = Attributes?.updatedAt;
+      if (Number(Attributes?.succeeded ?? 0) > 0 && typeof settledAt === 'string' && (!lastWrite || settledAt > lastWrite)) lastWrite = settledAt;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+  const collection = String(record.collection);
+  await applyImportToStats({ tenant, collection, importId, importCreatedAt: String(record.createdAt), created });
+  if (lastWrite) await advanceLastWriteAt(tenant, collection, lastWrite);
+  return outcome;
 }
 
 export interface ImportFailure {

@@ -64,7 +64,7 @@ export function toMessages(job: { tenant: string; collection: string; importId: 
   }));
 }
 
-/** Groups message bodies into SendMessageBatch calls: at most 10 entries and 256 KB of bodies each. */
+/** Groups message bodies into SendMessageBatch calls: at most 10 entries and 1 MiB of bodies each. */
 export function groupForSend(bodies: readonly string[], maxEntries = MESSAGES_PER_SEND_BATCH, maxBytes = SQS_MAX_MESSAGE_BYTES): string[][] {
   const sizes = bodies.map((body) => ({ body, bytes: Buffer.byteLength(body) }));
   return splitIntoBatches(sizes, maxEntries, maxBytes).map((group) => group.map((entry) => entry.body));

@@ -1,4 +1,6 @@
 /** An item as the API shows it, and as the data table stores it. */
+import { dynamoItemSize, MAX_DYNAMO_ITEM_BYTES } from '../dynamo-size.ts';
+import { payloadTooLarge } from '../http/errors.ts';
 import { collectionPartition, itemSortKey, timeSortKey } from './keys.ts';
 
 export interface Item {
@@ -40,5 +42,25 @@ export function toItem(record: Record<string, unknown>): Item {
   };
 }
 
-/** An item must fit DynamoDB's 400 KB item limit with room for its keys. */
+/** The largest request body PUT/PATCH /items reads (JSON bytes); the stored item is checked by checkItemSize. */
 export const MAX_ITEM_DATA_BYTES = 350 * 1024;
+
+/** The largest version we expect to write; sizes are estimated with it so a later version never grows past the check. */
+const LARGEST_VERSION = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The size DynamoDB will count for the record holding `data` (keys, metadata and indexed
+ * sort keys included), with the largest version and timestamp so the estimate is an upper bound.
+ */
+export function storedItemSize(tenant: string, address: { collection: string; id: string }, data: Record<string, unknown>): number {
+  const at = '9999-12-31T23:59:59.999Z';
+  return dynamoItemSize(toItemRecord(tenant, { collection: address.collection, id: address.id, data, version: LARGEST_VERSION, createdAt: at, updatedAt: at }));
+}
+
+/** 413 with the figure when the item DynamoDB would store is over its 400 KB limit. */
+export function checkItemSize(tenant: string, address: { collection: string; id: string }, data: Record<string, unknown>): void {
+  const bytes = storedItemSize(tenant, address, data);
+  if (bytes > MAX_DYNAMO_ITEM_BYTES) {
+    throw payloadTooLarge(`the item would be ${bytes} bytes as DynamoDB counts them (names, values and list/map overheads); at most ${MAX_DYNAMO_ITEM_BYTES} are stored`);
+  }
+}

@@ -6,15 +6,22 @@
  * between (its version is still the one read, or it is still absent). The response and the
  * domain event then describe exactly the change this request made, even when the SDK had to
  * send the write twice because the first answer was lost.
+ *
+ * A create or a delete changes the collection's itemCount in the same transaction (./stats.ts):
+ * the count is exact by construction, whatever happens to the domain event afterwards (held
+ * in memory until after the response, it is lost if the function dies; delivered copies get
+ * new envelope ids).
  */
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
+import { batchGetAll } from '../batch-get.ts';
 import { isConditionFailure } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { conflict, notFound, preconditionFailed } from '../http/errors.ts';
 import { transactWrite } from '../imports/transact.ts';
 import { RETRY_POLICIES } from '../retry.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { itemCountUpdate } from './stats.ts';
 import { toItem, toItemRecord, type Item } from './item.ts';
 import { collectionPartition, ITEM_PREFIX, itemSortKey, SORT_INDEXES, STATS_SORT_KEY, timeSortKey, type SortField } from './keys.ts';
 
@@ -42,7 +49,10 @@ async function writeNextVersion(address: ItemAddress, current: Item | undefined,
   const now = new Date().toISOString();
   if (!current) {
     const item: Item = { collection: address.collection, id: address.id, data, version: 1, createdAt: now, updatedAt: now };
-    await transactWrite([{ Put: { TableName: config.dataTable(), Item: toItemRecord(address.tenant, item), ConditionExpression: 'attribute_not_exists(pk)' } }]);
+    await transactWrite([
+      { Put: { TableName: config.dataTable(), Item: toItemRecord(address.tenant, item), ConditionExpression: 'attribute_not_exists(pk)' } },
+      itemCountUpdate(address.tenant, address.collection, 1),
+    ]);
     return item;
   }
   const item: Item = { ...current, data, version: current.version + 1, updatedAt: now };
@@ -135,6 +145,7 @@ export async function deleteItem(address: ItemAddress, expectedVersion?: number)
             ExpressionAttributeValues: { ':read': current.version },
           },
         },
+        itemCountUpdate(address.tenant, address.collection, -1),
       ]);
       return current;
     } catch (error) {
@@ -161,18 +172,24 @@ export const MAX_ITEMS_EVALUATED = 10_000;
  * One page of a collection. The page is filled even when filters skip items: we keep
  * querying until `limit` items matched (reading one more to know whether a next page
  * exists) or the collection ends. The cursor is the key of the last item returned.
+ *
+ * Sorted by id, the table itself is queried (filters run in DynamoDB). Sorted by time, the
+ * index is queried: it projects keys only (a copy of every item, up to 400 KB, in each of
+ * two indexes would make every write pay three times), so each page of keys is fetched
+ * with BatchGetItem and the filters are applied here, with the same equality DynamoDB uses.
  */
 export async function listItems(tenant: string, collection: string, options: ListOptions): Promise<{ items: Item[]; nextCursor: string | null; evaluated: number }> {
   const partition = collectionPartition(tenant, collection);
   const index = SORT_INDEXES[options.sort];
   const filter = buildFilter(options.filters);
+  const filtering = Object.keys(options.filters).length > 0;
   const base: QueryCommandInput = {
     TableName: config.dataTable(),
     ...(index ? { IndexName: index.indexName } : {}),
     KeyConditionExpression: index ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :itemPrefix)',
-    ExpressionAttributeNames: { '#pk': 'pk', ...(index ? {} : { '#sk': 'sk' }), ...filter.names },
-    ExpressionAttributeValues: { ':pk': partition, ...(index ? {} : { ':itemPrefix': ITEM_PREFIX }), ...filter.values },
-    ...(filter.expression ? { FilterExpression: filter.expression } : {}),
+    ExpressionAttributeNames: { '#pk': 'pk', ...(index ? {} : { '#sk': 'sk', ...filter.names }) },
+    ExpressionAttributeValues: { ':pk': partition, ...(index ? {} : { ':itemPrefix': ITEM_PREFIX, ...filter.values }) },
+    ...(!index && filter.expression ? { FilterExpression: filter.expression } : {}),
     ScanIndexForward: options.order === 'asc',
     // Read one page without filters or with; strongly consistent reads are only possible on the table.
     ...(index ? {} : { ConsistentRead: true }),
@@ -187,10 +204,12 @@ export async function listItems(tenant: string, collection: string, options: Lis
   while (matched.length <= options.limit && evaluated < MAX_ITEMS_EVALUATED) {
     const wanted = options.limit + 1 - matched.length;
     const { Items = [], LastEvaluatedKey, ScannedCount = 0 } = await dynamo().send(
-      new QueryCommand({ ...base, Limit: filter.expression ? Math.max(wanted, 100) : wanted, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+      new QueryCommand({ ...base, Limit: filtering ? Math.max(wanted, 100) : wanted, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
     );
     evaluated += ScannedCount;
-    for (const record of Items) {
+    const records = index ? await withItems(Items, index.attribute) : Items;
+    for (const record of records) {
+      if (index && filtering && !matchesFilters(record, options.filters)) continue;
       matched.push(record);
       if (matched.length > options.limit) break;
     }
@@ -212,6 +231,30 @@ export async function listItems(tenant: string, collection: string, options: Lis
     nextCursor: nextKey ? encodeCursor({ sort: options.sort, order: options.order, key: nextKey }) : null,
     evaluated,
   };
+}
+
+/**
+ * The items behind a page of index keys, in the index's order (BatchGetItem). An item
+ * deleted since the index was read is left out; the index sort key is kept for the cursor.
+ */
+async function withItems(keys: ReadonlyArray<Record<string, unknown>>, indexAttribute: string): Promise<Record<string, unknown>[]> {
+  if (keys.length === 0) return [];
+  const records = await batchGetAll(
+    config.dataTable(),
+    keys.map((key) => ({ pk: String(key.pk), sk: String(key.sk) })),
+    { expression: 'pk, sk, #collection, #id, #data, #version, createdAt, updatedAt', names: { '#collection': 'collection', '#id': 'id', '#data': 'data', '#version': 'version' } },
+  );
+  const bySortKey = new Map(records.map((record) => [String(record.sk), record]));
+  return keys.flatMap((key) => {
+    const record = bySortKey.get(String(key.sk));
+    return record ? [{ ...record, [indexAttribute]: key[indexAttribute] }] : [];
+  });
+}
+
+/** The filters of buildFilter, applied to a fetched item: a top-level data field equal to one of the value's readings. */
+function matchesFilters(record: Record<string, unknown>, filters: Record<string, string>): boolean {
+  const data = (record.data ?? {}) as Record<string, unknown>;
+  return Object.entries(filters).every(([field, raw]) => Object.hasOwn(data, field) && scalarReadings(raw).some((reading) => reading === data[field]));
 }
 
 /** Field names and values travel as expression placeholders: no expression injection. */

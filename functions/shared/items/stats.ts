@@ -2,16 +2,20 @@
  * Per-collection statistics (pk = the collection's partition, sk = STATS): `itemCount` and
  * `lastWriteAt`, read by GET /collections/{collection}/stats.
  *
- * Kept exact under at-least-once delivery:
- * - item events (ItemCreated +1, ItemDeleted -1) are applied in a transaction with a
- *   conditional per-event marker (`EVENT#<event id>`, expires via `expiresAt`), so a
- *   redelivered event changes nothing;
+ * Kept exact without relying on event delivery:
+ * - an item created or deleted through the API changes itemCount (+1/-1) in the very
+ *   transaction that creates or deletes it (./repository.ts), conditional on the item's
+ *   state and idempotent by its token: no event, copy or crash can make it drift. (It used
+ *   to count ItemCreated/ItemDeleted events, deduplicated by envelope id; but copies of an
+ *   event get new envelope ids, and an event held in memory dies with its function.);
  * - an import adds the number of items it *created* (not replaced) once, when it finishes:
  *   one conditional update that also adds `<createdAt>|<importId>` to the record's
  *   `appliedImports` string set, and refuses if it is there already. Tags older than
  *   APPLIED_IMPORTS_RETENTION are pruned afterwards;
  * - lastWriteAt only moves forward (a conditional max), which is idempotent by itself: its
- *   condition failing on a resend is the no-op it should be, so it needs no token.
+ *   condition failing on a resend is the no-op it should be, so it needs no token. It is
+ *   advanced by the item events (any copy will do), so it may lag or miss a write whose
+ *   event was lost; the count never does.
  *
  * The conditional writes are idempotent transactions (../imports/transact.ts): a resend after
  * a lost answer is recognised as the same write, so `applied` is reported once, not `duplicate`.
@@ -24,14 +28,11 @@ import { isConditionFailure } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { collectionPartition, STATS_SORT_KEY } from './keys.ts';
 
-/** Event markers outlive any redelivery: SQS keeps a message 4 days, its DLQ 14. */
-export const EVENT_MARKER_TTL_SECONDS = 15 * 24 * 3600;
-
 export function statsKey(tenant: string, collection: string) {
   return { pk: collectionPartition(tenant, collection), sk: STATS_SORT_KEY };
 }
 
-/** The Update that adds `delta` to a collection's itemCount; for use inside a transaction. */
+/** The Update that adds `delta` to a collection's itemCount; for use inside the item's own transaction. */
 export function itemCountUpdate(tenant: string, collection: string, delta: number) {
   return {
     Update: {
@@ -60,37 +61,6 @@ export async function advanceLastWriteAt(tenant: string, collection: string, at:
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
   }
-}
-
-/**
- * Applies one item event to the stats at most once: `applied`, or `duplicate` when this
- * event id was applied before.
- */
-export async function applyItemEvent(event: { eventId: string; tenant: string; collection: string; delta: number; at: string }): Promise<'applied' | 'duplicate'> {
-  let outcome: 'applied' | 'duplicate' = 'applied';
-  if (event.delta !== 0) {
-    const marker = { pk: `EVENT#${event.eventId}`, sk: 'STATS' };
-    try {
-      await transactWrite([
-        {
-          Put: {
-            TableName: config.dataTable(),
-            Item: { ...marker, appliedAt: new Date().toISOString(), expiresAt: Math.floor(Date.now() / 1000) + EVENT_MARKER_TTL_SECONDS },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          },
-        },
-        itemCountUpdate(event.tenant, event.collection, event.delta),
-      ]);
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      // Cancelled for the marker's condition (counted before) or for something else: look.
-      const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: marker, ConsistentRead: true }));
-      if (!Item) throw error;
-      outcome = 'duplicate';
-    }
-  }
-  await advanceLastWriteAt(event.tenant, event.collection, event.at);
-  return outcome;
 }
 
 /** How long an import's tag stays in `appliedImports`: far longer than any retry of its completion. */

@@ -75,7 +75,7 @@ variable "table_deletion_protection" {
 }
 
 variable "event_archive_retention_days" {
-  description = "Days each bus's archive keeps events."
+  description = "Days the app bus's archive keeps our domain events (the analytics bus has none)."
   type        = number
   default     = 30
 }

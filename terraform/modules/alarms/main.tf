@@ -119,117 +119,60 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
-# Any message in a DLQ needs a person: alarm on the first one.
-resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  for_each = toset(var.dead_letter_queue_names)
-
-  alarm_name          = "${each.value}-not-empty"
-  alarm_description   = "Messages are waiting in the DLQ ${each.value}: inspect them, fix the cause, then redrive."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+locals {
+  # The fixed alarm kinds, one entry per alarm, keyed by alarm name. Every alarm sums or
+  # maximises one metric over its period and alarms above its threshold; missing data is
+  # "not breaching" (an idle queue or function reports nothing).
+  sqs_alarms = merge(
+    # Any message in a DLQ needs a person: alarm on the first one.
+    { for q in var.dead_letter_queue_names : "${q}-not-empty" => {
+      description = "Messages are waiting in the DLQ ${q}: inspect them, fix the cause, then redrive."
+      metric      = "ApproximateNumberOfMessagesVisible", queue = q, period = 60, periods = 1, threshold = 0
+    } },
+    # A DLQ message nearing the end of its retention is about to be lost.
+    { for q in var.dead_letter_queue_names : "${q}-oldest-message-age" => {
+      description = "The oldest message in the DLQ ${q} is older than ${var.dlq_age_threshold_seconds} s; redrive it before retention deletes it."
+      metric      = "ApproximateAgeOfOldestMessage", queue = q, period = 300, periods = 1, threshold = var.dlq_age_threshold_seconds
+    } },
+    # A source queue whose oldest message keeps ageing is not being consumed.
+    { for q in var.queue_names : "${q}-oldest-message-age" => {
+      description = "The oldest message in ${q} is older than ${var.queue_age_threshold_seconds} s: the consumer is failing or too slow."
+      metric      = "ApproximateAgeOfOldestMessage", queue = q, period = 300, periods = 2, threshold = var.queue_age_threshold_seconds
+    } },
+  )
+  alarms = merge(
+    { for name, a in local.sqs_alarms : name => {
+      description = a.description, namespace = "AWS/SQS", metric = a.metric, dimensions = { QueueName = a.queue }
+      statistic   = "Maximum", period = a.period, periods = a.periods, threshold = a.threshold
+    } },
+    { for f in var.function_names : "${f}-errors" => {
+      description = "The function ${f} reported errors.", namespace = "AWS/Lambda", metric = "Errors", dimensions = { FunctionName = f }
+      statistic   = "Sum", period = 300, periods = 1, threshold = var.function_error_threshold
+    } },
+    { for f in var.function_names : "${f}-throttles" => {
+      description = "The function ${f} was throttled.", namespace = "AWS/Lambda", metric = "Throttles", dimensions = { FunctionName = f }
+      statistic   = "Sum", period = 300, periods = 1, threshold = 0
+    } },
+    { for api in var.http_api == null ? [] : [var.http_api] : "${var.name}-api-5xx" => {
+      description = "The HTTP API answered 5xx.", namespace = "AWS/ApiGateway", metric = "5xx", dimensions = { ApiId = api.id, Stage = api.stage }
+      statistic   = "Sum", period = 300, periods = 1, threshold = var.api_5xx_threshold
+    } },
+  )
 }
 
-# A DLQ message nearing the end of its retention is about to be lost.
-resource "aws_cloudwatch_metric_alarm" "dlq_age" {
-  for_each = toset(var.dead_letter_queue_names)
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
 
-  alarm_name          = "${each.value}-oldest-message-age"
-  alarm_description   = "The oldest message in the DLQ ${each.value} is older than ${var.dlq_age_threshold_seconds} s; redrive it before retention deletes it."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
+  alarm_name          = each.key
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.periods
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.dlq_age_threshold_seconds
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-# A source queue whose oldest message keeps ageing is not being consumed.
-resource "aws_cloudwatch_metric_alarm" "queue_age" {
-  for_each = toset(var.queue_names)
-
-  alarm_name          = "${each.value}-oldest-message-age"
-  alarm_description   = "The oldest message in ${each.value} is older than ${var.queue_age_threshold_seconds} s: the consumer is failing or too slow."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 2
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.queue_age_threshold_seconds
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each = toset(var.function_names)
-
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "The function ${each.value} reported errors."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.function_error_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "function_throttles" {
-  for_each = toset(var.function_names)
-
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "The function ${each.value} was throttled."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  count = var.http_api == null ? 0 : 1
-
-  alarm_name          = "${var.name}-api-5xx"
-  alarm_description   = "The HTTP API answered 5xx."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5xx"
-  dimensions          = { ApiId = var.http_api.id, Stage = var.http_api.stage }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.api_5xx_threshold
+  threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
@@ -256,86 +199,29 @@ resource "aws_cloudwatch_metric_alarm" "application_metric" {
   tags                = var.tags
 }
 
+locals {
+  # The dashboard's widgets: position, title, statistic and metrics; every one a 60 s time series.
+  api_dimensions = var.http_api == null ? [] : ["ApiId", var.http_api.id, "Stage", var.http_api.stage]
+  widgets = [
+    { x = 0, y = 0, width = 12, title = "API throughput and errors", stat = "Sum", metrics = [for m in ["Count", "4xx", "5xx"] : concat(["AWS/ApiGateway", m], local.api_dimensions) if var.http_api != null] },
+    { x = 12, y = 0, width = 12, title = "API latency (p50, p99)", stat = null, metrics = [for s in ["p50", "p99"] : concat(["AWS/ApiGateway", "Latency"], local.api_dimensions, [{ stat = s }]) if var.http_api != null] },
+    { x = 0, y = 6, width = 8, title = "Function invocations", stat = "Sum", metrics = [for f in var.function_names : ["AWS/Lambda", "Invocations", "FunctionName", f]] },
+    { x = 8, y = 6, width = 8, title = "Function errors and throttles", stat = "Sum", metrics = flatten([for f in var.function_names : [["AWS/Lambda", "Errors", "FunctionName", f], ["AWS/Lambda", "Throttles", "FunctionName", f]]]) },
+    { x = 16, y = 6, width = 8, title = "Function duration (p99)", stat = "p99", metrics = [for f in var.function_names : ["AWS/Lambda", "Duration", "FunctionName", f]] },
+    { x = 0, y = 12, width = 12, title = "Queue depth", stat = "Maximum", metrics = [for q in var.queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]] },
+    { x = 12, y = 12, width = 12, title = "DLQ depth", stat = "Maximum", metrics = [for q in var.dead_letter_queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]] },
+  ]
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = var.name
   dashboard_body = jsonencode({
-    widgets = [
-      {
-        type = "metric", x = 0, y = 0, width = 12, height = 6
-        properties = {
-          title   = "API throughput and errors"
-          region  = local.region
-          stat    = "Sum"
-          period  = 60
-          view    = "timeSeries"
-          metrics = [for m in ["Count", "4xx", "5xx"] : ["AWS/ApiGateway", m, "ApiId", var.http_api.id, "Stage", var.http_api.stage] if var.http_api != null]
-        }
-      },
-      {
-        type = "metric", x = 12, y = 0, width = 12, height = 6
-        properties = {
-          title   = "API latency (p50, p99)"
-          region  = local.region
-          period  = 60
-          view    = "timeSeries"
-          metrics = [for s in ["p50", "p99"] : ["AWS/ApiGateway", "Latency", "ApiId", var.http_api.id, "Stage", var.http_api.stage, { stat = s }] if var.http_api != null]
-        }
-      },
-      {
-        type = "metric", x = 0, y = 6, width = 8, height = 6
-        properties = {
-          title   = "Function invocations"
-          region  = local.region
-          stat    = "Sum"
-          period  = 60
-          view    = "timeSeries"
-          metrics = [for f in var.function_names : ["AWS/Lambda", "Invocations", "FunctionName", f]]
-        }
-      },
-      {
-        type = "metric", x = 8, y = 6, width = 8, height = 6
-        properties = {
-          title   = "Function errors and throttles"
-          region  = local.region
-          stat    = "Sum"
-          period  = 60
-          view    = "timeSeries"
-          metrics = flatten([for f in var.function_names : [["AWS/Lambda", "Errors", "FunctionName", f], ["AWS/Lambda", "Throttles", "FunctionName", f]]])
-        }
-      },
-      {
-        type = "metric", x = 16, y = 6, width = 8, height = 6
-        properties = {
-          title   = "Function duration (p99)"
-          region  = local.region
-          stat    = "p99"
-          period  = 60
-          view    = "timeSeries"
-          metrics = [for f in var.function_names : ["AWS/Lambda", "Duration", "FunctionName", f]]
-        }
-      },
-      {
-        type = "metric", x = 0, y = 12, width = 12, height = 6
-        properties = {
-          title   = "Queue depth"
-          region  = local.region
-          stat    = "Maximum"
-          period  = 60
-          view    = "timeSeries"
-          metrics = [for q in var.queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]]
-        }
-      },
-      {
-        type = "metric", x = 12, y = 12, width = 12, height = 6
-        properties = {
-          title   = "DLQ depth"
-          region  = local.region
-          stat    = "Maximum"
-          period  = 60
-          view    = "timeSeries"
-          metrics = [for q in var.dead_letter_queue_names : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q]]
-        }
-      },
-    ]
+    widgets = [for w in local.widgets : {
+      type = "metric", x = w.x, y = w.y, width = w.width, height = 6
+      properties = merge(
+        { title = w.title, region = local.region, period = 60, view = "timeSeries", metrics = w.metrics },
+        { for key, value in { stat = w.stat } : key => value if value != null },
+      )
+    }]
   })
 }

@@ -20,7 +20,7 @@ output "dashboard_url" {
 
 output "dlq_alarm_names" {
   description = "Depth alarm of each DLQ, by queue name."
-  value       = { for q, a in aws_cloudwatch_metric_alarm.dlq_depth : q => a.alarm_name }
+  value       = { for q in var.dead_letter_queue_names : q => aws_cloudwatch_metric_alarm.this["${q}-not-empty"].alarm_name }
 }
 
 output "application_metric_alarm_names" {

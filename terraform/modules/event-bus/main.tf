@@ -19,9 +19,11 @@ resource "aws_cloudwatch_event_rule" "this" {
   name           = "${var.name_prefix}${each.key}"
   description    = each.value.description
   event_bus_name = aws_cloudwatch_event_bus.this.name
-  event_pattern  = each.value.event_pattern
-  state          = "ENABLED"
-  tags           = var.tags
+  # A pattern can tell this account's events from other accounts' (the analytics bus trusts
+  # the tenant only in its own account's events).
+  event_pattern = replace(each.value.event_pattern, "$${own_account}", data.aws_caller_identity.current.account_id)
+  state         = "ENABLED"
+  tags          = var.tags
 }
 
 # Where EventBridge puts an event it could not deliver to the target queue after the
@@ -32,6 +34,7 @@ resource "aws_sqs_queue" "delivery_dlq" {
   for_each = var.rules
 
   name                      = "${each.value.target_queue_name}-delivery-dlq"
+  max_message_size          = 1048576 # SQS's 1 MiB quota: an EventBridge event may be up to 1 MB
   message_retention_seconds = var.delivery_dlq_message_retention_seconds
   sqs_managed_sse_enabled   = true
   tags                      = var.tags
@@ -92,10 +95,13 @@ resource "aws_sqs_queue_policy" "delivery_dlq" {
 }
 
 resource "aws_cloudwatch_event_archive" "this" {
+  count = var.archive == null ? 0 : 1
+
   name             = substr("${var.name}-archive", 0, 48)
-  description      = "Every event of the ${var.name} bus, for replay"
+  description      = var.archive.description
   event_source_arn = aws_cloudwatch_event_bus.this.arn
-  retention_days   = var.archive_retention_days
+  event_pattern    = var.archive.event_pattern
+  retention_days   = var.archive.retention_days
 }
 
 data "aws_iam_policy_document" "bus" {

@@ -30,6 +30,6 @@ output "delivery_dlq_arns" {
 }
 
 output "archive_arn" {
-  description = "ARN of the bus's archive."
-  value       = aws_cloudwatch_event_archive.this.arn
+  description = "ARN of the bus's archive; null when it has none."
+  value       = try(aws_cloudwatch_event_archive.this[0].arn, null)
 }

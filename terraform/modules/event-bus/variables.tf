@@ -15,7 +15,7 @@ variable "name_prefix" {
 }
 
 variable "rules" {
-  description = "Rules on the bus, by logical name: description, event pattern (JSON) and the name of the SQS queue they target. Each rule gets a delivery DLQ named <target_queue_name>-delivery-dlq; the target itself is created by the queue module (its event_sources)."
+  description = "Rules on the bus, by logical name: description, event pattern (JSON; the string $${own_account} in it stands for this account's id) and the name of the SQS queue they target. Each rule gets a delivery DLQ named <target_queue_name>-delivery-dlq; the target itself is created by the queue module (its event_sources)."
   type = map(object({
     description       = optional(string, "")
     event_pattern     = string
@@ -40,14 +40,18 @@ variable "delivery_dlq_message_retention_seconds" {
   }
 }
 
-variable "archive_retention_days" {
-  description = "Days the bus's archive keeps events (for replay)."
-  type        = number
-  default     = 30
+variable "archive" {
+  description = "An archive of the bus for replay: the events its pattern (JSON) selects, kept retention_days; null for none. Archived events cannot be deleted one by one, so archive only what may be kept that long."
+  type = object({
+    description    = optional(string, "")
+    event_pattern  = string
+    retention_days = number
+  })
+  default = null
 
   validation {
-    condition     = var.archive_retention_days >= 1
-    error_message = "archive_retention_days must be at least 1 (0 would keep events forever)."
+    condition     = var.archive == null || try(can(jsondecode(var.archive.event_pattern)) && var.archive.retention_days >= 1, false)
+    error_message = "archive.event_pattern must be JSON and archive.retention_days at least 1 (0 would keep events forever)."
   }
 }
 

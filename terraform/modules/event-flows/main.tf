@@ -21,10 +21,6 @@ locals {
   }
   # Optional retention overrides, read by the analytics function only (shared/analytics/keys.ts).
   analytics_environment = { for name, days in var.analytics_retention_days : name => tostring(days) }
-  jwt_environment = {
-    JWT_ISSUER   = module.http_api.jwt_issuer
-    JWT_AUDIENCE = join(",", module.http_api.jwt_audience)
-  }
 
   # ARNs the policies name, one resource per entry (tests/infra/iam.test.ts resolves them).
   data_table_arn       = module.table["data"].arn
@@ -47,12 +43,14 @@ locals {
   # function's bundle can send, on exactly the tables, indexes, buses and queues they
   # address (the table with the code locations is in README.md; tests/infra/iam.test.ts
   # extracts the commands from functions/ and fails on any difference either way).
-  # Logs and X-Ray statements are added by the function module.
+  # The log statement is added by the function module.
   function_policies = {
     "query" = [
       # shared/items/repository.ts: getItem, getCollectionStats (GetItem); listItems (Query on the table or a sort index).
       { sid = "ReadItems", actions = ["dynamodb:GetItem"], resources = [local.data_table_arn] },
       { sid = "ListItems", actions = ["dynamodb:Query"], resources = [local.data_table_arn, local.data_index_arns["byCreatedAt"], local.data_index_arns["byUpdatedAt"]] },
+      # listItems fetches the items of a sort index's keys-only page (shared/batch-get.ts).
+      { sid = "FetchListedItems", actions = ["dynamodb:BatchGetItem"], resources = [local.data_table_arn] },
       # shared/events/publisher.ts through shared/analytics/emitter.ts (request analytics).
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
@@ -65,9 +63,9 @@ locals {
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
     "event-processor" = [
-      # shared/imports/jobs.ts (Get/Put/Update/Delete/Query/BatchGet on the job records) and
+      # shared/imports/jobs.ts (Get/Put/Update/Delete/Query on the job records) and
       # shared/items/stats.ts (Get/Update; TransactWrite of a Put and an Update through shared/imports/transact.ts).
-      { sid = "ManageImportsAndStats", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem"], resources = [local.data_table_arn] },
+      { sid = "ManageImportsAndStats", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"], resources = [local.data_table_arn] },
       # shared/imports/queue.ts: SendMessageBatch of the chunk messages.
       { sid = "QueueImportChunks", actions = ["sqs:SendMessage"], resources = [local.import_queue_arn] },
       { sid = "PollAppEvents", actions = local.sqs_event_source_actions, resources = [local.app_events_queue_arn] },
@@ -98,8 +96,23 @@ locals {
       # analytics-api/queues.ts: queue depths for GET /analytics/health.
       { sid = "ReadQueueDepths", actions = ["sqs:GetQueueAttributes"], resources = [local.analytics_queue_arn, local.analytics_dlq_arn, local.import_queue_arn, local.import_dlq_arn] },
     ]
+    "auth-triggers" = [
+      # shared/auth/membership.ts: tenantMembership (GetItem of MEMBER#<sub>).
+      { sid = "ReadMemberships", actions = ["dynamodb:GetItem"], resources = [local.data_table_arn] },
+      # shared/analytics/emitter.ts: the AUTHENTICATION events.
+      { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
+      { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+    ]
   }
+
+  # The Cognito triggers' ARN from its parts: the user pool names it while the functions'
+  # environment names the pool's issuer, so a reference would be a cycle.
+  auth_triggers_arn = "arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:function:${local.function_names["auth-triggers"]}"
 }
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
 
 module "table" {
   source   = "../table"
@@ -109,10 +122,13 @@ module "table" {
   hash_key      = each.value.hash_key
   range_key     = each.value.range_key
   ttl_attribute = each.value.ttl_attribute
+  # Each index's projection is declared in topology.json (the data table's list indexes hold
+  # keys only: a list fetches a page's items with BatchGetItem).
   global_secondary_indexes = [for index in each.value.indexes : {
-    name      = index.name
-    hash_key  = index.hash_key
-    range_key = index.range_key
+    name            = index.name
+    hash_key        = index.hash_key
+    range_key       = index.range_key
+    projection_type = index.projection
   }]
   deletion_protection_enabled = var.table_deletion_protection
   tags                        = local.tags
@@ -150,7 +166,14 @@ module "event_bus" {
     event_pattern     = jsonencode(rule.event_pattern)
     target_queue_name = "${local.prefix}-${rule.target_queue}"
   } if rule.bus == each.key }
-  archive_retention_days  = var.event_archive_retention_days
+  # Only the buses topology.json archives (the app bus), and only what its pattern selects:
+  # archived events cannot be erased one by one, and the analytics bus carries personal data
+  # whose retention (30/90 days by category) an archive would outlive.
+  archive = contains(keys(local.archives), each.key) ? {
+    description    = local.archives[each.key].description
+    event_pattern  = jsonencode(local.archives[each.key].event_pattern)
+    retention_days = var.event_archive_retention_days
+  } : null
   allowed_account_ids     = each.key == "analytics" ? var.analytics_allowed_account_ids : []
   allowed_organization_id = each.key == "analytics" ? var.analytics_allowed_organization_id : null
   tags                    = local.tags
@@ -166,7 +189,7 @@ module "function" {
   memory_mb                      = each.value.memory_mb
   timeout_seconds                = each.value.timeout_seconds
   reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
-  environment_variables          = merge(local.function_environment, local.jwt_environment, each.key == "analytics" ? local.analytics_environment : {})
+  environment_variables          = merge(local.function_environment, each.key == "analytics" ? local.analytics_environment : {})
   policy_statements              = local.function_policies[each.key]
   log_retention_days             = var.log_retention_days
   tags                           = local.tags
@@ -183,7 +206,10 @@ module "http_api" {
   jwt_audience                  = var.jwt_audience
   create_cognito_user_pool      = var.create_cognito_user_pool
   user_pool_deletion_protection = var.table_deletion_protection
+  cognito_trigger_arn           = local.auth_triggers_arn
+  cognito_trigger_function_name = module.function["auth-triggers"].function_name
   cors_allowed_origins          = var.cors_allowed_origins
+  cors                          = local.cors # local_allow_origins, for the local stack only, is dropped by the type
   throttling_burst_limit        = var.api_throttling_burst_limit
   throttling_rate_limit         = var.api_throttling_rate_limit
   access_log_retention_days     = var.log_retention_days

@@ -9,6 +9,8 @@ locals {
   tables    = local.topology.tables
   queues    = local.topology.queues
   buses     = local.topology.buses
+  archives  = local.topology.archives
   rules     = local.topology.rules
   routes    = local.topology.routes
+  cors      = local.topology.cors
 }

@@ -25,7 +25,7 @@ variable "artifacts_dir" {
 }
 
 variable "function_zip_paths" {
-  description = "Per-function zip path overrides, by function key (query, write, event-processor, import, analytics, analytics-api)."
+  description = "Per-function zip path overrides, by function key (query, write, event-processor, import, analytics, analytics-api, auth-triggers)."
   type        = map(string)
   default     = {}
 }
@@ -85,9 +85,14 @@ variable "table_deletion_protection" {
 }
 
 variable "event_archive_retention_days" {
-  description = "Days each bus's archive keeps events."
+  description = "Days the app bus's archive keeps our domain events (topology.json's archives; the analytics bus has none)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = var.event_archive_retention_days >= 1 && var.event_archive_retention_days <= 90
+    error_message = "event_archive_retention_days must be between 1 and 90 (archived events cannot be erased one by one; docs/SECURITY.md)."
+  }
 }
 
 variable "analytics_allowed_account_ids" {

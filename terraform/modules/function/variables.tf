@@ -64,7 +64,7 @@ variable "environment_variables" {
 }
 
 variable "policy_statements" {
-  description = "Least-privilege IAM statements (Allow) for the function's role: exact actions (no wildcards) on exact resource ARNs. Logs and X-Ray statements are added by the module."
+  description = "Least-privilege IAM statements (Allow) for the function's role: exact actions (no wildcards) on exact resource ARNs. The log statement is added by the module."
   type = list(object({
     sid       = string
     actions   = list(string)

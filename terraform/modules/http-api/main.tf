@@ -6,6 +6,7 @@ locals {
   jwt_audience     = local.create_user_pool ? [aws_cognito_user_pool_client.this[0].id] : var.jwt_audience
   # The functions that serve at least one route.
   integrated_functions = toset([for route in values(var.routes) : route.function])
+  throttled_routes     = { for key, route in var.routes : key => route.throttle if route.throttle != null }
 }
 
 resource "aws_cognito_user_pool" "this" {
@@ -19,6 +20,22 @@ resource "aws_cognito_user_pool" "this" {
 
   software_token_mfa_configuration {
     enabled = true
+  }
+
+  # Essentials: the pre-token-generation trigger (V2) may customise access tokens (tenant, admin scope).
+  user_pool_tier = "ESSENTIALS"
+
+  dynamic "lambda_config" {
+    for_each = var.cognito_trigger_arn == null ? [] : [var.cognito_trigger_arn]
+    content {
+      pre_authentication  = lambda_config.value
+      post_authentication = lambda_config.value
+      post_confirmation   = lambda_config.value
+      pre_token_generation_config {
+        lambda_arn     = lambda_config.value
+        lambda_version = "V2_0"
+      }
+    }
   }
 
   password_policy {
@@ -41,6 +58,27 @@ resource "aws_cognito_user_pool_client" "this" {
   generate_secret               = false
   prevent_user_existence_errors = "ENABLED"
   explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  # Users may change only these of their own attributes: no attribute decides a tenant or a
+  # role (the trigger reads those from our membership records and Cognito groups).
+  read_attributes  = ["email", "email_verified", "name"]
+  write_attributes = ["email", "name"]
+}
+
+resource "aws_lambda_permission" "cognito" {
+  count = local.create_user_pool && var.cognito_trigger_arn != null ? 1 : 0
+
+  statement_id  = "AllowCognitoTriggers"
+  action        = "lambda:InvokeFunction"
+  function_name = var.cognito_trigger_function_name
+  principal     = "cognito-idp.amazonaws.com"
+  source_arn    = aws_cognito_user_pool.this[0].arn
+
+  lifecycle {
+    precondition {
+      condition     = var.cognito_trigger_function_name != null && endswith(coalesce(var.cognito_trigger_arn, "-"), ":function:${coalesce(var.cognito_trigger_function_name, "-")}")
+      error_message = "cognito_trigger_function_name must name the function of cognito_trigger_arn."
+    }
+  }
 }
 
 resource "aws_apigatewayv2_api" "this" {
@@ -48,12 +86,14 @@ resource "aws_apigatewayv2_api" "this" {
   description   = var.description
   protocol_type = "HTTP"
 
+  # API Gateway answers preflight OPTIONS itself from this block; the local stack answers
+  # from the same values (var.cors comes from topology.json).
   cors_configuration {
     allow_origins  = var.cors_allowed_origins
-    allow_methods  = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    allow_headers  = ["authorization", "content-type", "idempotency-key", "x-request-id"]
-    expose_headers = ["x-request-id"]
-    max_age        = 600
+    allow_methods  = var.cors.allow_methods
+    allow_headers  = var.cors.allow_headers
+    expose_headers = var.cors.expose_headers
+    max_age        = var.cors.max_age_seconds
   }
 
   tags = var.tags
@@ -98,6 +138,9 @@ resource "aws_apigatewayv2_route" "this" {
   target             = "integrations/${aws_apigatewayv2_integration.this[each.value.function].id}"
   authorization_type = each.value.auth == "jwt" ? "JWT" : "NONE"
   authorizer_id      = each.value.auth == "jwt" ? aws_apigatewayv2_authorizer.jwt.id : null
+  # Admin routes: the authorizer refuses (403) a token whose scope lacks these, before any
+  # function runs; the functions check the same scope again (shared/http/caller.ts).
+  authorization_scopes = length(each.value.scopes) > 0 ? each.value.scopes : null
 }
 
 resource "aws_cloudwatch_log_group" "access" {
@@ -118,6 +161,18 @@ resource "aws_apigatewayv2_stage" "default" {
     throttling_burst_limit   = var.throttling_burst_limit
     throttling_rate_limit    = var.throttling_rate_limit
     detailed_metrics_enabled = true
+  }
+
+  # Routes with a throttle of their own (the public health check, front-end events): one
+  # client cannot spend on them the stage limit that every tenant shares.
+  dynamic "route_settings" {
+    for_each = local.throttled_routes
+    content {
+      route_key                = route_settings.key
+      throttling_burst_limit   = route_settings.value.burst_limit
+      throttling_rate_limit    = route_settings.value.rate_limit
+      detailed_metrics_enabled = true
+    }
   }
 
   access_log_settings {
@@ -143,6 +198,16 @@ resource "aws_apigatewayv2_stage" "default" {
   }
 
   tags = var.tags
+
+  # Route settings name routes that must exist first.
+  depends_on = [aws_apigatewayv2_route.this]
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for route in values(local.throttled_routes) : route.burst_limit <= var.throttling_burst_limit && route.rate_limit <= var.throttling_rate_limit])
+      error_message = "A route's throttle must not exceed the stage's (throttling_burst_limit, throttling_rate_limit)."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "api" {

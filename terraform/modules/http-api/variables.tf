@@ -10,15 +10,30 @@ variable "description" {
 }
 
 variable "routes" {
-  description = "Routes by route key (\"GET /items/{collection}\"): the function (a key of var.functions) and auth, \"jwt\" or \"none\"."
+  description = "Routes by route key (\"GET /items/{collection}\"): the function (a key of var.functions), auth (\"jwt\" or \"none\"), optionally a throttle of the route's own (burst_limit requests, rate_limit requests per second, for all callers together, at most the stage's), and optionally the OAuth scopes the JWT authorizer requires (the token's scope claim must hold one)."
   type = map(object({
     function = string
     auth     = string
+    throttle = optional(object({
+      burst_limit = number
+      rate_limit  = number
+    }))
+    scopes = optional(list(string), [])
   }))
 
   validation {
     condition     = alltrue([for route in values(var.routes) : contains(["jwt", "none"], route.auth)])
     error_message = "Route auth must be \"jwt\" or \"none\"."
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.routes) : route.auth == "jwt" || length(route.scopes) == 0])
+    error_message = "Only a jwt route can require scopes."
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.routes) : route.throttle == null || try(route.throttle.burst_limit > 0 && route.throttle.rate_limit > 0, false)])
+    error_message = "A route throttle's burst_limit and rate_limit must be greater than 0."
   }
 
   validation {
@@ -64,6 +79,23 @@ variable "user_pool_deletion_protection" {
   default     = true
 }
 
+variable "cognito_trigger_arn" {
+  description = "ARN of the Lambda function the created user pool calls for pre token generation (V2), pre and post authentication and post confirmation (docs/AUTH.md); null for none. Built from its parts by the caller, so the pool does not wait for the function."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cognito_trigger_arn == null || can(regex("^arn:[^:]+:lambda:[^:]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", coalesce(var.cognito_trigger_arn, "-")))
+    error_message = "cognito_trigger_arn must be a Lambda function ARN."
+  }
+}
+
+variable "cognito_trigger_function_name" {
+  description = "Name of that function, for the permission that lets the user pool invoke it (required with cognito_trigger_arn)."
+  type        = string
+  default     = null
+}
+
 variable "cors_allowed_origins" {
   description = "Origins of the front end allowed by CORS (e.g. https://app.example.com)."
   type        = list(string)
@@ -72,6 +104,26 @@ variable "cors_allowed_origins" {
   validation {
     condition     = alltrue([for origin in var.cors_allowed_origins : origin != "*" && can(regex("^https?://", origin))])
     error_message = "cors_allowed_origins must be explicit http(s) origins, not \"*\"."
+  }
+}
+
+variable "cors" {
+  description = "CORS rules besides the origins: methods, request headers the API reads, response headers the front end may read, preflight cache age."
+  type = object({
+    allow_methods   = list(string)
+    allow_headers   = list(string)
+    expose_headers  = list(string)
+    max_age_seconds = number
+  })
+
+  validation {
+    condition     = alltrue([for header in concat(var.cors.allow_headers, var.cors.expose_headers) : header == lower(header) && header != "*"])
+    error_message = "CORS headers must be explicit lower-case names, not \"*\"."
+  }
+
+  validation {
+    condition     = var.cors.max_age_seconds >= 0 && var.cors.max_age_seconds <= 86400
+    error_message = "cors.max_age_seconds must be between 0 and 86400."
   }
 }
 

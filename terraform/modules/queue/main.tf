@@ -7,7 +7,10 @@ locals {
   # The DLQ's ARN from its parts (the format AWS documents for SQS), so the redrive policy,
   # maxReceiveCount included, is known when planning instead of "known after apply"; a
   # postcondition on the DLQ checks it against the real ARN.
-  dlq_arn = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:${var.name}-dlq"
+  # SQS's message quota (1 MiB since August 2025); a queue created without it keeps 256 KiB.
+  # The DLQ takes the same, so every message the queue accepted can be moved there.
+  max_message_size = 1048576
+  dlq_arn          = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:${var.name}-dlq"
 }
 
 data "aws_caller_identity" "current" {}
@@ -16,6 +19,7 @@ data "aws_region" "current" {}
 
 resource "aws_sqs_queue" "this" {
   name                       = var.name
+  max_message_size           = local.max_message_size
   visibility_timeout_seconds = local.visibility_timeout
   message_retention_seconds  = var.message_retention_seconds
   receive_wait_time_seconds  = 20
@@ -39,6 +43,7 @@ resource "aws_sqs_queue" "dlq" {
   count = var.create_dlq ? 1 : 0
 
   name                      = "${var.name}-dlq"
+  max_message_size          = local.max_message_size
   message_retention_seconds = var.dlq_message_retention_seconds
   sqs_managed_sse_enabled   = var.kms_master_key_id == null ? true : null
   kms_master_key_id         = var.kms_master_key_id
