@@ -237,8 +237,11 @@ export function requiredPermissions(code: FunctionCode, topology: Topology): { r
       const queueAccessors = Object.keys(CONFIG_RESOURCES).filter((k) => /^(queue|dlq):/.test(CONFIG_RESOURCES[k]!));
       const own = accessorsIn(code.segments.get(file) ?? '', queueAccessors);
       // A record's own queue; but GetQueueAttributes in a file that names queues by accessor
-      // reads those (the health route reads the depths of queues it does not consume).
-      if (OWN_QUEUE_COMMANDS.has(command) && !(command === 'GetQueueAttributesCommand' && own.length > 0)) queues = consumed;
+      // and never looks up the record's queue (GetQueueUrl) reads those (the health route reads
+      // the depths of queues it does not consume; the analytics processor reads its own queue's
+      // visibility timeout by the URL GetQueueUrl gave it).
+      const readsNamedQueues = command === 'GetQueueAttributesCommand' && own.length > 0 && !(code.segments.get(file) ?? '').includes('GetQueueUrlCommand');
+      if (OWN_QUEUE_COMMANDS.has(command) && !readsNamedQueues) queues = consumed;
       else {
         // The queue accessor the command's file uses; the publisher gets its fallback queue
         // as an argument, so for it: the fallback accessors the bundle passes.
