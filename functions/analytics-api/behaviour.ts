@@ -17,7 +17,7 @@ import { readAggregates, readUserDays } from '../shared/analytics/store.ts';
 import { requireAdmin } from '../shared/http/caller.ts';
 import { validationFailed } from '../shared/http/errors.ts';
 import type { ApiRequest, Route } from '../shared/http/http-function.ts';
-import { parseWith, queryParameters } from '../shared/http/request.ts';
+import { parseWith, queryParameters, refuseRepeated } from '../shared/http/request.ts';
 import { ceilTo, DAY, floorTo, iso, MINUTE, rangeAnswer, timeRange } from './range.ts';
 
 /** Behaviour reads span at most this many days: as many Queries. */
@@ -143,6 +143,7 @@ async function sessions(request: ApiRequest) {
   const caller = request.caller();
   requireAdmin(caller);
   const { query, start, end } = behaviourRange(request, ['gapMinutes', 'userId']);
+  refuseRepeated(request.event, ['userId']);
   const { gapMinutes, userId } = parseWith(sessionsSchema, { gapMinutes: query.gapMinutes, userId: query.userId }, 'query');
   const { users, reads } = await activities(caller.tenant, start, end, userId);
   const all: Array<Session & { userId: string }> = [];
@@ -224,6 +225,7 @@ async function funnels(request: ApiRequest) {
   const caller = request.caller();
   requireAdmin(caller);
   const { query, start, end } = behaviourRange(request, ['steps', 'window']);
+  refuseRepeated(request.event, ['steps']);
   if (query.steps === undefined) throw validationFailed([{ field: 'query.steps', issue: 'is required, e.g. steps=SIGN_UP,ITEM_PUT' }]);
   const { steps: rawSteps, window } = parseWith(funnelSchema, { steps: query.steps, window: query.window }, 'query');
   const steps = rawSteps.map(withSuffix);

@@ -12,6 +12,7 @@ import { drainAfterResponseTasks } from '../../functions/shared/after-response.t
 import { buildAnalyticsEvent, type AnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { nearestRank, processShuffled, seeded } from '../support/generated-traffic.ts';
+import { contractProblems } from '../support/contract.ts';
 import { apiEvent, lambdaContext, type Claims } from '../support/invoke.ts';
 import { provisionTestStack, region } from '../support/stack.ts';
 
@@ -73,6 +74,9 @@ async function get(route: string, query: Record<string, string>, claims: Claims 
   const path = route.split(' ')[1]!;
   const result = await analyticsApi(apiEvent({ routeKey: route, path, claims, query }), lambdaContext('analytics-api'));
   await drainAfterResponseTasks();
+  // Every answer, on real data, keeps to docs/openapi.json (the fuzzer only sees empty tenants).
+  const url = `${path}?${new URLSearchParams(query)}`;
+  expect(contractProblems({ method: 'GET', url, status: result.statusCode ?? 0, headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)])), body: result.body ?? '' })).toEqual([]);
   return { statusCode: result.statusCode, body: JSON.parse(result.body ?? 'null') };
 }
 
@@ -181,5 +185,21 @@ describe(`user behaviour routes (seed ${seed})`, () => {
     }
     expect((await get('GET /analytics/sessions', { ...range, gapMinutes: '0' })).statusCode).toBe(400);
     expect((await get('GET /analytics/sessions', { from: new Date(end - 40 * DAY).toISOString(), to: range.to })).statusCode).toBe(400);
+  });
+
+  it('refuse a repeated steps or userId (API Gateway would join the values with a comma into one valid-looking value)', async () => {
+    for (const [route, name, joined] of [
+      ['GET /analytics/funnels', 'steps', 'SIGN_UP,ITEM_PUT'],
+      ['GET /analytics/sessions', 'userId', 'alice,bob'],
+    ] as const) {
+      const [first, second] = joined.split(',');
+      const event = apiEvent({ routeKey: route, path: route.split(' ')[1]!, claims: admin, query: { ...range, [name]: joined } });
+      // As API Gateway delivers `?name=first&name=second`.
+      event.rawQueryString = `${new URLSearchParams(range)}&${name}=${first}&${name}=${second}`;
+      const result = await analyticsApi(event, lambdaContext('analytics-api'));
+      await drainAfterResponseTasks();
+      expect(result.statusCode).toBe(400);
+      expect(JSON.parse(result.body ?? 'null').error.details).toEqual([{ field: `query.${name}`, issue: 'must be given once' }]);
+    }
   });
 });

@@ -17,6 +17,7 @@ import { RATIO } from '../../functions/shared/analytics/histogram.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
 import { nearestRank, processShuffled, seeded } from '../support/generated-traffic.ts';
+import { contractProblems } from '../support/contract.ts';
 import { apiEvent, lambdaContext, type Claims } from '../support/invoke.ts';
 import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
@@ -108,6 +109,9 @@ async function get(route: string, query: Record<string, string>, claims: Claims 
   const path = route.split(' ')[1]!;
   const result = await analyticsApi(apiEvent({ routeKey: route, path, claims, query }), lambdaContext('analytics-api'));
   await drainAfterResponseTasks();
+  // Every answer, on real data, keeps to docs/openapi.json (the fuzzer only sees empty tenants).
+  const url = `${path}?${new URLSearchParams(query)}`;
+  expect(contractProblems({ method: 'GET', url, status: result.statusCode ?? 0, headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)])), body: result.body ?? '' })).toEqual([]);
   return { statusCode: result.statusCode, body: JSON.parse(result.body ?? 'null') };
 }
 
