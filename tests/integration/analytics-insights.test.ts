@@ -10,15 +10,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { handler as analyticsApi } from '../../functions/analytics-api/handler.ts';
-import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { buildAnalyticsEvent, type AnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { RATIO } from '../../functions/shared/analytics/histogram.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
-import { nearestRank, processShuffled, seeded } from '../support/generated-traffic.ts';
-import { contractProblems } from '../support/contract.ts';
-import { apiEvent, lambdaContext, type Claims } from '../support/invoke.ts';
+import { analyticsGet, nearestRank, processShuffled, seeded } from '../support/generated-traffic.ts';
+import type { Claims } from '../support/invoke.ts';
 import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
 const HOUR = 3_600_000;
@@ -105,15 +102,7 @@ function expectClose(actual: number | null, expected: number) {
 }
 const minuteOf = (ms: number) => new Date(Math.floor(ms / MINUTE) * MINUTE).toISOString();
 
-async function get(route: string, query: Record<string, string>, claims: Claims = admin) {
-  const path = route.split(' ')[1]!;
-  const result = await analyticsApi(apiEvent({ routeKey: route, path, claims, query }), lambdaContext('analytics-api'));
-  await drainAfterResponseTasks();
-  // Every answer, on real data, keeps to docs/openapi.json (the fuzzer only sees empty tenants).
-  const url = `${path}?${new URLSearchParams(query)}`;
-  expect(contractProblems({ method: 'GET', url, status: result.statusCode ?? 0, headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)])), body: result.body ?? '' })).toEqual([]);
-  return { statusCode: result.statusCode, body: JSON.parse(result.body ?? 'null') };
-}
+const get = (route: string, query: Record<string, string>, claims: Claims = admin) => analyticsGet(route, query, claims);
 
 let traffic: Generated[];
 const range = { from: new Date(start).toISOString(), to: new Date(end).toISOString() };

@@ -1,8 +1,13 @@
-/** What the analytics tests on generated traffic share: a seeded generator and the SQS record the processor receives. */
+/** What the analytics tests on generated traffic share: a seeded generator, the SQS record the processor receives, and a contract-checked read. */
 import { randomUUID } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
+import { expect } from 'vitest';
+import { handler as analyticsApi } from '../../functions/analytics-api/handler.ts';
+import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import type { AnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { toEnvelope } from '../../functions/shared/events/publisher.ts';
+import { contractProblems } from './contract.ts';
+import { apiEvent, lambdaContext, type Claims } from './invoke.ts';
 import { region } from './stack.ts';
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed with the seed it prints. */
@@ -48,4 +53,15 @@ export async function processShuffled(events: AnalyticsEvent[], random: () => nu
     if (batchItemFailures.length > 0) throw new Error(`the processor failed ${batchItemFailures.length} records`);
   }
   await handler({ Records: shuffled.slice(0, 10).map(sqsRecord) });
+}
+
+/** A read of the analytics API, its answer checked against docs/openapi.json on real data (the fuzzer only sees empty tenants). */
+export async function analyticsGet(route: string, query: Record<string, string>, claims: Claims) {
+  const path = route.split(' ')[1]!;
+  const result = await analyticsApi(apiEvent({ routeKey: route, path, claims, query }), lambdaContext('analytics-api'));
+  await drainAfterResponseTasks();
+  const url = `${path}?${new URLSearchParams(query)}`;
+  const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+  expect(contractProblems({ method: 'GET', url, status: result.statusCode ?? 0, headers, body: result.body ?? '' })).toEqual([]);
+  return { statusCode: result.statusCode, body: JSON.parse(result.body ?? 'null') };
 }
