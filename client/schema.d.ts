@@ -243,6 +243,140 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/analytics/performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per function: cold starts, init duration, memory against its limit (admin) */
+        get: operations["getAnalyticsPerformance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Error patterns and recovery per route (admin) */
+        get: operations["getAnalyticsErrors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Throughput per minute, processing lag, error rate and queue depths (admin)
+         * @description The range defaults to the last hour and spans at most 1 day.
+         */
+        get: operations["getAnalyticsHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each import's progress from its analytics events (admin)
+         * @description The range defaults to the last 7 days.
+         */
+        get: operations["getAnalyticsImports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/features": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events and distinct users per event type per day (admin)
+         * @description The range defaults to the last 7 days and spans at most 31 days.
+         */
+        get: operations["getAnalyticsFeatures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users' sessions: a gap over `gapMinutes` ends one (admin)
+         * @description The range defaults to the last 7 days and spans at most 31 days.
+         */
+        get: operations["getAnalyticsSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analytics/funnels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users reaching each step in order within the window (admin)
+         * @description The range defaults to the last 7 days and spans at most 31 days.
+         */
+        get: operations["getAnalyticsFunnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events": {
         parameters: {
             query?: never;
@@ -672,6 +806,180 @@ export interface components {
         EventBatch: {
             events: components["schemas"]["FrontEndEvent"][];
         };
+        RangeAnswer: {
+            tenant: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @description DynamoDB Queries the answer cost. */
+            reads: number;
+        };
+        /** @description Null when nothing was measured. */
+        Distribution: {
+            p50: number | null;
+            p95: number | null;
+            p99: number | null;
+        };
+        AnalyticsPerformance: {
+            /** @description Per function, most invocations first (the range widened to whole hours). */
+            functions: {
+                functionName: string;
+                invocations: number;
+                coldStarts: number;
+                warmInvocations: number;
+                coldStartRate: number;
+                initDurationMs: components["schemas"]["Distribution"];
+                memory: {
+                    limitMB: number;
+                    measured: number;
+                    rssMB: components["schemas"]["Distribution"];
+                    heapUsedMB: components["schemas"]["Distribution"];
+                    rssP95PercentOfLimit: number | null;
+                };
+            }[];
+        } & components["schemas"]["RangeAnswer"];
+        AnalyticsErrors: {
+            /** @enum {string} */
+            resolution: "minute";
+            /** @description Event type and error type pairs, most failures first. */
+            patterns: {
+                eventType: string;
+                errorType: string;
+                count: number;
+                /** Format: date-time */
+                firstSeen: string | null;
+                /** Format: date-time */
+                lastSeen: string | null;
+                trend: {
+                    firstHalf: number;
+                    secondHalf: number;
+                    /** @enum {string} */
+                    direction: "rising" | "falling" | "flat";
+                };
+                hourly: {
+                    /** Format: date-time */
+                    t: string;
+                    count: number;
+                }[];
+                samples: {
+                    requestId: string;
+                    traceId?: string;
+                    timestamp: string;
+                }[];
+            }[];
+            /** @description Per failing event type: its first failure and the first success after it. */
+            recovery: {
+                eventType: string;
+                failures: number;
+                /** Format: date-time */
+                firstFailure: string | null;
+                /** Format: date-time */
+                recoveredAt: string | null;
+                recoveryMs: number | null;
+            }[];
+        } & components["schemas"]["RangeAnswer"];
+        AnalyticsHealth: {
+            totals: {
+                count: number;
+                failures: number;
+                errorRate: number;
+                peakPerMinute: number;
+            };
+            processingLagMs: {
+                p50: number | null;
+                p95: number | null;
+            };
+            /** @description The whole system's queues (not the tenant's): depths only; null with `error` when SQS did not answer. */
+            queues: {
+                queue: string;
+                visible: number | null;
+                inFlight: number | null;
+                delayed: number | null;
+                error?: string;
+            }[];
+            throughputPerMinute: {
+                /** Format: date-time */
+                t: string;
+                count: number;
+                failures: number;
+            }[];
+        } & components["schemas"]["RangeAnswer"];
+        AnalyticsImports: {
+            /** @description Each import with events in the range, newest first. */
+            imports: {
+                importId: string;
+                collection?: string;
+                startedAt?: string;
+                /** @description Sums over the import's events (events, accepted, rejected, batches, ...). */
+                counts: {
+                    [key: string]: number;
+                };
+                /** @description IMPORT_COMPLETED's final status and counts. */
+                outcome?: {
+                    [key: string]: unknown;
+                };
+                /** @description `IN_PROGRESS` until the import completes. */
+                status: string;
+            }[];
+        } & components["schemas"]["RangeAnswer"];
+        AnalyticsFeatures: {
+            days: {
+                /** Format: date */
+                day: string;
+                types: {
+                    eventType: string;
+                    events: number;
+                    users: number;
+                }[];
+            }[];
+        } & components["schemas"]["RangeAnswer"];
+        AnalyticsSessions: {
+            gapMinutes: number;
+            totals: {
+                sessions: number;
+                users: number;
+                durationMinutes: components["schemas"]["Spread"];
+                eventsPerSession: components["schemas"]["Spread"];
+            };
+            perDay: {
+                /** Format: date */
+                day: string;
+                sessions: number;
+            }[];
+            /** @description Most sessions first, at most 100; `sessionList` only when asked for one `userId`. */
+            users: {
+                userId: string;
+                sessions: number;
+                events: number;
+                meanDurationMinutes: number;
+                sessionList?: {
+                    /** Format: date-time */
+                    start: string;
+                    /** Format: date-time */
+                    end: string;
+                    durationMinutes: number;
+                    events: number;
+                }[];
+            }[];
+        } & components["schemas"]["RangeAnswer"];
+        /** @description Null when there is nothing. */
+        Spread: {
+            p50: number | null;
+            p95: number | null;
+            max: number | null;
+        };
+        AnalyticsFunnel: {
+            windowMinutes: number;
+            steps: {
+                /** @description With the `_ANALYTICS` suffix. */
+                eventType: string;
+                users: number;
+                conversionFromPrevious: number;
+                conversionFromFirst: number;
+                medianMinutesFromPrevious: number | null;
+            }[];
+        } & components["schemas"]["RangeAnswer"];
         /**
          * @example {
          *       "accepted": 1
@@ -1373,6 +1681,228 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["AdminForbidden"];
             404: components["responses"]["NotFound"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalyticsPerformance: {
+        parameters: {
+            query?: {
+                /** @description Start of the range (inclusive); ranges span at most 92 days and `from` < `to`. */
+                from?: components["parameters"]["from"];
+                /** @description End of the range (exclusive); default now. */
+                to?: components["parameters"]["to"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The functions, most invocations first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsPerformance"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalyticsErrors: {
+        parameters: {
+            query?: {
+                /** @description Start of the range (inclusive); ranges span at most 92 days and `from` < `to`. */
+                from?: components["parameters"]["from"];
+                /** @description End of the range (exclusive); default now. */
+                to?: components["parameters"]["to"];
+                /** @description Patterns to answer. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Patterns and recovery. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsErrors"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalyticsHealth: {
+        parameters: {
+            query?: {
+                /** @description Start of the range (inclusive); ranges span at most 92 days and `from` < `to`. */
+                from?: components["parameters"]["from"];
+                /** @description End of the range (exclusive); default now. */
+                to?: components["parameters"]["to"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Health over the range. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsHealth"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalyticsImports: {
+        parameters: {
+            query?: {
+                /** @description Start of the range (inclusive); ranges span at most 92 days and `from` < `to`. */
+                from?: components["parameters"]["from"];
+                /** @description End of the range (exclusive); default now. */
+                to?: components["parameters"]["to"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The imports, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsImports"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalyticsFeatures: {
+        parameters: {
+            query?: {
+                /** @description Start of the range (inclusive); ranges span at most 92 days and `from` < `to`. */
+                from?: components["parameters"]["from"];
+                /** @description End of the range (exclusive); default now. */
+                to?: components["parameters"]["to"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Usage per day. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsFeatures"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalyticsSessions: {
+        parameters: {
+            query?: {
+                /** @description Start of the range (inclusive); ranges span at most 92 days and `from` < `to`. */
+                from?: components["parameters"]["from"];
+                /** @description End of the range (exclusive); default now. */
+                to?: components["parameters"]["to"];
+                gapMinutes?: number;
+                /** @description One user only, with their sessions listed. */
+                userId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sessions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsSessions"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalyticsFunnel: {
+        parameters: {
+            query: {
+                /**
+                 * @description 2 to 10 event types, comma-separated, with or without the `_ANALYTICS` suffix.
+                 * @example SIGN_UP,ITEM_PUT
+                 */
+                steps: string;
+                /** @description A number and a unit (m, h, d), at least 1m and at most 7d. */
+                window?: string;
+                /** @description Start of the range (inclusive); ranges span at most 92 days and `from` < `to`. */
+                from?: components["parameters"]["from"];
+                /** @description End of the range (exclusive); default now. */
+                to?: components["parameters"]["to"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Each step. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsFunnel"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AdminForbidden"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
         };

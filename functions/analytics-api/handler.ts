@@ -6,6 +6,8 @@
  *   GET  /analytics/timeseries?metric=count|errors|p95&interval=minute|hour&from&to
  *   GET  /analytics/users/{userId}/events?from&to&cursor&limit
  *   POST /events   {"events":[{action,type,properties?,timestamp?,traceId?}]}   (any signed-in user)
+ *   GET  /analytics/performance|errors|health|imports   (./insights.ts)
+ *   GET  /analytics/features|sessions|funnels            (./behaviour.ts)
  *
  * Tenancy: every read is keyed by the caller's tenant (from the token, never from the
  * request), so an admin sees their own tenant's analytics only.
@@ -20,6 +22,9 @@ import { histogramOf, mergeHistograms, percentile, type Histogram } from '../sha
 import { eventKey, userPartition, type Granularity } from '../shared/analytics/keys.ts';
 import { TYPE_NAME } from '../shared/analytics/schema.ts';
 import { readAggregates, readUserEvents, type AggregateRow } from '../shared/analytics/store.ts';
+import { ceilTo, DAY, floorTo, HOUR, iso, MINUTE, rowsFor, timeRange } from './range.ts';
+import { insightRoutes } from './insights.ts';
+import { behaviourRoutes } from './behaviour.ts';
 import { requireAdmin } from '../shared/http/caller.ts';
 import { itemDataProblems } from '../shared/items/validate.ts';
 import { validationFailed, type ErrorDetail } from '../shared/http/errors.ts';
@@ -27,54 +32,11 @@ import { httpFunction, type ApiRequest } from '../shared/http/http-function.ts';
 import { issuesToDetails, jsonObjectBody, parseWith, pathParameter, queryParameters } from '../shared/http/request.ts';
 
 
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-export const MAX_RANGE_DAYS = 92;
+export { MAX_RANGE_DAYS } from './range.ts';
 export const MAX_POINTS = 1_500;
 export const MAX_EVENTS_PER_POST = 100;
 const MAX_PROPERTIES_BYTES = 8 * 1024;
 const MAX_POST_BYTES = 512 * 1024;
-
-/* ------------------------------------------------------------ time ranges */
-
-const isoTime = v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp, e.g. 2026-01-31T12:00:00Z'));
-
-function floorTo(ms: number, unit: number): number {
-  return Math.floor(ms / unit) * unit;
-}
-function ceilTo(ms: number, unit: number): number {
-  return Math.ceil(ms / unit) * unit;
-}
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** [from, to) from the query; default the last 24 hours; at most MAX_RANGE_DAYS. */
-function timeRange(query: Record<string, string>, defaultSpan = DAY): { from: number; to: number } {
-  // Present but empty (`?to=`) is a 400, not the default: a bad value never silently changes a result.
-  const to = query.to !== undefined ? Date.parse(parseWith(isoTime, query.to, 'query.to')) : Date.now();
-  const from = query.from !== undefined ? Date.parse(parseWith(isoTime, query.from, 'query.from')) : to - defaultSpan;
-  if (!(from < to)) throw validationFailed([{ field: 'query.from', issue: 'must be before to' }]);
-  if (to - from > MAX_RANGE_DAYS * DAY) throw validationFailed([{ field: 'query.from', issue: `the range may span at most ${MAX_RANGE_DAYS} days` }]);
-  return { from, to };
-}
-
-/**
- * Aggregate rows covering [from, to) at minute resolution: minute rows for the partial
- * hours at either end, hour rows for the whole hours between (60x fewer items to read).
- */
-async function rowsFor(tenant: string, from: number, to: number): Promise<AggregateRow[]> {
-  const start = floorTo(from, MINUTE);
-  const end = ceilTo(to, MINUTE);
-  const firstWholeHour = ceilTo(start, HOUR);
-  const lastWholeHour = floorTo(end, HOUR);
-  if (firstWholeHour >= lastWholeHour) return readAggregates(tenant, 'MINUTE', iso(start), iso(end));
-  const parts = await Promise.all([
-    readAggregates(tenant, 'MINUTE', iso(start), iso(firstWholeHour)),
-    readAggregates(tenant, 'HOUR', iso(firstWholeHour), iso(lastWholeHour)),
-    readAggregates(tenant, 'MINUTE', iso(lastWholeHour), iso(end)),
-  ]);
-  return parts.flat();
-}
 
 /* ------------------------------------------------------------ summary */
 
@@ -333,5 +295,7 @@ export const handler = httpFunction({
     'GET /analytics/timeseries': { type: 'ANALYTICS_TIMESERIES', action: 'EXECUTE', category: 'QUERY', handle: timeseries },
     'GET /analytics/users/{userId}/events': { type: 'ANALYTICS_USER_EVENTS', action: 'EXECUTE', category: 'QUERY', handle: userEvents },
     'POST /events': { type: 'EVENTS_INGEST', action: 'WRITE', category: 'USER_ACTION', handle: ingest },
+    ...insightRoutes,
+    ...behaviourRoutes,
   },
 });

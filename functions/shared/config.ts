@@ -17,6 +17,9 @@ export const config = {
   importQueueUrl: () => requireEnv('IMPORT_QUEUE_URL'),
   /** Where analytics events go when EventBridge will not take them (the analytics queue's DLQ). */
   analyticsFallbackQueueUrl: () => process.env.ANALYTICS_DLQ_URL,
+  /** The analytics queue and the import queue's DLQ: only their depths are read (GET /analytics/health). */
+  analyticsQueueUrl: () => process.env.ANALYTICS_QUEUE_URL,
+  importDlqUrl: () => process.env.IMPORT_DLQ_URL,
   /** Where domain events go when EventBridge will not take them (the app-events queue's DLQ). */
   appFallbackQueueUrl: () => process.env.APP_EVENTS_DLQ_URL,
   environment: () => optionalEnv('ENVIRONMENT', 'local'),

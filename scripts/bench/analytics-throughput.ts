@@ -2,7 +2,11 @@
  * The analytics processor's throughput (validate, enrich, store once, aggregate) against
  * its ceiling: the same queue drained by the same event source mapping into the same table
  * by a consumer that only batch-writes the raw events. The ratio is what our processing
- * costs on top of moving the events at all.
+ * costs on top of moving the events at all. Also, in the same run, the processor without
+ * issue 16's pre-computation (ANALYTICS_INSIGHT_AGGREGATES=false: no per-function, per-user-day,
+ * lag or sample writes): its cost side by side.
+ *
+ * Alone: `npx tsx scripts/bench/analytics-throughput.ts [--quick]` (its own emulator).
  */
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -17,6 +21,8 @@ import { freshStack, pool, queueDepth, region, waitFor } from './fixtures.ts';
 
 export interface AnalyticsThroughput {
   events_per_s: number;
+  /** The same processor without the insight pre-computation. */
+  before_insights_events_per_s: number;
   ceiling_events_per_s: number;
   events: number;
   stored: number;
@@ -37,7 +43,7 @@ async function fill(endpoint: string, stack: ProvisionedStack, events: number): 
         status: i % 17 ? 'SUCCESS' : 'FAILURE',
         ...(i % 17 ? {} : { errorType: 'NOT_FOUND' }),
         durationMs: 1 + (i % 40),
-        userId: `user-${i % 20}`,
+        userId: `user-${i % 200}`,
         requestId: `req-${i}`,
         context,
         properties: { tenant: 'bench', collection: 'bench' },
@@ -95,9 +101,40 @@ export async function measureAnalyticsThroughput(endpoint: string, events: numbe
   };
   const ceilingSeconds = await drain(endpoint, ceilingStack, rawWriter);
 
+  const beforeStack = await freshStack(endpoint, 'analytics-before');
+  await fill(endpoint, beforeStack, events);
+  process.env.ANALYTICS_INSIGHT_AGGREGATES = 'false';
+  let beforeSeconds: number;
+  try {
+    beforeSeconds = await drain(endpoint, beforeStack, processor as never);
+  } finally {
+    delete process.env.ANALYTICS_INSIGHT_AGGREGATES;
+  }
+
   const stack = await freshStack(endpoint, 'analytics');
   await fill(endpoint, stack, events);
   const seconds = await drain(endpoint, stack, processor as never);
   const stored = await countStored(stack);
-  return { events_per_s: Math.round(events / seconds), ceiling_events_per_s: Math.round(events / ceilingSeconds), events, stored };
+  return {
+    events_per_s: Math.round(events / seconds),
+    before_insights_events_per_s: Math.round(events / beforeSeconds),
+    ceiling_events_per_s: Math.round(events / ceilingSeconds),
+    events,
+    stored,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { freePort, startMoto } = await import('../local/moto.ts');
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const print = console.log.bind(console);
+  console.log = () => undefined;
+  const events = process.argv.includes('--quick') ? 500 : 3000;
+  const emulator = await startMoto({ port: await freePort() });
+  try {
+    const r = await measureAnalyticsThroughput(emulator.endpoint, events);
+    print(`analytics processor, ${r.events} events: ${r.events_per_s} events/s with the insight pre-computation, ${r.before_insights_events_per_s} without it, ceiling ${r.ceiling_events_per_s}; stored ${r.stored}/${r.events}`);
+  } finally {
+    await emulator.stop();
+  }
 }

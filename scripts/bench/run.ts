@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       ...Object.entries(coldStart).map(([name, c]): Row => [`cold start ${name}: init ms (bundle KB)`, `${c.init_ms} (${c.bundle_kb} KB)`, `unbundled ${c.unbundled_init_ms} (${ratio(c.unbundled_init_ms, c.init_ms)} slower)`, '≥ 3x faster, ≤ 300 KB']),
       ['import: pipeline items/s', String(importThroughput.pipeline_items_per_s), `ceiling ${importThroughput.ceiling_items_per_s} (${percent(importThroughput.pipeline_items_per_s, importThroughput.ceiling_items_per_s)}), naive ${importThroughput.naive_items_per_s} (${ratio(importThroughput.pipeline_items_per_s, importThroughput.naive_items_per_s)})`, '≥ 80% of ceiling, ≥ 10x naive'],
       ['analytics processor: events/s', String(processor.events_per_s), `ceiling ${processor.ceiling_events_per_s} (${percent(processor.events_per_s, processor.ceiling_events_per_s)})`, '≥ 80% of ceiling'],
+      ['analytics processor: events/s with / without the insight pre-computation', `${processor.events_per_s} / ${processor.before_insights_events_per_s}`, `${percent(processor.events_per_s, processor.before_insights_events_per_s)} of without`, ''],
       ['analytics processor: stored / sent', `${processor.stored} / ${processor.events}`, '', 'all'],
       [`load: rps, p99 ms (${load.connections} clients, ${load.seconds} s)`, `${load.rps} rps, p99 ${load.p99_ms} ms`, '', ''],
       ['load: errors; analytics events / requests', `${load.errors}; ${load.analytics_events} / ${load.requests}`, '', '0; exactly 1 per request'],

@@ -172,6 +172,8 @@ export function functionEnvironment(names: {
     IMPORT_QUEUE_URL: names.queueUrl('import'),
     ANALYTICS_DLQ_URL: names.queueUrl('analytics-dlq'),
     APP_EVENTS_DLQ_URL: names.queueUrl('app-events-dlq'),
+    ANALYTICS_QUEUE_URL: names.queueUrl('analytics'),
+    IMPORT_DLQ_URL: names.queueUrl('import-dlq'),
     IMPORT_MAX_RECEIVE_COUNT: String(queues.import.maxReceiveCount),
   };
 }

@@ -18,6 +18,9 @@ import { EVENT_CATEGORIES } from '../../functions/shared/analytics/event.ts';
 import { IMPORT_STATUSES } from '../../functions/shared/imports/jobs.ts';
 import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_CHUNKS_PER_JOB } from '../../functions/shared/imports/limits.ts';
 import { FRONT_END_NAMESPACE } from '../../functions/analytics-api/handler.ts';
+import { MAX_BEHAVIOUR_DAYS, MAX_FUNNEL_STEPS, MAX_USERS_LISTED } from '../../functions/analytics-api/behaviour.ts';
+import { MAX_PATTERNS, MAX_RECOVERY_ROUTES } from '../../functions/analytics-api/insights.ts';
+import { TYPE_NAME } from '../../functions/shared/analytics/schema.ts';
 import { MAX_DYNAMO_ITEM_BYTES } from '../../functions/shared/dynamo-size.ts';
 import { MAX_ITEM_DATA_BYTES } from '../../functions/shared/items/item.ts';
 import { NAME_PATTERN } from '../../functions/shared/http/request.ts';
@@ -325,6 +328,251 @@ const schemas: Record<string, Json> = {
     properties: { events: { type: 'array', minItems: 1, maxItems: 100, items: ref('FrontEndEvent') } },
     example: { events: [{ action: 'CLICK', type: 'CHECKOUT_STARTED', properties: { cart: 3 } }] },
   },
+  /** The fields every range read answers with (range.ts `rangeAnswer`): the range after widening to whole units, and the Queries it cost. */
+  RangeAnswer: {
+    type: 'object',
+    required: ['tenant', 'from', 'to', 'reads'],
+    properties: { tenant: { type: 'string' }, from: dateTime, to: dateTime, reads: { ...count, description: 'DynamoDB Queries the answer cost.' } },
+  },
+  Distribution: {
+    type: 'object',
+    required: ['p50', 'p95', 'p99'],
+    additionalProperties: false,
+    description: 'Null when nothing was measured.',
+    properties: { p50: nullableNumber, p95: nullableNumber, p99: nullableNumber },
+  },
+  AnalyticsPerformance: {
+    allOf: [ref('RangeAnswer')],
+    type: 'object',
+    required: ['functions'],
+    properties: {
+      functions: {
+        type: 'array',
+        description: 'Per function, most invocations first (the range widened to whole hours).',
+        items: {
+          type: 'object',
+          required: ['functionName', 'invocations', 'coldStarts', 'warmInvocations', 'coldStartRate', 'initDurationMs', 'memory'],
+          additionalProperties: false,
+          properties: {
+            functionName: { type: 'string' },
+            invocations: count,
+            coldStarts: count,
+            warmInvocations: { type: 'integer' },
+            coldStartRate: { type: 'number', minimum: 0 },
+            initDurationMs: ref('Distribution'),
+            memory: {
+              type: 'object',
+              required: ['limitMB', 'measured', 'rssMB', 'heapUsedMB', 'rssP95PercentOfLimit'],
+              additionalProperties: false,
+              properties: { limitMB: { type: 'number', minimum: 0 }, measured: count, rssMB: ref('Distribution'), heapUsedMB: ref('Distribution'), rssP95PercentOfLimit: nullableNumber },
+            },
+          },
+        },
+      },
+    },
+  },
+  AnalyticsErrors: {
+    allOf: [ref('RangeAnswer')],
+    type: 'object',
+    required: ['resolution', 'patterns', 'recovery'],
+    properties: {
+      resolution: { type: 'string', enum: ['minute'] },
+      patterns: {
+        type: 'array',
+        description: 'Event type and error type pairs, most failures first.',
+        items: {
+          type: 'object',
+          required: ['eventType', 'errorType', 'count', 'firstSeen', 'lastSeen', 'trend', 'hourly', 'samples'],
+          additionalProperties: false,
+          properties: {
+            eventType: { type: 'string' },
+            errorType: { type: 'string' },
+            count,
+            firstSeen: { type: ['string', 'null'], format: 'date-time' },
+            lastSeen: { type: ['string', 'null'], format: 'date-time' },
+            trend: {
+              type: 'object',
+              required: ['firstHalf', 'secondHalf', 'direction'],
+              additionalProperties: false,
+              properties: { firstHalf: { type: 'integer' }, secondHalf: { type: 'integer' }, direction: { type: 'string', enum: ['rising', 'falling', 'flat'] } },
+            },
+            hourly: { type: 'array', items: { type: 'object', required: ['t', 'count'], additionalProperties: false, properties: { t: dateTime, count } } },
+            samples: {
+              type: 'array',
+              maxItems: 5,
+              items: { type: 'object', required: ['requestId', 'timestamp'], properties: { requestId: { type: 'string' }, traceId: { type: 'string' }, timestamp: { type: 'string' } } },
+            },
+          },
+        },
+      },
+      recovery: {
+        type: 'array',
+        maxItems: MAX_RECOVERY_ROUTES,
+        description: 'Per failing event type: its first failure and the first success after it.',
+        items: {
+          type: 'object',
+          required: ['eventType', 'failures', 'firstFailure', 'recoveredAt', 'recoveryMs'],
+          additionalProperties: false,
+          properties: {
+            eventType: { type: 'string' },
+            failures: count,
+            firstFailure: { type: ['string', 'null'], format: 'date-time' },
+            recoveredAt: { type: ['string', 'null'], format: 'date-time' },
+            recoveryMs: { type: ['integer', 'null'] },
+          },
+        },
+      },
+    },
+  },
+  AnalyticsHealth: {
+    allOf: [ref('RangeAnswer')],
+    type: 'object',
+    required: ['totals', 'processingLagMs', 'queues', 'throughputPerMinute'],
+    properties: {
+      totals: {
+        type: 'object',
+        required: ['count', 'failures', 'errorRate', 'peakPerMinute'],
+        additionalProperties: false,
+        properties: { count, failures: count, errorRate: { type: 'number', minimum: 0, maximum: 1 }, peakPerMinute: count },
+      },
+      processingLagMs: { type: 'object', required: ['p50', 'p95'], additionalProperties: false, properties: { p50: nullableNumber, p95: nullableNumber } },
+      queues: {
+        type: 'array',
+        description: "The whole system's queues (not the tenant's): depths only; null with `error` when SQS did not answer.",
+        items: {
+          type: 'object',
+          required: ['queue', 'visible', 'inFlight', 'delayed'],
+          additionalProperties: false,
+          properties: {
+            queue: { type: 'string' },
+            visible: { type: ['integer', 'null'] },
+            inFlight: { type: ['integer', 'null'] },
+            delayed: { type: ['integer', 'null'] },
+            error: { type: 'string' },
+          },
+        },
+      },
+      throughputPerMinute: {
+        type: 'array',
+        items: { type: 'object', required: ['t', 'count', 'failures'], additionalProperties: false, properties: { t: dateTime, count, failures: count } },
+      },
+    },
+  },
+  AnalyticsImports: {
+    allOf: [ref('RangeAnswer')],
+    type: 'object',
+    required: ['imports'],
+    properties: {
+      imports: {
+        type: 'array',
+        description: 'Each import with events in the range, newest first.',
+        items: {
+          type: 'object',
+          required: ['importId', 'counts', 'status'],
+          additionalProperties: false,
+          properties: {
+            importId: { type: 'string' },
+            collection: { type: 'string' },
+            startedAt: { type: 'string' },
+            counts: { type: 'object', description: "Sums over the import's events (events, accepted, rejected, batches, ...).", additionalProperties: { type: 'number' } },
+            outcome: { type: 'object', description: "IMPORT_COMPLETED's final status and counts.", additionalProperties: true },
+            status: { type: 'string', description: '`IN_PROGRESS` until the import completes.' },
+          },
+        },
+      },
+    },
+  },
+  AnalyticsFeatures: {
+    allOf: [ref('RangeAnswer')],
+    type: 'object',
+    required: ['days'],
+    properties: {
+      days: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['day', 'types'],
+          additionalProperties: false,
+          properties: {
+            day: { type: 'string', format: 'date' },
+            types: {
+              type: 'array',
+              items: { type: 'object', required: ['eventType', 'events', 'users'], additionalProperties: false, properties: { eventType: { type: 'string' }, events: count, users: count } },
+            },
+          },
+        },
+      },
+    },
+  },
+  AnalyticsSessions: {
+    allOf: [ref('RangeAnswer')],
+    type: 'object',
+    required: ['gapMinutes', 'totals', 'perDay', 'users'],
+    properties: {
+      gapMinutes: { type: 'integer', minimum: 1, maximum: 1440 },
+      totals: {
+        type: 'object',
+        required: ['sessions', 'users', 'durationMinutes', 'eventsPerSession'],
+        additionalProperties: false,
+        properties: {
+          sessions: count,
+          users: count,
+          durationMinutes: ref('Spread'),
+          eventsPerSession: ref('Spread'),
+        },
+      },
+      perDay: { type: 'array', items: { type: 'object', required: ['day', 'sessions'], additionalProperties: false, properties: { day: { type: 'string', format: 'date' }, sessions: count } } },
+      users: {
+        type: 'array',
+        maxItems: MAX_USERS_LISTED,
+        description: `Most sessions first, at most ${MAX_USERS_LISTED}; \`sessionList\` only when asked for one \`userId\`.`,
+        items: {
+          type: 'object',
+          required: ['userId', 'sessions', 'events', 'meanDurationMinutes'],
+          additionalProperties: false,
+          properties: {
+            userId: { type: 'string' },
+            sessions: count,
+            events: count,
+            meanDurationMinutes: { type: 'number', minimum: 0 },
+            sessionList: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['start', 'end', 'durationMinutes', 'events'],
+                additionalProperties: false,
+                properties: { start: dateTime, end: dateTime, durationMinutes: count, events: count },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  Spread: { type: 'object', required: ['p50', 'p95', 'max'], additionalProperties: false, description: 'Null when there is nothing.', properties: { p50: nullableNumber, p95: nullableNumber, max: nullableNumber } },
+  AnalyticsFunnel: {
+    allOf: [ref('RangeAnswer')],
+    type: 'object',
+    required: ['windowMinutes', 'steps'],
+    properties: {
+      windowMinutes: { type: 'integer', minimum: 1, maximum: 7 * 1440 },
+      steps: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['eventType', 'users', 'conversionFromPrevious', 'conversionFromFirst', 'medianMinutesFromPrevious'],
+          additionalProperties: false,
+          properties: {
+            eventType: { type: 'string', description: 'With the `_ANALYTICS` suffix.' },
+            users: count,
+            conversionFromPrevious: { type: 'number', minimum: 0, maximum: 1 },
+            conversionFromFirst: { type: 'number', minimum: 0, maximum: 1 },
+            medianMinutesFromPrevious: { type: ['integer', 'null'] },
+          },
+        },
+      },
+    },
+  },
   EventsAccepted: { type: 'object', required: ['accepted'], additionalProperties: false, properties: { accepted: count }, example: { accepted: 1 } },
 };
 
@@ -585,6 +833,77 @@ export const operations: Record<string, Json> = {
     ...adminOnly,
     parameters: [param('userId'), param('from'), param('to'), param('cursor'), { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }],
     responses: { '200': { description: 'A page of events.', content: json(ref('UserEvents')) }, '400': responseRef('BadRequest'), ...adminFailures, '404': responseRef('NotFound') },
+  }),
+  'GET /analytics/performance': operation('getAnalyticsPerformance', {
+    summary: 'Per function: cold starts, init duration, memory against its limit (admin)',
+    tags: ['analytics'],
+    ...adminOnly,
+    parameters: [param('from'), param('to')],
+    responses: { '200': { description: 'The functions, most invocations first.', content: json(ref('AnalyticsPerformance')) }, '400': responseRef('BadRequest'), ...adminFailures },
+  }),
+  'GET /analytics/errors': operation('getAnalyticsErrors', {
+    summary: 'Error patterns and recovery per route (admin)',
+    tags: ['analytics'],
+    ...adminOnly,
+    parameters: [param('from'), param('to'), { name: 'limit', in: 'query', description: 'Patterns to answer.', schema: { type: 'integer', minimum: 1, maximum: MAX_PATTERNS, default: 10 } }],
+    responses: { '200': { description: 'Patterns and recovery.', content: json(ref('AnalyticsErrors')) }, '400': responseRef('BadRequest'), ...adminFailures },
+  }),
+  'GET /analytics/health': operation('getAnalyticsHealth', {
+    summary: 'Throughput per minute, processing lag, error rate and queue depths (admin)',
+    description: 'The range defaults to the last hour and spans at most 1 day.',
+    tags: ['analytics'],
+    ...adminOnly,
+    parameters: [param('from'), param('to')],
+    responses: { '200': { description: 'Health over the range.', content: json(ref('AnalyticsHealth')) }, '400': responseRef('BadRequest'), ...adminFailures },
+  }),
+  'GET /analytics/imports': operation('getAnalyticsImports', {
+    summary: "Each import's progress from its analytics events (admin)",
+    description: 'The range defaults to the last 7 days.',
+    tags: ['analytics'],
+    ...adminOnly,
+    parameters: [param('from'), param('to')],
+    responses: { '200': { description: 'The imports, newest first.', content: json(ref('AnalyticsImports')) }, '400': responseRef('BadRequest'), ...adminFailures },
+  }),
+  'GET /analytics/features': operation('getAnalyticsFeatures', {
+    summary: 'Events and distinct users per event type per day (admin)',
+    description: `The range defaults to the last 7 days and spans at most ${MAX_BEHAVIOUR_DAYS} days.`,
+    tags: ['analytics'],
+    ...adminOnly,
+    parameters: [param('from'), param('to')],
+    responses: { '200': { description: 'Usage per day.', content: json(ref('AnalyticsFeatures')) }, '400': responseRef('BadRequest'), ...adminFailures },
+  }),
+  'GET /analytics/sessions': operation('getAnalyticsSessions', {
+    summary: "Users' sessions: a gap over `gapMinutes` ends one (admin)",
+    description: `The range defaults to the last 7 days and spans at most ${MAX_BEHAVIOUR_DAYS} days.`,
+    tags: ['analytics'],
+    ...adminOnly,
+    parameters: [
+      param('from'),
+      param('to'),
+      { name: 'gapMinutes', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1440, default: 30 } },
+      { name: 'userId', in: 'query', description: 'One user only, with their sessions listed.', schema: { type: 'string', pattern: '^[^#\\s]{1,256}$' } },
+    ],
+    responses: { '200': { description: 'Sessions.', content: json(ref('AnalyticsSessions')) }, '400': responseRef('BadRequest'), ...adminFailures },
+  }),
+  'GET /analytics/funnels': operation('getAnalyticsFunnel', {
+    summary: 'Users reaching each step in order within the window (admin)',
+    description: `The range defaults to the last 7 days and spans at most ${MAX_BEHAVIOUR_DAYS} days.`,
+    tags: ['analytics'],
+    ...adminOnly,
+    parameters: [
+      {
+        name: 'steps',
+        in: 'query',
+        required: true,
+        description: `2 to ${MAX_FUNNEL_STEPS} event types, comma-separated, with or without the \`_ANALYTICS\` suffix.`,
+        schema: { type: 'string', pattern: `^${TYPE_NAME.source.slice(1, -1)}(,${TYPE_NAME.source.slice(1, -1)}){1,${MAX_FUNNEL_STEPS - 1}}$` },
+        example: 'SIGN_UP,ITEM_PUT',
+      },
+      { name: 'window', in: 'query', description: 'A number and a unit (m, h, d), at least 1m and at most 7d.', schema: { type: 'string', pattern: '^\\d{1,4}(m|h|d)$', default: '1h' } },
+      param('from'),
+      param('to'),
+    ],
+    responses: { '200': { description: 'Each step.', content: json(ref('AnalyticsFunnel')) }, '400': responseRef('BadRequest'), ...adminFailures },
   }),
   'POST /events': operation('postEvents', {
     summary: 'Front-end analytics events (any signed-in user)',

@@ -105,6 +105,8 @@ export const CONFIG_RESOURCES: Record<string, ResourceId> = {
   analyticsBus: 'bus:analytics',
   importQueueUrl: 'queue:import',
   analyticsFallbackQueueUrl: 'dlq:analytics',
+  analyticsQueueUrl: 'queue:analytics',
+  importDlqUrl: 'dlq:import',
   appFallbackQueueUrl: 'dlq:app-events',
 };
 
@@ -232,12 +234,17 @@ export function requiredPermissions(code: FunctionCode, topology: Topology): { r
       for (const bus of buses) for (const action of spec.actions) need(action, bus, by);
     } else {
       let queues: ResourceId[];
-      if (OWN_QUEUE_COMMANDS.has(command)) queues = consumed;
+      const queueAccessors = Object.keys(CONFIG_RESOURCES).filter((k) => /^(queue|dlq):/.test(CONFIG_RESOURCES[k]!));
+      const own = accessorsIn(code.segments.get(file) ?? '', queueAccessors);
+      // A record's own queue; but GetQueueAttributes in a file that names queues by accessor
+      // and never looks up the record's queue (GetQueueUrl) reads those (the health route reads
+      // the depths of queues it does not consume; the analytics processor reads its own queue's
+      // visibility timeout by the URL GetQueueUrl gave it).
+      const readsNamedQueues = command === 'GetQueueAttributesCommand' && own.length > 0 && !(code.segments.get(file) ?? '').includes('GetQueueUrlCommand');
+      if (OWN_QUEUE_COMMANDS.has(command) && !readsNamedQueues) queues = consumed;
       else {
         // The queue accessor the command's file uses; the publisher gets its fallback queue
         // as an argument, so for it: the fallback accessors the bundle passes.
-        const queueAccessors = Object.keys(CONFIG_RESOURCES).filter((k) => /^(queue|dlq):/.test(CONFIG_RESOURCES[k]!));
-        const own = accessorsIn(code.segments.get(file) ?? '', queueAccessors);
         const names = own.length > 0 ? own : accessorsIn(code.text, ['analyticsFallbackQueueUrl', 'appFallbackQueueUrl']);
         queues = names.map((n) => CONFIG_RESOURCES[n]!);
       }

@@ -1,7 +1,7 @@
 /** Pure analytics logic: histogram accuracy, event identity, keys, retention, schema, classification. */
 import fc from 'fast-check';
 import * as v from 'valibot';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { frontEndCategory, requestCategory } from '../../functions/shared/analytics/classify.ts';
 import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { bucketOf, bucketValue, histogramOf, percentile, RATIO, type Histogram } from '../../functions/shared/analytics/histogram.ts';
@@ -123,5 +123,29 @@ describe('classification', () => {
     expect(requestCategory(undefined)).toBe('SYSTEM_EVENT');
     expect(frontEndCategory('LOGIN_CLICKED')).toBe('AUTHENTICATION');
     expect(frontEndCategory('BUTTON_CLICKED')).toBe('USER_ACTION');
+  });
+});
+
+describe('invocation measurement on every event', () => {
+  it('carries heap and RSS in MB, and marks only the process first event as the cold start with its init duration', async () => {
+    // A fresh module instance stands for a fresh process.
+    vi.resetModules();
+    const fresh = await import('../../functions/shared/analytics/event.ts');
+    const build = () => fresh.buildAnalyticsEvent({ type: 'X', action: 'EXECUTE', category: 'QUERY', source: 's', status: 'SUCCESS', durationMs: 5, requestId: 'r', context });
+    const events = [build(), build(), build()];
+    expect(events.map((e) => e.detail.metadata.properties.coldStart)).toEqual([true, false, false]);
+    // performance.now() counts from the process's start; the handler started durationMs (5) before the event.
+    expect(events[0]!.detail.metadata.properties.initDurationMs).toBeGreaterThan(0);
+    expect(events[0]!.detail.metadata.properties.initDurationMs).toBeLessThanOrEqual(performance.now());
+    for (const event of events) {
+      const { heapUsedMB, rssMB, initDurationMs, coldStart } = event.detail.metadata.properties;
+      const { rss } = process.memoryUsage();
+      expect(rssMB).toBeGreaterThan(0);
+      expect(rssMB).toBeLessThanOrEqual(rss / 1024 / 1024 + 64);
+      expect(heapUsedMB).toBeGreaterThan(0);
+      expect(heapUsedMB).toBeLessThan(rssMB);
+      expect(initDurationMs === undefined).toBe(!coldStart);
+      expect(v.safeParse(analyticsEventSchema, event).success).toBe(true);
+    }
   });
 });

@@ -16,6 +16,13 @@ export interface AnalyticsProperties {
   functionVersion: string;
   memoryLimitInMB: number;
   remainingTime: number;
+  /** V8 heap in use and the process's resident set when the event was built (the end of the invocation for a request's own event), MB. */
+  heapUsedMB: number;
+  rssMB: number;
+  /** True on the first event this process builds: the invocation that followed Init. */
+  coldStart: boolean;
+  /** On the cold start's event: ms from the process's start to the handler's start (Init plus runtime bootstrap). */
+  initDurationMs?: number;
   [key: string]: unknown;
 }
 
@@ -77,6 +84,20 @@ export function safeTraceId(traceId: string | undefined): string | undefined {
   return /^[A-Za-z0-9-]{1,128}$/.test(traceId) && redactString(traceId) === traceId ? traceId : undefined;
 }
 
+const MB = 1024 * 1024;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+let coldStartTaken = false;
+
+/** This process's memory now and, once per process, its cold start (see AnalyticsProperties). */
+function invocationMeasurement(durationMs: number | undefined): Pick<AnalyticsProperties, 'heapUsedMB' | 'rssMB' | 'coldStart' | 'initDurationMs'> {
+  const { heapUsed, rss } = process.memoryUsage();
+  const coldStart = !coldStartTaken;
+  coldStartTaken = true;
+  // performance.now() counts from the process's start; the handler started durationMs ago.
+  const initDurationMs = coldStart ? Math.max(0, round3(performance.now() - (durationMs ?? 0))) : undefined;
+  return { heapUsedMB: round3(heapUsed / MB), rssMB: round3(rss / MB), coldStart, ...(initDurationMs !== undefined ? { initDurationMs } : {}) };
+}
+
 export function buildAnalyticsEvent(input: AnalyticsInput): AnalyticsEvent {
   const extraKeys = config.redactFields().split(',').filter(Boolean);
   const properties = redact(input.properties ?? {}, { extraKeys });
@@ -103,6 +124,7 @@ export function buildAnalyticsEvent(input: AnalyticsInput): AnalyticsEvent {
           functionVersion: input.context.functionVersion,
           memoryLimitInMB: Number(input.context.memoryLimitInMB),
           remainingTime: input.context.getRemainingTimeInMillis(),
+          ...invocationMeasurement(input.durationMs),
         },
       },
     },

@@ -4,12 +4,16 @@
  * Bucket i holds durations d with RATIO^(i-OFFSET) <= d < RATIO^(i-OFFSET+1); a bucket is
  * reported as its geometric midpoint, so any percentile read back is within
  * sqrt(RATIO) - 1 ≈ 2% of a duration that really is at that rank. Durations below 1 µs
- * share the lowest bucket. Buckets are stored sparsely as attributes `h<i>`.
+ * share the lowest bucket. Buckets are stored sparsely as attributes `<prefix><i>`: `h` for
+ * durations (the default), and one prefix per other measured quantity (HISTOGRAM_PREFIX).
+ * The same buckets serve any positive quantity (megabytes, lags in ms).
  */
 export const RATIO = 1.04;
 const OFFSET = 400;
 const MIN_DURATION_MS = 0.001;
 export const BUCKET_PREFIX = 'h';
+/** The attribute prefix of each histogram an aggregate item may hold. */
+export const HISTOGRAM_PREFIX = { duration: 'h', processingLag: 'l', rss: 'r', heap: 'm', initDuration: 'i' } as const;
 
 export type Histogram = Map<number, number>;
 
@@ -22,15 +26,15 @@ export function bucketValue(bucket: number): number {
   return RATIO ** (bucket - OFFSET + 0.5);
 }
 
-export function bucketAttribute(bucket: number): string {
-  return `${BUCKET_PREFIX}${bucket}`;
+export function bucketAttribute(bucket: number, prefix: string = BUCKET_PREFIX): string {
+  return `${prefix}${bucket}`;
 }
 
-/** Reads the `h<i>` attributes of an item into (or onto) a histogram. */
-export function histogramOf(item: Record<string, unknown>, into: Histogram = new Map()): Histogram {
+/** Reads the `<prefix><i>` attributes of an item into (or onto) a histogram. */
+export function histogramOf(item: Record<string, unknown>, into: Histogram = new Map(), prefix: string = BUCKET_PREFIX): Histogram {
   for (const [key, value] of Object.entries(item)) {
-    if (!/^h\d+$/.test(key) || typeof value !== 'number') continue;
-    const bucket = Number(key.slice(1));
+    if (!key.startsWith(prefix) || !/^\d+$/.test(key.slice(prefix.length)) || typeof value !== 'number') continue;
+    const bucket = Number(key.slice(prefix.length));
     into.set(bucket, (into.get(bucket) ?? 0) + value);
   }
   return into;

@@ -5,6 +5,9 @@
  *               userPk USER#<tenant>#<userId>            userSk  <timestamp>#<eventId>   (when the event has a user)
  *   aggregate   pk  AGG#<tenant>#<yyyy-mm-dd>            sk      MINUTE#<hh:mm>#<eventType>#<category>#<errorType|->
  *                                                        sk      HOUR#<hh>#<eventType>#<category>#<errorType|->
+ *                                                        sk      FUNCTION#<hh>#<functionName>   (invocations, cold starts, memory)
+ *                                                        sk      IMPORT#<importId>              (an import's progress)
+ *   user-day    pk  UDAY#<tenant>#<yyyy-mm-dd>           sk      <userId>   (the user's active minutes and event types that day)
  *
  * Every key starts with the tenant, so a read can only ever see one tenant's analytics.
  * Events without a tenant (health checks, background work) belong to SYSTEM_TENANT; other
@@ -62,6 +65,23 @@ export function aggregatePartition(tenant: string, day: string): string {
 export function aggregateSortKey(granularity: Granularity, timestamp: string, eventType: string, category: EventCategory, errorType: string | undefined): string {
   const { hour, minute } = timeParts(timestamp);
   return `${granularity}#${granularity === 'MINUTE' ? minute : hour}#${eventType}#${category}#${errorType ?? '-'}`;
+}
+
+/** One item per user and day: minute counts `m<minute of day>` and, per event type, the set of its minutes `T:<eventType>`. */
+export function userDayPartition(tenant: string, day: string): string {
+  return `UDAY#${tenant}#${day}`;
+}
+export const USER_DAY_TYPE_PREFIX = 'T:';
+export const USER_DAY_MINUTE_PREFIX = 'm';
+
+/** Minute of the day, 0-1439, of an ISO timestamp. */
+export function minuteOfDay(iso: string): number {
+  return Number(iso.slice(11, 13)) * 60 + Number(iso.slice(14, 16));
+}
+
+/** The hourly per-function performance aggregate (cold starts, init duration, memory). */
+export function functionSortKey(timestamp: string, functionName: string): string {
+  return `FUNCTION#${timeParts(timestamp).hour}#${functionName}`;
 }
 
 export const DEFAULT_RETENTION_DAYS: Record<EventCategory, number> = { USER_ACTION: 90, AUTHENTICATION: 90, QUERY: 30, SYSTEM_EVENT: 30 };

@@ -34,6 +34,11 @@ export const analyticsEventSchema = v.pipe(
           memoryLimitInMB: finiteNonNegative,
           remainingTime: v.pipe(v.number(), v.finite()),
           tenant: v.optional(v.pipe(v.string(), v.regex(TENANT_NAME, 'must match [A-Za-z0-9_.-]{1,128}'))),
+          // The invocation's measurement (event.ts); optional so events from older emitters still validate.
+          heapUsedMB: v.optional(finiteNonNegative),
+          rssMB: v.optional(finiteNonNegative),
+          coldStart: v.optional(v.boolean()),
+          initDurationMs: v.optional(finiteNonNegative),
         }),
       }),
     }),

@@ -8,19 +8,24 @@ import { cancellationCodes } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { transactWrite } from '../imports/transact.ts';
 import type { EventCategory } from './event.ts';
-import { bucketAttribute, bucketOf } from './histogram.ts';
+import { bucketAttribute, bucketOf, HISTOGRAM_PREFIX } from './histogram.ts';
 import {
   aggregatePartition,
   aggregateRetentionDays,
   aggregateSortKey,
   eventKey,
   expiresAt,
+  functionSortKey,
+  minuteOfDay,
   retentionDays,
+  USER_DAY_MINUTE_PREFIX,
+  USER_DAY_TYPE_PREFIX,
+  userDayPartition,
   timeParts,
   userPartition,
   type Granularity,
 } from './keys.ts';
-import type { ValidAnalyticsEvent } from './schema.ts';
+import { TYPE_NAME, type ValidAnalyticsEvent } from './schema.ts';
 
 export interface Enrichment {
   eventId: string;
@@ -54,7 +59,66 @@ interface AggregateDelta {
   durationCount: number;
   durationSum: number;
   buckets: Map<number, number>;
+  lagBuckets: Map<number, number>;
+  /** Failures only, on HOUR items: a few request/trace ids to follow, one per slot (bounded item size). */
+  samples: Map<number, ErrorSample>;
 }
+
+export interface ErrorSample {
+  requestId: string;
+  traceId?: string;
+  timestamp: string;
+}
+
+/** Sample slots per failing HOUR item; an event's slot comes from its id, so a redelivery rewrites the same slot. */
+export const SAMPLE_SLOTS = 3;
+
+/** The sums one transaction adds to one function's hourly performance item. */
+interface FunctionDelta {
+  event: ValidAnalyticsEvent;
+  tenant: string;
+  functionName: string;
+  memoryLimitMB: number;
+  invocations: number;
+  coldStarts: number;
+  measured: number;
+  rss: Map<number, number>;
+  heap: Map<number, number>;
+  init: Map<number, number>;
+}
+
+/** What one transaction adds to one user's day. */
+interface UserDayDelta {
+  event: ValidAnalyticsEvent;
+  tenant: string;
+  userId: string;
+  minutes: Map<number, number>;
+  types: Map<string, Set<number>>;
+}
+
+/** The import flow's events (functions/event-processor/api.ts, import/handler.ts, shared/imports/complete.ts), summed per import. */
+const IMPORT_COUNTS: Record<string, string[]> = {
+  IMPORT_ITEMS_ANALYTICS: ['accepted', 'rejected'],
+  IMPORT_COMMIT_ANALYTICS: ['accepted', 'rejected'],
+  IMPORT_BATCH_ANALYTICS: ['batches', 'succeeded', 'failed', 'created', 'chunksCompleted'],
+};
+const IMPORT_ID = /^[0-9a-f-]{36}$/;
+
+interface ImportDelta {
+  tenant: string;
+  day: string;
+  importId: string;
+  /** The event's timestamp, for the item's expiry. */
+  timestamp: string;
+  adds: Map<string, number>;
+  sets: Map<string, unknown>;
+}
+
+const increment = (histogram: Map<number, number>, value: number) => {
+  const bucket = bucketOf(value);
+  histogram.set(bucket, (histogram.get(bucket) ?? 0) + 1);
+};
+const numberProperty = (properties: Record<string, unknown>, name: string) => (typeof properties[name] === 'number' ? (properties[name] as number) : undefined);
 
 function aggregateKey(granularity: Granularity, event: ValidAnalyticsEvent, tenant: string) {
   const { metadata } = event.detail;
@@ -64,7 +128,7 @@ function aggregateKey(granularity: Granularity, event: ValidAnalyticsEvent, tena
   };
 }
 
-function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, duplicate: boolean): void {
+function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, duplicate: boolean, extras: boolean): void {
   for (const granularity of ['MINUTE', 'HOUR'] as const) {
     // Duplicates are a diagnostic counted per minute only.
     if (duplicate && granularity === 'HOUR') continue;
@@ -72,7 +136,7 @@ function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, du
     const id = `${key.pk}|${key.sk}`;
     let delta = deltas.get(id);
     if (!delta) {
-      delta = { granularity, event: item.event, tenant: item.enrichment.tenant, count: 0, failures: 0, duplicates: 0, durationCount: 0, durationSum: 0, buckets: new Map() };
+      delta = { granularity, event: item.event, tenant: item.enrichment.tenant, count: 0, failures: 0, duplicates: 0, durationCount: 0, durationSum: 0, buckets: new Map(), lagBuckets: new Map(), samples: new Map() };
       deltas.set(id, delta);
     }
     if (duplicate) {
@@ -81,14 +145,191 @@ function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, du
     }
     const { metadata } = item.event.detail;
     delta.count++;
-    if (metadata.status === 'FAILURE') delta.failures++;
+    if (extras) increment(delta.lagBuckets, item.enrichment.processingLagMs);
+    if (metadata.status === 'FAILURE') {
+      delta.failures++;
+      if (extras && granularity === 'HOUR') {
+        const slot = parseInt(item.enrichment.eventId.slice(0, 4), 16) % SAMPLE_SLOTS;
+        delta.samples.set(slot, { requestId: item.event.requestId, ...(metadata.traceId ? { traceId: metadata.traceId } : {}), timestamp: item.event.detail.timestamp });
+      }
+    }
     if (metadata.duration !== undefined) {
       delta.durationCount++;
       delta.durationSum += metadata.duration;
-      const bucket = bucketOf(metadata.duration);
-      delta.buckets.set(bucket, (delta.buckets.get(bucket) ?? 0) + 1);
+      increment(delta.buckets, metadata.duration);
     }
   }
+}
+
+function functionKey(event: ValidAnalyticsEvent, tenant: string, functionName: string) {
+  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day), sk: functionSortKey(event.detail.timestamp, functionName) };
+}
+
+/** Per function and hour: invocations (events), cold starts with their init duration, RSS and heap distributions. */
+function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrichment }: EventToStore): void {
+  const properties = event.detail.metadata.properties;
+  const functionName = TYPE_NAME.test(properties.functionName) ? properties.functionName : 'unknown';
+  const key = functionKey(event, enrichment.tenant, functionName);
+  const id = `${key.pk}|${key.sk}`;
+  let delta = deltas.get(id);
+  if (!delta) {
+    delta = { event, tenant: enrichment.tenant, functionName, memoryLimitMB: 0, invocations: 0, coldStarts: 0, measured: 0, rss: new Map(), heap: new Map(), init: new Map() };
+    deltas.set(id, delta);
+  }
+  delta.invocations++;
+  delta.memoryLimitMB = Math.max(delta.memoryLimitMB, properties.memoryLimitInMB);
+  const rss = numberProperty(properties, 'rssMB');
+  const heap = numberProperty(properties, 'heapUsedMB');
+  if (rss !== undefined && heap !== undefined) {
+    delta.measured++;
+    increment(delta.rss, rss);
+    increment(delta.heap, heap);
+  }
+  if (properties.coldStart === true) {
+    delta.coldStarts++;
+    const init = numberProperty(properties, 'initDurationMs');
+    if (init !== undefined) increment(delta.init, init);
+  }
+}
+
+function userDayKey(tenant: string, day: string, userId: string) {
+  return { pk: userDayPartition(tenant, day), sk: userId };
+}
+
+function addToUserDayDeltas(deltas: Map<string, UserDayDelta>, { event, enrichment }: EventToStore): void {
+  const userId = event.detail.userId;
+  if (!userId) return;
+  const timestamp = event.detail.timestamp;
+  const id = `${enrichment.tenant}|${timestamp.slice(0, 10)}|${userId}`;
+  let delta = deltas.get(id);
+  if (!delta) {
+    delta = { event, tenant: enrichment.tenant, userId, minutes: new Map(), types: new Map() };
+    deltas.set(id, delta);
+  }
+  const minute = minuteOfDay(timestamp);
+  delta.minutes.set(minute, (delta.minutes.get(minute) ?? 0) + 1);
+  const minutes = delta.types.get(event.eventType) ?? new Set();
+  minutes.add(minute);
+  delta.types.set(event.eventType, minutes);
+}
+
+function userDayUpdate(delta: UserDayDelta) {
+  const adds = new Adds();
+  let events = 0;
+  for (const [minute, n] of delta.minutes) {
+    adds.add(`${USER_DAY_MINUTE_PREFIX}${minute}`, n);
+    events += n;
+  }
+  adds.add('events', events);
+  // Sets: adding a minute that is already there changes nothing.
+  for (const [type, minutes] of delta.types) adds.addSet(`${USER_DAY_TYPE_PREFIX}${type}`, minutes);
+  const timestamp = delta.event.detail.timestamp;
+  return {
+    TableName: config.analyticsTable(),
+    Key: userDayKey(delta.tenant, timestamp.slice(0, 10), delta.userId),
+    UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt`,
+    ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt' },
+    ExpressionAttributeValues: { ...adds.values, ':expiresAt': expiresAt(timestamp, aggregateRetentionDays()) },
+  };
+}
+
+function importKey(tenant: string, day: string, importId: string) {
+  return { pk: aggregatePartition(tenant, day), sk: `IMPORT#${importId}` };
+}
+
+/** Per import and day: events, the API's accepted/rejected, the worker's batch counts, the start and the outcome. */
+function addToImportDeltas(deltas: Map<string, ImportDelta>, { event, enrichment }: EventToStore): void {
+  const properties = event.detail.metadata.properties;
+  const importId = properties.importId;
+  if (typeof importId !== 'string' || !IMPORT_ID.test(importId) || !event.eventType.startsWith('IMPORT_')) return;
+  const timestamp = event.detail.timestamp;
+  const day = timestamp.slice(0, 10);
+  const id = `${enrichment.tenant}|${day}|${importId}`;
+  const delta = deltas.get(id) ?? { tenant: enrichment.tenant, day, importId, timestamp, adds: new Map(), sets: new Map() };
+  deltas.set(id, delta);
+  const add = (name: string, value: unknown) => {
+    if (typeof value === 'number' && Number.isFinite(value)) delta.adds.set(name, (delta.adds.get(name) ?? 0) + value);
+  };
+  add('events', 1);
+  if (typeof properties.collection === 'string') delta.sets.set('collection', properties.collection);
+  for (const name of IMPORT_COUNTS[event.eventType] ?? []) add(name, properties[name]);
+  if (event.eventType === 'IMPORT_CREATE_ANALYTICS' && event.detail.metadata.status === 'SUCCESS') delta.sets.set('startedAt', timestamp);
+  if (event.eventType === 'IMPORT_BATCH_ANALYTICS' && event.detail.metadata.status === 'FAILURE') add('failedBatches', 1);
+  if (event.eventType === 'IMPORT_COMPLETED_ANALYTICS') {
+    delta.sets.set('outcome', {
+      status: properties.importStatus,
+      completedAt: timestamp,
+      ...Object.fromEntries(['total', 'succeeded', 'failed', 'rejected', 'created'].filter((k) => typeof properties[k] === 'number').map((k) => [k, properties[k]])),
+      ...(event.detail.metadata.duration !== undefined ? { durationMs: event.detail.metadata.duration } : {}),
+    });
+  }
+}
+
+function importUpdate(delta: ImportDelta) {
+  const adds = new Adds();
+  for (const [name, value] of delta.adds) adds.add(name, value);
+  const names: Record<string, string> = { '#expiresAt': 'expiresAt', '#importId': 'importId' };
+  const values: Record<string, unknown> = { ':expiresAt': expiresAt(delta.timestamp, aggregateRetentionDays()), ':importId': delta.importId };
+  const sets = ['#expiresAt = :expiresAt', '#importId = :importId'];
+  for (const [name, value] of delta.sets) {
+    names[`#s_${name}`] = name;
+    values[`:s_${name}`] = value;
+    sets.push(`#s_${name} = :s_${name}`);
+  }
+  return {
+    TableName: config.analyticsTable(),
+    Key: importKey(delta.tenant, delta.day, delta.importId),
+    UpdateExpression: `${adds.clauses.length > 0 ? `ADD ${adds.clauses.join(', ')} ` : ''}SET ${sets.join(', ')}`,
+    ExpressionAttributeNames: { ...names, ...adds.names },
+    ExpressionAttributeValues: { ...values, ...adds.values },
+  };
+}
+
+/** `ADD` clauses built up with their placeholders. */
+class Adds {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  readonly clauses: string[] = [];
+  add(attribute: string, value: number): void {
+    if (value === 0) return;
+    const n = this.clauses.length;
+    this.names[`#a${n}`] = attribute;
+    this.values[`:a${n}`] = value;
+    this.clauses.push(`#a${n} :a${n}`);
+  }
+  addSet(attribute: string, members: Set<number>): void {
+    const n = this.clauses.length;
+    this.names[`#a${n}`] = attribute;
+    this.values[`:a${n}`] = members;
+    this.clauses.push(`#a${n} :a${n}`);
+  }
+  addHistogram(histogram: Map<number, number>, prefix: string): void {
+    for (const [bucket, n] of histogram) this.add(bucketAttribute(bucket, prefix), n);
+  }
+}
+
+function functionUpdate(delta: FunctionDelta) {
+  const adds = new Adds();
+  adds.add('invocations', delta.invocations);
+  adds.add('coldStarts', delta.coldStarts);
+  adds.add('measured', delta.measured);
+  adds.addHistogram(delta.rss, HISTOGRAM_PREFIX.rss);
+  adds.addHistogram(delta.heap, HISTOGRAM_PREFIX.heap);
+  adds.addHistogram(delta.init, HISTOGRAM_PREFIX.initDuration);
+  return {
+    TableName: config.analyticsTable(),
+    Key: functionKey(delta.event, delta.tenant, delta.functionName),
+    // memoryLimitMB: the configured limit; the largest seen this hour (a deploy may change it).
+    UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt, #functionName = :functionName, #bucket = :bucket, #limit = if_not_exists(#limit, :limit)`,
+    ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt', '#functionName': 'functionName', '#bucket': 'bucket', '#limit': 'memoryLimitMB' },
+    ExpressionAttributeValues: {
+      ...adds.values,
+      ':expiresAt': expiresAt(delta.event.detail.timestamp, aggregateRetentionDays()),
+      ':functionName': delta.functionName,
+      ':bucket': delta.event.detail.timestamp.slice(0, 13),
+      ':limit': delta.memoryLimitMB,
+    },
+  };
 }
 
 function aggregateUpdate(delta: AggregateDelta) {
@@ -102,26 +343,26 @@ function aggregateUpdate(delta: AggregateDelta) {
     ':errorType': metadata.errorType ?? '-',
     ':bucket': granularity === 'MINUTE' ? event.detail.timestamp.slice(0, 16) : event.detail.timestamp.slice(0, 13),
   };
-  const adds: string[] = [];
-  const add = (attribute: string, value: number) => {
-    if (value === 0) return;
-    const n = adds.length;
-    names[`#a${n}`] = attribute;
-    values[`:a${n}`] = value;
-    adds.push(`#a${n} :a${n}`);
-  };
-  add('count', delta.count);
-  add('failures', delta.failures);
-  add('duplicates', delta.duplicates);
-  add('durationCount', delta.durationCount);
-  add('durationSum', Math.round(delta.durationSum * 1000) / 1000);
-  for (const [bucket, n] of delta.buckets) add(bucketAttribute(bucket), n);
+  const adds = new Adds();
+  adds.add('count', delta.count);
+  adds.add('failures', delta.failures);
+  adds.add('duplicates', delta.duplicates);
+  adds.add('durationCount', delta.durationCount);
+  adds.add('durationSum', Math.round(delta.durationSum * 1000) / 1000);
+  adds.addHistogram(delta.buckets, HISTOGRAM_PREFIX.duration);
+  adds.addHistogram(delta.lagBuckets, HISTOGRAM_PREFIX.processingLag);
+  const sets = ['#expiresAt = :expiresAt', '#eventType = :eventType', '#category = :category', '#errorType = :errorType', '#bucket = :bucket'];
+  for (const [slot, sample] of delta.samples) {
+    names[`#sample${slot}`] = `sample${slot}`;
+    values[`:sample${slot}`] = sample;
+    sets.push(`#sample${slot} = :sample${slot}`);
+  }
   return {
     TableName: config.analyticsTable(),
     Key: aggregateKey(granularity, event, delta.tenant),
-    UpdateExpression: `ADD ${adds.join(', ')} SET #expiresAt = :expiresAt, #eventType = :eventType, #category = :category, #errorType = :errorType, #bucket = :bucket`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
+    UpdateExpression: `ADD ${adds.clauses.join(', ')} SET ${sets.join(', ')}`,
+    ExpressionAttributeNames: { ...names, ...adds.names },
+    ExpressionAttributeValues: { ...values, ...adds.values },
   };
 }
 
@@ -141,6 +382,15 @@ function eventItem({ event, enrichment }: EventToStore) {
     ...(event.detail.metadata.errorType ? { errorType: event.detail.metadata.errorType } : {}),
     ...(event.detail.metadata.duration !== undefined ? { durationMs: event.detail.metadata.duration } : {}),
   };
+}
+
+/**
+ * What issue 16 added to each transaction (per-function performance items, lag histograms,
+ * failure samples, user-day and import items) can be switched off (ANALYTICS_INSIGHT_AGGREGATES=false) so that the
+ * throughput benchmark measures its cost side by side in one run.
+ */
+function insightAggregates(): boolean {
+  return process.env.ANALYTICS_INSIGHT_AGGREGATES !== 'false';
 }
 
 /**
@@ -171,12 +421,26 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
   // Each round drops at least one event (as a duplicate) or ends: bounded by the batch size.
   for (;;) {
     const deltas = new Map<string, AggregateDelta>();
-    for (const index of pending) addToDeltas(deltas, items[index]!, false);
-    for (const index of duplicates) addToDeltas(deltas, items[index]!, true);
+    const functionDeltas = new Map<string, FunctionDelta>();
+    const extras = insightAggregates();
+    for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
+    for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
+    const userDayDeltas = new Map<string, UserDayDelta>();
+    const importDeltas = new Map<string, ImportDelta>();
+    if (extras) {
+      for (const index of pending) {
+        addToFunctionDeltas(functionDeltas, items[index]!);
+        addToUserDayDeltas(userDayDeltas, items[index]!);
+        addToImportDeltas(importDeltas, items[index]!);
+      }
+    }
     try {
       await transactWrite([
         ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
         ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
+        ...[...functionDeltas.values()].map((delta) => ({ Update: functionUpdate(delta) })),
+        ...[...userDayDeltas.values()].map((delta) => ({ Update: userDayUpdate(delta) })),
+        ...[...importDeltas.values()].map((delta) => ({ Update: importUpdate(delta) })),
       ]);
       for (const index of duplicates) outcomes[index] = 'duplicate';
       return outcomes;
@@ -284,4 +548,54 @@ export async function readUserEvents(tenant: string, userId: string, from: strin
     if (!lastKey) break;
   }
   return { events, ...(lastKey ? { lastKey } : {}) };
+}
+
+/**
+ * The per-function hourly performance items (FUNCTION#<hh>#<name>) whose hour starts in
+ * [from, to), both hour-aligned ISO timestamps. One Query per day of the range.
+ */
+export async function readFunctionAggregates(tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
+  if (from >= to) return [];
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const lastHour = new Date(Date.parse(to) - 3_600_000).toISOString();
+  const reads: Promise<Record<string, unknown>[]>[] = [];
+  for (let day = from.slice(0, 10); day <= lastHour.slice(0, 10); day = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)) {
+    const start = day === from.slice(0, 10) ? from.slice(11, 13) : '00';
+    const end = day === lastHour.slice(0, 10) ? lastHour.slice(11, 13) : '23';
+    reads.push(
+      queryAll({
+        TableName: config.analyticsTable(),
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :start AND :end',
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':start': `FUNCTION#${start}#`, ':end': `FUNCTION#${end}#\uffff`, ':now': nowSeconds },
+      }),
+    );
+  }
+  return (await Promise.all(reads)).flat();
+}
+
+/** Every user's item of one day (UDAY#<tenant>#<day>), or one user's: one Query, paged by DynamoDB's 1 MB. */
+export async function readUserDays(tenant: string, day: string, userId?: string): Promise<Record<string, unknown>[]> {
+  return queryAll({
+    TableName: config.analyticsTable(),
+    KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
+    FilterExpression: 'expiresAt > :now',
+    ExpressionAttributeValues: { ':pk': userDayPartition(tenant, day), ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
+  });
+}
+
+/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: one Query per day. */
+export async function readImportAggregates(tenant: string, days: string[]): Promise<Record<string, unknown>[]> {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const pages = await Promise.all(
+    days.map((day) =>
+      queryAll({
+        TableName: config.analyticsTable(),
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':prefix': 'IMPORT#', ':now': nowSeconds },
+      }),
+    ),
+  );
+  return pages.flat();
 }

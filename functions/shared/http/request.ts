@@ -41,6 +41,17 @@ export function queryParameters(event: ApiEvent, allowed: readonly string[], all
   return Object.fromEntries(Object.entries(query).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
+/**
+ * API Gateway joins a repeated query parameter's values with commas (`?a=x&a=y` arrives as
+ * `a: "x,y"`): for a parameter whose value may itself hold commas (a list, a user id), that
+ * would read as one value, so a repeat of one of `names` is a 400.
+ */
+export function refuseRepeated(event: ApiEvent, names: readonly string[]): void {
+  const keys = [...new URLSearchParams(event.rawQueryString ?? '').keys()];
+  const repeated = names.filter((name) => keys.filter((key) => key === name).length > 1);
+  if (repeated.length > 0) throw validationFailed(repeated.map((name) => ({ field: `query.${name}`, issue: 'must be given once' })));
+}
+
 export function header(event: ApiEvent, name: string): string | undefined {
   return event.headers?.[name.toLowerCase()];
 }

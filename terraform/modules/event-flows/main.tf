@@ -14,6 +14,8 @@ locals {
     IMPORT_QUEUE_URL     = module.queue["import"].queue_url
     ANALYTICS_DLQ_URL    = module.queue["analytics"].dlq_url
     APP_EVENTS_DLQ_URL   = module.queue["app-events"].dlq_url
+    ANALYTICS_QUEUE_URL  = module.queue["analytics"].queue_url
+    IMPORT_DLQ_URL       = module.queue["import"].dlq_url
     # The import worker must know the last receive before SQS moves a message to the DLQ.
     IMPORT_MAX_RECEIVE_COUNT = tostring(local.queues["import"].max_receive_count)
   }
@@ -31,6 +33,7 @@ locals {
   app_events_queue_arn = module.queue["app-events"].queue_arn
   analytics_queue_arn  = module.queue["analytics"].queue_arn
   analytics_dlq_arn    = module.queue["analytics"].dlq_arn
+  import_dlq_arn       = module.queue["import"].dlq_arn
   app_events_dlq_arn   = module.queue["app-events"].dlq_arn
   # What the SQS event source mapping needs on the queue it polls (the function's code
   # itself neither receives nor deletes).
@@ -90,6 +93,8 @@ locals {
       { sid = "ReadAnalytics", actions = ["dynamodb:Query"], resources = [local.analytics_table_arn, local.analytics_index_arns["byUser"]] },
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
+      # analytics-api/queues.ts: queue depths for GET /analytics/health.
+      { sid = "ReadQueueDepths", actions = ["sqs:GetQueueAttributes"], resources = [local.analytics_queue_arn, local.analytics_dlq_arn, local.import_queue_arn, local.import_dlq_arn] },
     ]
     "auth-triggers" = [
       # shared/auth/membership.ts: tenantMembership (GetItem of MEMBER#<sub>).
