@@ -16,7 +16,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys } from './jwt.ts';
+import { dashboardCorsOrigins, startDashboard, type Dashboard } from './dashboard.ts';
+import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys, mintToken } from './jwt.ts';
 import { localRegion } from './lambda-context.ts';
 import { isPortFree, startMoto, waitUntilReachable, type RunningEmulator } from './moto.ts';
 import { stateStore, UnrestorableStateError, type StateStore } from './persistence.ts';
@@ -32,6 +33,7 @@ function usage(): string {
     'usage: npm start -- [options]',
     '  --port N            HTTP API port (default 3000)',
     '  --emulator-port N   port of the moto server started here (default 4566)',
+    '  --dashboard-port N  port of the analytics dashboard (default 3001)',
     '  --endpoint URL      use an AWS emulator that already runs (e.g. LocalStack); start none',
     '  --reset             start with empty tables and queues (deletes the saved state)',
     '  --state-dir DIR     where state is saved (default .local/state)',
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string' },
       'emulator-port': { type: 'string' },
+      'dashboard-port': { type: 'string' },
       endpoint: { type: 'string' },
       reset: { type: 'boolean', default: false },
       'state-dir': { type: 'string' },
@@ -67,12 +70,14 @@ async function main(): Promise<void> {
   }
   const port = portOption(values.port ?? process.env.PORT, 3000, 'port');
   const emulatorPort = portOption(values['emulator-port'], 4566, 'emulator-port');
+  const dashboardPort = portOption(values['dashboard-port'], 3001, 'dashboard-port');
   const stateDir = values['state-dir'] ?? join(repoRoot, '.local', 'state');
   const say = (line: string) => console.log(line);
   const log = (line: string) => console.error(line);
 
   let emulator: RunningEmulator | undefined;
   let runtime: Runtime | undefined;
+  let dashboard: Dashboard | undefined;
   let periodic: { stop(): Promise<void> } | undefined;
   let store: StateStore | undefined;
   let shuttingDown: Promise<void> | undefined;
@@ -82,6 +87,7 @@ async function main(): Promise<void> {
   const shutdown = (reason: string): Promise<void> =>
     (shuttingDown ??= (async () => {
       say(`\n${reason}: stopping (waiting for running invocations)...`);
+      await dashboard?.close();
       await runtime?.stop();
       await periodic?.stop();
       if (store && !restoreFailed) {
@@ -123,6 +129,9 @@ async function main(): Promise<void> {
     if (!(await isPortFree(port))) {
       throw new Error(`port ${port} on 127.0.0.1 is already in use (the HTTP API port); stop what listens there or choose another port with --port`);
     }
+    if (!(await isPortFree(dashboardPort))) {
+      throw new Error(`port ${dashboardPort} on 127.0.0.1 is already in use (the dashboard port); choose another port with --dashboard-port`);
+    }
     let endpoint: string;
     if (values.endpoint) {
       endpoint = values.endpoint.replace(/\/$/, '');
@@ -163,11 +172,14 @@ async function main(): Promise<void> {
     const issuer = process.env.JWT_ISSUER ?? defaultIssuer;
     const audience = process.env.JWT_AUDIENCE ?? defaultAudience;
     if (signals > 0) return;
-    runtime = await startRuntime({ endpoint, stack, port, publicKey: keys.publicKey, issuer, audience, log });
+    runtime = await startRuntime({ endpoint, stack, port, publicKey: keys.publicKey, issuer, audience, log, corsAllowOrigins: dashboardCorsOrigins(dashboardPort) });
+    const apiUrl = runtime.url;
+    dashboard = await startDashboard({ port: dashboardPort, apiUrl, mintToken: (identity) => mintToken(keys, { ...identity, issuer, audience }) });
     periodic = store?.startPeriodic(snapshotIntervalMs, log);
 
     say(`HTTP API:      ${runtime.url}   (try: curl ${runtime.url}/health)`);
     say(`contract:      ${runtime.url}/openapi.json (OpenAPI 3.1; docs/openapi.json)`);
+    say(`dashboard:     ${dashboard.url}   (analytics; sign in as any sub/tenant, admin ticked)`);
     say(`token:         npm run -s token -- --sub alice --tenant acme [--admin]`);
     say(`               curl -H "Authorization: Bearer $(npm run -s token -- --sub alice --tenant acme)" ${runtime.url}/items/notes`);
     say(`ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s; Ctrl-C stops everything`);
