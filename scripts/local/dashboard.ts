@@ -13,7 +13,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import { buildWeb, defaultWebDist } from '../../web/build.ts';
+import { buildWeb, defaultWebDist, type WebFile } from '../../web/build.ts';
 import { cors } from './topology.ts';
 
 export interface LocalIdentity {
@@ -35,6 +35,8 @@ export interface DashboardOptions {
 
 export interface Dashboard {
   url: string;
+  /** The built files and their sizes. */
+  files: WebFile[];
   close(): Promise<void>;
 }
 
@@ -100,7 +102,7 @@ export function parseIdentity(body: unknown): LocalIdentity | string {
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const root = resolve(options.outDir ?? defaultWebDist);
-  await buildWeb({ outDir: root, quiet: true });
+  const files = await buildWeb({ outDir: root, quiet: true });
   const apiUrl = () => (typeof options.apiUrl === 'function' ? options.apiUrl() : options.apiUrl);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -161,6 +163,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const url = `http://${host}:${(server.address() as AddressInfo).port}`;
   return {
     url,
+    files,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -34,7 +34,7 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-export async function startLocalStack(options: { pollQueues?: boolean; visibilityTimeoutSeconds?: number } = {}): Promise<LocalStack> {
+export async function startLocalStack(options: { pollQueues?: boolean; visibilityTimeoutSeconds?: number; corsAllowOrigins?: readonly string[] } = {}): Promise<LocalStack> {
   const stack = await provisionTestStack({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2 });
   const keys = await generateSigningKeys();
   const runtime = await startRuntime({
@@ -45,6 +45,7 @@ export async function startLocalStack(options: { pollQueues?: boolean; visibilit
     issuer: 'event-flows-local',
     audience: 'event-flows',
     pollQueues: options.pollQueues ?? true,
+    ...(options.corsAllowOrigins && { corsAllowOrigins: options.corsAllowOrigins }),
     // Skipped handlers are expected while the system is being built; other lines are errors worth seeing.
     log: (line) => {
       if (!line.startsWith('skipped ')) console.error(line);

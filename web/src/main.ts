@@ -11,7 +11,7 @@ import { clearSession, storedSession, storeSession, type Session } from './auth/
 import { loadConfig, type DashboardConfig } from './config.ts';
 import { h } from './dom.ts';
 import { isRangeKey, ranges, timeRange, type RangeKey } from './range.ts';
-import { viewNames, views, type ViewName } from './views.ts';
+import { categories, viewNames, views, type ViewContext, type ViewName } from './views.ts';
 
 const main = document.getElementById('app')!;
 const controls = document.getElementById('controls')!;
@@ -76,6 +76,7 @@ async function start(): Promise<void> {
 
   const saved = localStorage.getItem('event-flows.range');
   let rangeKey: RangeKey = isRangeKey(saved) ? saved : '1h';
+  let category: ViewContext['category'];
   let generation = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
   const updated = h('span', { class: 'muted', 'data-control': 'updated' });
@@ -85,12 +86,13 @@ async function start(): Promise<void> {
     const view = currentView();
     const range = timeRange(rangeKey);
     for (const tab of tabs.querySelectorAll('a')) tab.classList.toggle('active', tab.dataset.view === view);
+    categoryPicker.hidden = view !== 'overview';
     main.dataset.state = 'loading';
     try {
-      const element = await views[view]({ api, range });
+      const element = await views[view]({ api, range, category });
       if (mine !== generation) return;
       main.replaceChildren(element);
-      Object.assign(main.dataset, { state: 'ready', view, from: range.from, to: range.to });
+      Object.assign(main.dataset, { state: 'ready', view, from: range.from, to: range.to, category: category ?? '' });
       updated.textContent = `updated ${new Date().toLocaleTimeString('en-GB')}`;
     } catch (error) {
       if (mine !== generation) return;
@@ -117,6 +119,20 @@ async function start(): Promise<void> {
     },
     ...Object.entries(ranges).map(([key, { label }]) => h('option', { value: key, selected: key === rangeKey }, label)),
   );
+  const categoryPicker = h(
+    'select',
+    {
+      'data-control': 'category',
+      'aria-label': 'event category (overview)',
+      onchange: (event: Event) => {
+        const value = (event.target as HTMLSelectElement).value;
+        category = categories.find((c) => c === value);
+        void render();
+      },
+    },
+    h('option', { value: '' }, 'All categories'),
+    ...categories.map((c) => h('option', { value: c }, c)),
+  );
   const auto = h('input', {
     type: 'checkbox',
     'data-control': 'auto-refresh',
@@ -138,6 +154,7 @@ async function start(): Promise<void> {
       'div',
       { class: 'actions' },
       rangePicker,
+      categoryPicker,
       h('label', {}, auto, ` auto-refresh (${config.refreshSeconds} s)`),
       h('button', { type: 'button', 'data-control': 'refresh', onclick: () => void render() }, 'Refresh'),
       updated,

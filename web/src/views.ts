@@ -11,9 +11,13 @@ import { lastMinutes, type TimeRange } from './range.ts';
 export const viewNames = { overview: 'Overview', errors: 'Errors', sessions: 'Sessions', funnels: 'Funnels', system: 'Queues & imports' } as const;
 export type ViewName = keyof typeof viewNames;
 
+export const categories: Array<Schemas['Category']> = ['USER_ACTION', 'QUERY', 'AUTHENTICATION', 'SYSTEM_EVENT'];
+
 export interface ViewContext {
   api: ApiClient;
   range: TimeRange;
+  /** The overview's filter; undefined: every category. */
+  category: Schemas['Category'] | undefined;
 }
 
 function section(title: string, ...children: Array<Node | false | undefined>): HTMLElement {
@@ -23,8 +27,8 @@ function section(title: string, ...children: Array<Node | false | undefined>): H
 // ---------------------------------------------------------------------------------------
 // Overview: throughput, failure rate and p95 over time
 
-async function series(api: ApiClient, range: TimeRange, metric: 'count' | 'errors' | 'p95'): Promise<Point[]> {
-  const query = { metric, interval: range.interval, from: range.from, to: range.to };
+async function series({ api, range, category }: ViewContext, metric: 'count' | 'errors' | 'p95'): Promise<Point[]> {
+  const query = { metric, interval: range.interval, from: range.from, to: range.to, ...(category && { category }) };
   return ok(await api.GET('/analytics/timeseries', { params: { query } })).points;
 }
 
@@ -33,12 +37,13 @@ export function failureRate(counts: Point[], errors: Point[]): Point[] {
   return counts.map((point, i) => ({ t: point.t, value: point.value ? (errors[i]?.value ?? 0) / point.value : null }));
 }
 
-export async function overview({ api, range }: ViewContext): Promise<HTMLElement> {
+export async function overview(context: ViewContext): Promise<HTMLElement> {
+  const { api, range, category } = context;
   const [summary, counts, errors, p95] = await Promise.all([
-    api.GET('/analytics/summary', { params: { query: { from: range.from, to: range.to } } }).then(ok),
-    series(api, range, 'count'),
-    series(api, range, 'errors'),
-    series(api, range, 'p95'),
+    api.GET('/analytics/summary', { params: { query: { from: range.from, to: range.to, ...(category && { category }) } } }).then(ok),
+    series(context, 'count'),
+    series(context, 'errors'),
+    series(context, 'p95'),
   ]);
   const totals = summary.totals;
   const per = range.interval === 'minute' ? 'minute' : 'hour';
@@ -194,7 +199,7 @@ function funnelResult(answer: Schemas['AnalyticsFunnel']): HTMLElement {
           { 'data-users': step.users },
           h('span', { class: 'name' }, eventType(step.eventType)),
           h('progress', { max: first, value: step.users }),
-          h('span', { class: 'users' }, `${count(step.users)} users`),
+          h('span', { class: 'users' }, `${count(step.users)} ${step.users === 1 ? 'user' : 'users'}`),
           h('span', { class: 'muted' }, `${percent(step.conversionFromFirst)} of the first step, median ${minutes(step.medianMinutesFromPrevious)} after the previous`),
         ),
       ),
