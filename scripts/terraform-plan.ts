@@ -24,6 +24,7 @@ import * as topology from './local/topology.ts';
 export const repo = path.resolve(import.meta.dirname, '..');
 const tools = path.join(repo, '.tools');
 const shimOutput = path.join(tools, 'aws-provider');
+const webDist = path.join(repo, 'web', 'dist');
 
 /** The parts of `terraform show -json <plan>` the checks read (tests/infra/plan-policies.ts). */
 export interface Plan {
@@ -188,9 +189,20 @@ export async function ensureFunctionZips(): Promise<void> {
   if (missing().length > 0) throw new Error(`npm run build wrote no zip for ${missing().join(', ')}`);
 }
 
+/** web/dist, the built dashboard Terraform uploads (terraform/modules/event-flows/dashboard.tf), built when missing. */
+export async function ensureDashboardBuild(): Promise<void> {
+  if (existsSync(path.join(webDist, 'index.html'))) return;
+  await withLock('build-web', async () => {
+    if (existsSync(path.join(webDist, 'index.html'))) return;
+    const { buildWeb } = await import('../web/build.ts');
+    await buildWeb({ quiet: true });
+  });
+}
+
 /**
- * A throw-away copy of terraform/ (without .terraform/ and state) and the function zips, laid
- * out as in the project so ../../../dist resolves. Returns the copy's root.
+ * A throw-away copy of terraform/ (without .terraform/ and state), the function zips and the
+ * built dashboard, laid out as in the project so ../../../dist and ../../../web/dist resolve.
+ * Returns the copy's root.
  */
 export async function copyProject(): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'event-flows-terraform-'));
@@ -200,6 +212,7 @@ export async function copyProject(): Promise<string> {
   });
   await mkdir(path.join(root, 'dist'));
   for (const name of Object.keys(topology.functions)) await copyFile(path.join(repo, 'dist', `${name}.zip`), path.join(root, 'dist', `${name}.zip`));
+  if (existsSync(webDist)) await cp(webDist, path.join(root, 'web', 'dist'), { recursive: true });
   return root;
 }
 
@@ -278,6 +291,7 @@ async function main(argv: string[]): Promise<number> {
   const environments = requested.length > 0 ? requested : readdirSync(path.join(repo, 'terraform/environments'));
   const env = await toolEnvironment();
   await ensureFunctionZips();
+  await ensureDashboardBuild();
   const root = await copyProject();
   let failed = false;
   try {

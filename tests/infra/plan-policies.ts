@@ -238,7 +238,8 @@ export const noWildcardActions: PlanPolicy = (plan) => {
     for (const action of [actions].flat()) if (typeof action === 'string' && action.includes('*')) violations.push(`${where} allows the wildcard action "${action}"`);
   };
   for (const document of plan.data('aws_iam_policy_document')) {
-    for (const statement of (document.values.statement ?? []) as Values[]) {
+    // A wildcard in a Deny only takes access away (the static site's deny of non-TLS access covers s3:*).
+    for (const statement of ((document.values.statement ?? []) as Values[]).filter((st) => st.effect !== 'Deny')) {
       check(`${document.address} statement ${statement.sid ?? ''}`, statement.actions);
       check(`${document.address} statement ${statement.sid ?? ''} (not_actions)`, statement.not_actions);
     }
@@ -247,7 +248,7 @@ export const noWildcardActions: PlanPolicy = (plan) => {
   for (const resource of plan.resources.filter((r) => r.mode === 'managed')) {
     for (const attribute of ['policy', 'assume_role_policy']) {
       const document = parseJson(resource.values[attribute]);
-      for (const statement of [document?.Statement ?? []].flat() as Values[]) check(`${resource.address} ${attribute}`, statement.Action);
+      for (const statement of ([document?.Statement ?? []].flat() as Values[]).filter((st) => st.Effect !== 'Deny')) check(`${resource.address} ${attribute}`, statement.Action);
     }
   }
   return violations;
@@ -320,6 +321,67 @@ export const cognitoPoolIssuesTenantTokens: PlanPolicy = (plan) => {
     const writable = (client.values.write_attributes ?? []) as string[];
     const extra = writable.filter((a) => a !== 'email' && a !== 'name');
     if (writable.length === 0 || extra.length > 0) violations.push(`${client.address} lets users write ${writable.length === 0 ? 'every attribute' : extra.join(', ')}`);
+    // A browser signs in with the authorization code and PKCE: no implicit flow (tokens in the URL), no secret it could not keep.
+    const flows = (client.values.allowed_oauth_flows ?? []) as string[];
+    if (flows.some((flow) => flow !== 'code')) violations.push(`${client.address} allows the OAuth flows ${flows.join(', ')}; only code (with PKCE)`);
+    if (flows.length > 0 && client.values.generate_secret === true) violations.push(`${client.address} has a client secret, which a browser cannot keep`);
+  }
+  return violations;
+};
+
+/**
+ * Static sites (modules/static-site, the analytics dashboard): every bucket blocks public
+ * access (all four flags), has ACLs off, is encrypted and versioned, and its policy admits
+ * one reader, CloudFront (`s3:GetObject`, conditioned on the distribution's ARN), and
+ * denies non-TLS access; every distribution reads its origins through an origin access
+ * control that signs every request (no legacy origin access identity), sends viewers to
+ * HTTPS, and adds the security headers (HSTS, CSP).
+ */
+/** The first block at each step of `path` in a resource's planned values (`rule[0].apply_...[0]`). */
+const nested = (resource: PlannedResource | undefined, path: string[]): Values | undefined => path.reduce<Values | undefined>((values, key) => first(values?.[key]), resource?.values);
+
+export const staticSitesArePrivateBehindOac: PlanPolicy = (plan) => {
+  const violations: string[] = [];
+  const inModule = (type: string, of: PlannedResource) => plan.resources.filter((r) => r.type === type && r.module === of.module);
+  for (const bucket of plan.all('aws_s3_bucket')) {
+    const block = inModule('aws_s3_bucket_public_access_block', bucket)[0];
+    const flags = ['block_public_acls', 'block_public_policy', 'ignore_public_acls', 'restrict_public_buckets'];
+    const open = flags.filter((flag) => block?.values[flag] !== true);
+    if (open.length > 0) violations.push(`${bucket.address}: public access not blocked (${open.join(', ')})`);
+    if (nested(inModule('aws_s3_bucket_ownership_controls', bucket)[0], ['rule'])?.object_ownership !== 'BucketOwnerEnforced') violations.push(`${bucket.address}: ACLs are not disabled (object ownership BucketOwnerEnforced)`);
+    const encryption = nested(inModule('aws_s3_bucket_server_side_encryption_configuration', bucket)[0], ['rule', 'apply_server_side_encryption_by_default']);
+    if (!encryption?.sse_algorithm) violations.push(`${bucket.address}: no default encryption`);
+    if (nested(inModule('aws_s3_bucket_versioning', bucket)[0], ['versioning_configuration'])?.status !== 'Enabled') violations.push(`${bucket.address}: not versioned`);
+    if (inModule('aws_s3_bucket_policy', bucket).length !== 1) violations.push(`${bucket.address}: no bucket policy`);
+    const document = inModule('aws_iam_policy_document', bucket).find((d) => d.mode === 'data');
+    const statements = (document?.values.statement ?? []) as Values[];
+    for (const statement of statements.filter((st) => st.effect === 'Allow')) {
+      const principals = (statement.principals ?? []) as Values[];
+      const cloudFrontOnly = principals.length === 1 && principals[0]!.type === 'Service' && JSON.stringify(principals[0]!.identifiers) === '["cloudfront.amazonaws.com"]';
+      const conditioned = ((statement.condition ?? []) as Values[]).some((c) => c.variable === 'AWS:SourceArn' && c.test === 'StringEquals');
+      if (!cloudFrontOnly || !conditioned || JSON.stringify(statement.actions) !== '["s3:GetObject"]') {
+        violations.push(`${bucket.address}: the policy allows ${JSON.stringify(statement.actions)} to ${JSON.stringify(principals)}, not s3:GetObject to CloudFront for one distribution (AWS:SourceArn)`);
+      }
+    }
+    if (document && plan.referenced(document, ['statement', 'condition', 'values'], 'aws_cloudfront_distribution').length !== 1) violations.push(`${bucket.address}: the policy's AWS:SourceArn is not this module's distribution`);
+    const tls = statements.some((st) => st.effect === 'Deny' && ((st.condition ?? []) as Values[]).some((c) => c.variable === 'aws:SecureTransport' && JSON.stringify(c.values) === '["false"]'));
+    if (!document || !tls) violations.push(`${bucket.address}: the policy does not deny non-TLS access`);
+  }
+  for (const oac of plan.all('aws_cloudfront_origin_access_control')) {
+    if (oac.values.signing_behavior !== 'always' || oac.values.signing_protocol !== 'sigv4' || oac.values.origin_access_control_origin_type !== 's3') violations.push(`${oac.address}: does not sign every request to S3 with SigV4`);
+  }
+  for (const distribution of plan.all('aws_cloudfront_distribution')) {
+    for (const origin of (distribution.values.origin ?? []) as Values[]) {
+      if (((origin.s3_origin_config ?? []) as unknown[]).length > 0) violations.push(`${distribution.address}: origin ${String(origin.origin_id)} uses a legacy origin access identity`);
+    }
+    if (plan.referenced(distribution, ['origin', 'origin_access_control_id'], 'aws_cloudfront_origin_access_control').length !== 1) violations.push(`${distribution.address}: its origin is not read through this module's origin access control`);
+    const behaviours = [first(distribution.values.default_cache_behavior), ...((distribution.values.ordered_cache_behavior ?? []) as Values[])];
+    for (const behaviour of behaviours) {
+      if (behaviour?.viewer_protocol_policy !== 'redirect-to-https' && behaviour?.viewer_protocol_policy !== 'https-only') violations.push(`${distribution.address}: a cache behaviour allows plain HTTP (${String(behaviour?.viewer_protocol_policy)})`);
+    }
+    const headers = plan.referenced(distribution, ['default_cache_behavior', 'response_headers_policy_id'], 'aws_cloudfront_response_headers_policy')[0];
+    const security = first(headers?.values.security_headers_config);
+    if (!first(security?.strict_transport_security) || !first(security?.content_security_policy)) violations.push(`${distribution.address}: no response headers policy with HSTS and a Content-Security-Policy`);
   }
   return violations;
 };
@@ -335,4 +397,5 @@ export const planPolicies: Record<string, PlanPolicy> = {
   everyRuleTargetHasRetryAndDlq,
   archivesAreSelectiveAndBounded,
   cognitoPoolIssuesTenantTokens,
+  staticSitesArePrivateBehindOac,
 };

@@ -7,12 +7,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PlanModel, planPolicies } from './plan-policies.ts';
-import { copyProject, editFile, ensureFunctionZips, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
+import { copyProject, editFile, ensureDashboardBuild, ensureFunctionZips, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
 
 let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
   env = await toolEnvironment();
   await ensureFunctionZips();
+  await ensureDashboardBuild();
 }, 600_000);
 
 function replaceOnce(text: string, from: string, to: string): string {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlanModel, planPolicies, type Plan } from './plan-policies.ts';
 import { topologyDifferences } from './plan-topology.ts';
-import { copyProject, ensureFunctionZips, openTofu, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
+import { copyProject, ensureDashboardBuild, ensureFunctionZips, openTofu, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
 
 const environments = ['dev', 'prod'] as const;
 
@@ -29,6 +29,7 @@ beforeAll(async () => {
   const started = Date.now();
   const env = await toolEnvironment();
   await ensureFunctionZips();
+  await ensureDashboardBuild();
   copy = await copyProject();
   const tool = terraform();
   await Promise.all(environments.map(async (environment) => runs.set(environment, await planEnvironment(tool, copy!, environment, env))));
@@ -138,6 +139,14 @@ const planBreaks: PlanBreak[] = [
     },
   },
   {
+    policy: 'noWildcardActions',
+    description: "the dashboard bucket's Allow statement grants s3:* (a Deny may use a wildcard, an Allow may not)",
+    edit: (plan) => {
+      const document = only(plan.resource_changes!.filter((r) => r.type === 'aws_iam_policy_document' && r.address.includes('module.dashboard')), 'dashboard bucket policy');
+      (document.change.after!.statement as { effect: string; actions: string[] }[]).find((st) => st.effect === 'Allow')!.actions = ['s3:*'];
+    },
+  },
+  {
     policy: 'everyTableHasPitrAndTtl',
     description: 'a table has TTL off',
     edit: (plan) => {
@@ -192,6 +201,42 @@ const planBreaks: PlanBreak[] = [
     description: 'users may write custom:tenant',
     edit: (plan) => {
       (only(changes(plan, 'aws_cognito_user_pool_client'), 'app client').change.after!.write_attributes as string[]).push('custom:tenant');
+    },
+  },
+  {
+    policy: 'cognitoPoolIssuesTenantTokens',
+    description: 'the app client allows the implicit flow',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cognito_user_pool_client'), 'app client').change.after!.allowed_oauth_flows = ['code', 'implicit'];
+    },
+  },
+  {
+    policy: 'staticSitesArePrivateBehindOac',
+    description: "the dashboard bucket's public access block lets public policies through",
+    edit: (plan) => {
+      only(changes(plan, 'aws_s3_bucket_public_access_block'), 'public access block').change.after!.restrict_public_buckets = false;
+    },
+  },
+  {
+    policy: 'staticSitesArePrivateBehindOac',
+    description: 'the bucket policy admits everyone',
+    edit: (plan) => {
+      const document = only(plan.resource_changes!.filter((r) => r.type === 'aws_iam_policy_document' && r.address.includes('module.dashboard')), 'dashboard bucket policy');
+      (document.change.after!.statement as Array<{ principals: unknown }>)[0]!.principals = [{ type: 'AWS', identifiers: ['*'] }];
+    },
+  },
+  {
+    policy: 'staticSitesArePrivateBehindOac',
+    description: 'the distribution serves plain HTTP',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cloudfront_distribution'), 'distribution').change.after!.default_cache_behavior[0].viewer_protocol_policy = 'allow-all';
+    },
+  },
+  {
+    policy: 'staticSitesArePrivateBehindOac',
+    description: 'the origin access control signs no requests',
+    edit: (plan) => {
+      only(changes(plan, 'aws_cloudfront_origin_access_control'), 'origin access control').change.after!.signing_behavior = 'never';
     },
   },
 ];

@@ -47,3 +47,8 @@ output "alarm_topic_arn" {
   description = "SNS topic of the alarms."
   value       = module.event_flows.alarm_topic_arn
 }
+
+output "analytics_dashboard_url" {
+  description = "The analytics dashboard (null when the module's dashboard_enabled is off)."
+  value       = module.event_flows.analytics_dashboard_url
+}

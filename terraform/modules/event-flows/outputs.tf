@@ -62,3 +62,8 @@ output "alarm_topic_arn" {
   description = "ARN of the SNS topic that receives every alarm."
   value       = module.alarms.topic_arn
 }
+
+output "analytics_dashboard_url" {
+  description = "The analytics dashboard (CloudFront); null when dashboard_enabled is off."
+  value       = local.dashboard_enabled ? module.dashboard[0].url : null
+}

@@ -54,6 +54,18 @@ variable "create_cognito_user_pool" {
   default     = false
 }
 
+variable "dashboard_enabled" {
+  description = "Deploy the analytics dashboard (web/: S3 + CloudFront, sign-in through the created user pool's hosted UI, its origin added to the API's CORS origins). null: on in dev when the user pool is created here, off elsewhere."
+  type        = bool
+  default     = null
+}
+
+variable "dashboard_dir" {
+  description = "Directory of the built dashboard (npm run build:web writes web/dist), relative to the environment's directory; null: <artifacts_dir>/../web/dist."
+  type        = string
+  default     = null
+}
+
 variable "cors_allowed_origins" {
   description = "Front-end origins allowed by CORS."
   type        = list(string)

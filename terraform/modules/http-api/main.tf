@@ -7,6 +7,10 @@ locals {
   # The functions that serve at least one route.
   integrated_functions = toset([for route in values(var.routes) : route.function])
   throttled_routes     = { for key, route in var.routes : key => route.throttle if route.throttle != null }
+  # The hosted UI's authorization code flow (with PKCE, no client secret) for browser front
+  # ends such as the analytics dashboard: on when a domain and callback URLs are given.
+  hosted_ui     = local.create_user_pool && var.cognito_domain_prefix != null
+  oauth_enabled = local.hosted_ui && length(var.oauth_callback_urls) > 0
 }
 
 resource "aws_cognito_user_pool" "this" {
@@ -62,6 +66,22 @@ resource "aws_cognito_user_pool_client" "this" {
   # role (the trigger reads those from our membership records and Cognito groups).
   read_attributes  = ["email", "email_verified", "name"]
   write_attributes = ["email", "name"]
+
+  # Authorization code only (no implicit flow): the browser proves it started the sign-in
+  # with PKCE; the access token carries tenant and admin scope from the trigger.
+  allowed_oauth_flows_user_pool_client = local.oauth_enabled
+  allowed_oauth_flows                  = local.oauth_enabled ? ["code"] : null
+  allowed_oauth_scopes                 = local.oauth_enabled ? ["openid", "email", "profile"] : null
+  callback_urls                        = local.oauth_enabled ? var.oauth_callback_urls : null
+  logout_urls                          = local.oauth_enabled ? var.oauth_logout_urls : null
+  supported_identity_providers         = local.oauth_enabled ? ["COGNITO"] : null
+}
+
+resource "aws_cognito_user_pool_domain" "this" {
+  count = local.hosted_ui ? 1 : 0
+
+  domain       = var.cognito_domain_prefix
+  user_pool_id = aws_cognito_user_pool.this[0].id
 }
 
 resource "aws_lambda_permission" "cognito" {

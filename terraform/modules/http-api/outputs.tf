@@ -47,3 +47,8 @@ output "access_log_group_name" {
   description = "Name of the access log group."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "cognito_hosted_ui_url" {
+  description = "Base URL of the created user pool's hosted UI (/oauth2/authorize, /oauth2/token, /logout); null without one."
+  value       = local.hosted_ui ? "https://${var.cognito_domain_prefix}.auth.${data.aws_region.current.region}.amazoncognito.com" : null
+}

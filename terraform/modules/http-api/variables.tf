@@ -96,6 +96,39 @@ variable "cognito_trigger_function_name" {
   default     = null
 }
 
+variable "cognito_domain_prefix" {
+  description = "Prefix of the created user pool's hosted UI domain (<prefix>.auth.<region>.amazoncognito.com; unique in the region); null for no hosted UI."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cognito_domain_prefix == null || can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", coalesce(var.cognito_domain_prefix, "-"))) && !strcontains(coalesce(var.cognito_domain_prefix, "-"), "cognito") && !strcontains(coalesce(var.cognito_domain_prefix, "-"), "aws")
+    error_message = "cognito_domain_prefix must be 1 to 63 of a-z, 0-9 and - (not at either end), without the words aws or cognito."
+  }
+}
+
+variable "oauth_callback_urls" {
+  description = "Where the hosted UI may send a signed-in browser back (the front end's page, e.g. https://d123.cloudfront.net/); enables the authorization code flow on the app client."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.oauth_callback_urls : can(regex("^(https://|http://localhost[:/])", url))])
+    error_message = "oauth_callback_urls must be https:// URLs (http:// only for localhost), as Cognito requires."
+  }
+}
+
+variable "oauth_logout_urls" {
+  description = "Where the hosted UI's logout may send the browser back."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.oauth_logout_urls : can(regex("^(https://|http://localhost[:/])", url))])
+    error_message = "oauth_logout_urls must be https:// URLs (http:// only for localhost), as Cognito requires."
+  }
+}
+
 variable "cors_allowed_origins" {
   description = "Origins of the front end allowed by CORS (e.g. https://app.example.com)."
   type        = list(string)
