@@ -1,11 +1,11 @@
 /**
  * `npm start`: the whole system on this machine.
  *
- *   npm start [-- --port 3000] [--emulator-port 4566] [--endpoint URL] [--reset] [--state-dir DIR] [--skip-unrestorable]
+ *   npm start [-- --port 3000] [--emulator-port 4566] [--dashboard-port 3001] [--endpoint URL] [--reset] [--state-dir DIR] [--skip-unrestorable]
  *
  * Starts moto on loopback (installing it on first run), provisions the topology under the
  * prefix `event-flows-local`, restores the saved state, serves the HTTP API and polls the
- * queues. With `--endpoint` it uses an emulator you already run (LocalStack) and starts
+ * queues, and serves the analytics dashboard (web/, scripts/local/dashboard.ts). With `--endpoint` it uses an emulator you already run (LocalStack) and starts
  * none; state is then that emulator's business. Ctrl-C / SIGTERM stops everything cleanly.
  */
 import { parseArgs } from 'node:util';

@@ -11,7 +11,7 @@ locals {
   # Hosted UI domains are unique per region across accounts: the account ID makes ours so.
   cognito_domain_prefix   = "${local.prefix}-${data.aws_caller_identity.current.account_id}"
   dashboard_origins       = local.dashboard_enabled ? [module.dashboard[0].url] : []
-  dashboard_callback_urls = local.dashboard_enabled ? ["${module.dashboard[0].url}/"] : []
+  dashboard_redirect_urls = local.dashboard_enabled ? ["${module.dashboard[0].url}/"] : []
 
   dashboard_files = local.dashboard_enabled ? fileset(local.dashboard_dir, "**") : toset([])
   # index.html goes last (it names the hashed assets); config.json is written below, never built.

@@ -209,8 +209,7 @@ module "http_api" {
   cognito_trigger_arn           = local.auth_triggers_arn
   cognito_trigger_function_name = module.function["auth-triggers"].function_name
   cognito_domain_prefix         = local.dashboard_enabled ? local.cognito_domain_prefix : null
-  oauth_callback_urls           = local.dashboard_callback_urls
-  oauth_logout_urls             = local.dashboard_callback_urls
+  oauth_redirect_urls           = local.dashboard_redirect_urls
   cors_allowed_origins          = concat(var.cors_allowed_origins, local.dashboard_origins)
   cors                          = local.cors # local_allow_origins, for the local stack only, is dropped by the type
   throttling_burst_limit        = var.api_throttling_burst_limit

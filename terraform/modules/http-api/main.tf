@@ -8,9 +8,9 @@ locals {
   integrated_functions = toset([for route in values(var.routes) : route.function])
   throttled_routes     = { for key, route in var.routes : key => route.throttle if route.throttle != null }
   # The hosted UI's authorization code flow (with PKCE, no client secret) for browser front
-  # ends such as the analytics dashboard: on when a domain and callback URLs are given.
+  # ends such as the analytics dashboard: on when a domain and redirect URLs are given.
   hosted_ui     = local.create_user_pool && var.cognito_domain_prefix != null
-  oauth_enabled = local.hosted_ui && length(var.oauth_callback_urls) > 0
+  oauth_enabled = local.hosted_ui && length(var.oauth_redirect_urls) > 0
 }
 
 resource "aws_cognito_user_pool" "this" {
@@ -72,8 +72,8 @@ resource "aws_cognito_user_pool_client" "this" {
   allowed_oauth_flows_user_pool_client = local.oauth_enabled
   allowed_oauth_flows                  = local.oauth_enabled ? ["code"] : null
   allowed_oauth_scopes                 = local.oauth_enabled ? ["openid", "email", "profile"] : null
-  callback_urls                        = local.oauth_enabled ? var.oauth_callback_urls : null
-  logout_urls                          = local.oauth_enabled ? var.oauth_logout_urls : null
+  callback_urls                        = local.oauth_enabled ? var.oauth_redirect_urls : null
+  logout_urls                          = local.oauth_enabled ? var.oauth_redirect_urls : null
   supported_identity_providers         = local.oauth_enabled ? ["COGNITO"] : null
 }
 

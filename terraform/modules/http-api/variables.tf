@@ -107,25 +107,14 @@ variable "cognito_domain_prefix" {
   }
 }
 
-variable "oauth_callback_urls" {
-  description = "Where the hosted UI may send a signed-in browser back (the front end's page, e.g. https://d123.cloudfront.net/); enables the authorization code flow on the app client."
+variable "oauth_redirect_urls" {
+  description = "The front end's pages the hosted UI may send the browser back to, after sign-in (callback URLs) and after logout (e.g. https://d123.cloudfront.net/); enables the authorization code flow on the app client."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for url in var.oauth_callback_urls : can(regex("^(https://|http://localhost[:/])", url))])
-    error_message = "oauth_callback_urls must be https:// URLs (http:// only for localhost), as Cognito requires."
-  }
-}
-
-variable "oauth_logout_urls" {
-  description = "Where the hosted UI's logout may send the browser back."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for url in var.oauth_logout_urls : can(regex("^(https://|http://localhost[:/])", url))])
-    error_message = "oauth_logout_urls must be https:// URLs (http:// only for localhost), as Cognito requires."
+    condition     = alltrue([for url in var.oauth_redirect_urls : can(regex("^(https://|http://localhost[:/])", url))])
+    error_message = "oauth_redirect_urls must be https:// URLs (http:// only for localhost), as Cognito requires."
   }
 }
 
