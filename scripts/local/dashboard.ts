@@ -9,11 +9,12 @@
  * It listens on its own port, so the browser calls the API cross-origin as it does deployed;
  * the API's CORS origins must include this server's (`dashboardCorsOrigins`).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import { buildWeb, defaultWebDist, type WebFile } from '../../web/build.ts';
+import { buildWeb, type WebFile } from '../../web/build.ts';
 import { cors } from './topology.ts';
 
 export interface LocalIdentity {
@@ -28,7 +29,7 @@ export interface DashboardOptions {
   /** The API's base URL (a function when the API starts after this server). */
   apiUrl: string | (() => string);
   mintToken(identity: LocalIdentity): Promise<string>;
-  /** Where to build the files; default web/dist. */
+  /** Where to build the files; default a new temporary directory, removed by close() (several stacks may run at once). */
   outDir?: string;
   refreshSeconds?: number;
 }
@@ -40,8 +41,9 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-/** The API's local CORS origins plus the dashboard's, by both loopback names. */
-export function dashboardCorsOrigins(port: number): string[] {
+/** The API's local CORS origins plus the dashboard's (`http://127.0.0.1:<port>`), by both loopback names. */
+export function dashboardCorsOrigins(dashboardUrl: string): string[] {
+  const { port } = new URL(dashboardUrl);
   return [...cors.localAllowOrigins, `http://127.0.0.1:${port}`, `http://localhost:${port}`];
 }
 
@@ -101,7 +103,7 @@ export function parseIdentity(body: unknown): LocalIdentity | string {
 }
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const root = resolve(options.outDir ?? defaultWebDist);
+  const root = resolve(options.outDir ?? mkdtempSync(join(tmpdir(), 'event-flows-dashboard-')));
   const files = await buildWeb({ outDir: root, quiet: true });
   const apiUrl = () => (typeof options.apiUrl === 'function' ? options.apiUrl() : options.apiUrl);
 
@@ -164,10 +166,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   return {
     url,
     files,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      if (options.outDir === undefined) rmSync(root, { recursive: true, force: true });
+    },
   };
 }

@@ -33,7 +33,7 @@ function usage(): string {
     'usage: npm start -- [options]',
     '  --port N            HTTP API port (default 3000)',
     '  --emulator-port N   port of the moto server started here (default 4566)',
-    '  --dashboard-port N  port of the analytics dashboard (default 3001)',
+    '  --dashboard-port N  port of the analytics dashboard (default 3001; 0: any free port)',
     '  --endpoint URL      use an AWS emulator that already runs (e.g. LocalStack); start none',
     '  --reset             start with empty tables and queues (deletes the saved state)',
     '  --state-dir DIR     where state is saved (default .local/state)',
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     if (!(await isPortFree(port))) {
       throw new Error(`port ${port} on 127.0.0.1 is already in use (the HTTP API port); stop what listens there or choose another port with --port`);
     }
-    if (!(await isPortFree(dashboardPort))) {
+    if (dashboardPort !== 0 && !(await isPortFree(dashboardPort))) {
       throw new Error(`port ${dashboardPort} on 127.0.0.1 is already in use (the dashboard port); choose another port with --dashboard-port`);
     }
     let endpoint: string;
@@ -172,9 +172,11 @@ async function main(): Promise<void> {
     const issuer = process.env.JWT_ISSUER ?? defaultIssuer;
     const audience = process.env.JWT_AUDIENCE ?? defaultAudience;
     if (signals > 0) return;
-    runtime = await startRuntime({ endpoint, stack, port, publicKey: keys.publicKey, issuer, audience, log, corsAllowOrigins: dashboardCorsOrigins(dashboardPort) });
-    const apiUrl = runtime.url;
-    dashboard = await startDashboard({ port: dashboardPort, apiUrl, mintToken: (identity) => mintToken(keys, { ...identity, issuer, audience }) });
+    // The dashboard first: the API's CORS origins must include its origin (its port may be 0: any free one).
+    let apiUrl = '';
+    dashboard = await startDashboard({ port: dashboardPort, apiUrl: () => apiUrl, mintToken: (identity) => mintToken(keys, { ...identity, issuer, audience }) });
+    runtime = await startRuntime({ endpoint, stack, port, publicKey: keys.publicKey, issuer, audience, log, corsAllowOrigins: dashboardCorsOrigins(dashboard.url) });
+    apiUrl = runtime.url;
     periodic = store?.startPeriodic(snapshotIntervalMs, log);
 
     say(`HTTP API:      ${runtime.url}   (try: curl ${runtime.url}/health)`);

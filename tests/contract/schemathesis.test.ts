@@ -59,7 +59,7 @@ beforeAll(async () => {
   const emulatorPort = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
   emulatorUrl = `http://127.0.0.1:${emulatorPort}`;
-  child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--reset', '--state-dir', join(workDir, 'state')], {
+  child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--dashboard-port', '0', '--reset', '--state-dir', join(workDir, 'state')], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

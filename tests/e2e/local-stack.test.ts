@@ -47,7 +47,7 @@ function launch(extra: string[], options: { stateDir?: string; env?: Record<stri
   return (async () => {
     const port = await freePort();
     const emulatorPort = await freePort();
-    const child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--state-dir', options.stateDir ?? stateDir, ...extra], {
+    const child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', '--port', String(port), '--emulator-port', String(emulatorPort), '--dashboard-port', '0', '--state-dir', options.stateDir ?? stateDir, ...extra], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -213,12 +213,14 @@ describe('npm start', () => {
   it.each([
     ['--port', 'the HTTP API port'],
     ['--emulator-port', 'the emulator port'],
+    ['--dashboard-port', 'the dashboard port'],
   ])('says clearly when the port given with %s is busy, and exits non-zero', async (option, what) => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const busy = (blocker.address() as { port: number }).port;
     try {
-      const other = option === '--port' ? ['--emulator-port', String(await freePort())] : ['--port', String(await freePort())];
+      const others: Record<string, string> = { '--port': String(await freePort()), '--emulator-port': String(await freePort()), '--dashboard-port': '0' };
+      const other = Object.entries(others).flatMap(([name, value]) => (name === option ? [] : [name, value]));
       const child = spawn(process.execPath, [...runUnderTsx, 'scripts/local/start.ts', option, String(busy), ...other, '--state-dir', stateDir], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
       running.add(child);
       let output = '';
