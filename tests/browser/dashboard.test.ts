@@ -83,9 +83,11 @@ async function showView(view: string): Promise<{ from: string; to: string }> {
   return ready(`[data-view=${view}]`);
 }
 
+/** Waits for the view to be shown; fails at once, with the page's message, when it shows an error instead. */
 async function ready(extra = ''): Promise<{ from: string; to: string }> {
   const main = page.locator(`main[data-state=ready]${extra}`);
-  await main.waitFor({ timeout: 20_000 });
+  await page.locator(`main[data-state=ready]${extra}, main[data-state=error]`).waitFor({ timeout: 20_000 });
+  if ((await page.locator('main').getAttribute('data-state')) === 'error') throw new Error(`the dashboard shows an error: ${await page.locator('main').textContent()}`);
   return { from: (await main.getAttribute('data-from'))!, to: (await main.getAttribute('data-to'))! };
 }
 
