@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatSizes } from '../../web/build.ts';
-import { launchChromium } from '../../tests/support/browser.ts';
+import { launchChromium } from '../chromium.ts';
 import { startDashboard } from '../local/dashboard.ts';
 import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys, mintToken } from '../local/jwt.ts';
 

@@ -21,7 +21,7 @@ import { startDashboard, type Dashboard } from '../../scripts/local/dashboard.ts
 import { repoRoot } from '../../scripts/local/python-env.ts';
 import { runImport } from '../../scripts/import/run.ts';
 import { count, eventType, ms, percent, time } from '../../web/src/format.ts';
-import { launchChromium, type Browser } from '../support/browser.ts';
+import { launchChromium, type Browser } from '../../scripts/chromium.ts';
 import { startLocalStack, type LocalStack } from '../support/local-stack.ts';
 import { awsEndpoint } from '../support/stack.ts';
 

@@ -3,6 +3,7 @@
  * playwright-core: Playwright's own browser downloads cannot be fetched here. Each launch
  * gets a fresh profile, and the flags keep Chromium from phoning home (the machine's closed
  * network refuses those connections, which would otherwise stall or clutter the run).
+ * Used by the browser tests (tests/browser/) and `npm run bench:dashboard`.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
