@@ -34,6 +34,11 @@ variable "aliases" {
   description = "Custom domain names of the site (with acm_certificate_arn); none: the distribution's *.cloudfront.net name only."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for alias in var.aliases : can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", alias))])
+    error_message = "aliases must be lower-case host names (dashboard.example.com), without scheme or path."
+  }
 }
 
 variable "acm_certificate_arn" {
