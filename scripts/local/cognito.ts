@@ -44,8 +44,10 @@ import { ADMIN_GROUP } from '../../functions/auth-triggers/handler.ts';
 import { membershipKey } from '../../functions/shared/auth/membership.ts';
 import { TENANT_PATTERN } from '../../functions/shared/http/caller.ts';
 import type { HttpResult } from './http-api.ts';
+import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys, mintToken } from './jwt.ts';
 import { localAccountId, localRegion } from './lambda-context.ts';
 import { clientConfig, type AwsTarget, type ProvisionedStack } from './provision.ts';
+import type { Runtime, RuntimeOptions } from './runtime.ts';
 
 /** Where moto learns which Lambda API invokes a function (scripts/local/moto_server.py, patch 9). */
 export const TRIGGER_REGISTRATION_PATH = '/_event-flows/lambda-endpoints';
@@ -232,7 +234,7 @@ function json(statusCode: number, body: unknown): HttpResult {
  * `POST /local/token {"user","tenant","admin"?}` → 200 `{accessToken, idToken, refreshToken,
  * expiresIn, tokenType, sub}`: a sign-in to the local pool (signIn above). Local stack only.
  */
-export function localTokenEndpoint(issue: (request: SignInRequest) => Promise<Omit<SignedIn, 'sub'> & { sub?: string }>): (body: Buffer) => Promise<HttpResult> {
+export function localTokenEndpoint(issue: (request: SignInRequest) => Promise<Pick<SignedIn, 'accessToken' | 'expiresIn' | 'sub'> & Partial<SignedIn>>): (body: Buffer) => Promise<HttpResult> {
   return async (body) => {
     let parsed: unknown;
     try {
@@ -252,5 +254,57 @@ export function localTokenEndpoint(issue: (request: SignInRequest) => Promise<Om
     } catch (error) {
       return json(502, { error: { code: 'SIGN_IN_FAILED', message: `the local user pool refused the sign-in: ${error instanceof Error ? error.message : String(error)}` } });
     }
+  };
+}
+
+export interface LocalSignIn {
+  /** startRuntime's authorizer options and `POST /local/token`. */
+  runtimeOptions: Pick<RuntimeOptions, 'publicKey' | 'jwksUri' | 'issuer' | 'audience' | 'localEndpoints'>;
+  /** One line for the start-up banner. */
+  description: string;
+  /** Once the runtime runs: the emulator invokes the pool's triggers through its Lambda API. */
+  connect(runtime: Pick<Runtime, 'lambdaEndpoint'>): Promise<void>;
+}
+
+/** Does the emulator run user pool triggers (scripts/local/moto_server.py answers a malformed registration with 400)? */
+async function runsTriggers(endpoint: string): Promise<boolean> {
+  const probe = await fetch(`${endpoint}${TRIGGER_REGISTRATION_PATH}`, { method: 'POST', body: '{}' }).catch(() => undefined);
+  await probe?.arrayBuffer();
+  return probe?.status === 400;
+}
+
+/**
+ * `npm start`'s sign-in: the stack's user pool on an emulator that runs its triggers (ours);
+ * on another one (`--endpoint`, e.g. LocalStack without cognito-idp) the self-signed key of
+ * `.local/jwt/`, whose tokens carry the tenant and scope asked for.
+ */
+export async function setUpLocalSignIn(target: AwsTarget, stack: Pick<ProvisionedStack, 'prefix' | 'tableName'>): Promise<LocalSignIn> {
+  if (await runsTriggers(target.endpoint)) {
+    const pool = await provisionUserPool(target, stack);
+    return {
+      runtimeOptions: runtimeOptionsFor(pool),
+      description: `user pool ${pool.userPoolId} (app client ${pool.clientId}), JWKS ${pool.jwksUri}`,
+      connect: (runtime) => connectTriggers(pool, runtime.lambdaEndpoint),
+    };
+  }
+  const keys = await loadOrCreateSigningKeys();
+  const issuer = process.env.JWT_ISSUER ?? defaultIssuer;
+  const audience = process.env.JWT_AUDIENCE ?? defaultAudience;
+  const ttlSeconds = 3600;
+  return {
+    runtimeOptions: {
+      publicKey: keys.publicKey,
+      issuer,
+      audience,
+      localEndpoints: {
+        'POST /local/token': localTokenEndpoint(async ({ user, tenant, admin }) => ({
+          accessToken: await mintToken(keys, { sub: user, tenant, admin, issuer, audience, ttlSeconds }),
+          expiresIn: ttlSeconds,
+          sub: user,
+        })),
+      },
+    },
+    description: `self-signed tokens (.local/jwt/; this emulator runs no user pool triggers)`,
+    connect: async () => undefined,
   };
 }

@@ -16,7 +16,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys } from './jwt.ts';
+import { setUpLocalSignIn } from './cognito.ts';
 import { localRegion } from './lambda-context.ts';
 import { isPortFree, startMoto, waitUntilReachable, type RunningEmulator } from './moto.ts';
 import { stateStore, UnrestorableStateError, type StateStore } from './persistence.ts';
@@ -159,16 +159,16 @@ async function main(): Promise<void> {
       }
     }
 
-    const keys = await loadOrCreateSigningKeys();
-    const issuer = process.env.JWT_ISSUER ?? defaultIssuer;
-    const audience = process.env.JWT_AUDIENCE ?? defaultAudience;
+    const signIn = await setUpLocalSignIn(target, stack);
     if (signals > 0) return;
-    runtime = await startRuntime({ endpoint, stack, port, publicKey: keys.publicKey, issuer, audience, log });
+    runtime = await startRuntime({ endpoint, stack, port, ...signIn.runtimeOptions, log });
+    await signIn.connect(runtime);
     periodic = store?.startPeriodic(snapshotIntervalMs, log);
 
     say(`HTTP API:      ${runtime.url}   (try: curl ${runtime.url}/health)`);
     say(`contract:      ${runtime.url}/openapi.json (OpenAPI 3.1; docs/openapi.json)`);
-    say(`token:         npm run -s token -- --sub alice --tenant acme [--admin]`);
+    say(`sign-in:       ${signIn.description}`);
+    say(`token:         npm run -s token -- --sub alice --tenant acme [--admin]   (or POST ${runtime.url}/local/token {"user","tenant","admin"})`);
     say(`               curl -H "Authorization: Bearer $(npm run -s token -- --sub alice --tenant acme)" ${runtime.url}/items/notes`);
     say(`ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s; Ctrl-C stops everything`);
   } catch (error) {
