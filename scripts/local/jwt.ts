@@ -116,6 +116,8 @@ export interface JwtAuthorizerConfig {
   issuer: string;
   /** The authorizer's audience list: the token's `aud`, or without one its `client_id`, must be one of them. */
   audience: string | readonly string[];
+  /** The authorizer's clock (default the system's): tests move it to see a real token expire. */
+  now?: () => Date;
 }
 
 const remoteKeySets = new Map<string, JWTVerifyGetKey>();
@@ -155,6 +157,7 @@ export async function authorize(config: JwtAuthorizerConfig, authorization: stri
       issuer: config.issuer,
       clockTolerance: clockToleranceSeconds,
       requiredClaims: ['exp'],
+      ...(config.now ? { currentDate: config.now() } : {}),
     });
     if (!audienceMatches(payload, config.audience)) return { ok: false, reason: 'neither "aud" nor "client_id" is one of the audience' };
     const scopeClaim = typeof payload.scope === 'string' ? payload.scope : typeof payload.scp === 'string' ? payload.scp : undefined;

@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   jwksUri?: string;
   issuer?: string;
   audience?: string | readonly string[];
+  /** The JWT authorizer's clock (default the system's). */
+  authorizerClock?: () => Date;
   /** Local-only endpoints served ahead of the routes, without a token (`POST /local/token`). */
   localEndpoints?: HttpApiOptions['localEndpoints'];
   /** Where `<name>/handler.ts` live; default `functions/`. */
@@ -123,7 +125,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const api = createHttpApi({
     routes,
     functionFor: (name) => loaded.get(name as FunctionName),
-    authorizer: { ...(options.publicKey ? { publicKey: options.publicKey } : {}), ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}), issuer, audience },
+    authorizer: { ...(options.publicKey ? { publicKey: options.publicKey } : {}), ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}), issuer, audience, ...(options.authorizerClock ? { now: options.authorizerClock } : {}) },
     ...(options.localEndpoints ? { localEndpoints: options.localEndpoints } : {}),
     log,
     afterResponse: drainSoon,
