@@ -4,8 +4,9 @@
  *   npm start [-- --port 3000] [--emulator-port 4566] [--endpoint URL] [--reset] [--state-dir DIR] [--skip-unrestorable]
  *
  * Starts moto on loopback (installing it on first run), provisions the topology under the
- * prefix `event-flows-local`, restores the saved state, serves the HTTP API and polls the
- * queues. With `--endpoint` it uses an emulator you already run (LocalStack) and starts
+ * prefix `event-flows-local`, restores the saved state, creates the local user pool whose
+ * tokens the API accepts (scripts/local/cognito.ts; `POST /local/token` signs in), serves the
+ * HTTP API and polls the queues. With `--endpoint` it uses an emulator you already run (LocalStack) and starts
  * none; state is then that emulator's business. Ctrl-C / SIGTERM stops everything cleanly.
  */
 import { parseArgs } from 'node:util';
