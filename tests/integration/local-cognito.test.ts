@@ -10,7 +10,9 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { connectTriggers, provisionUserPool, runtimeOptionsFor, signIn, type LocalUserPool } from '../../scripts/local/cognito.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connectTriggers, provisionUserPool, runtimeOptionsFor, setUpLocalSignIn, signIn, type LocalUserPool } from '../../scripts/local/cognito.ts';
 import { authorize } from '../../scripts/local/jwt.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
 import { startRuntime, type Runtime } from '../../scripts/local/runtime.ts';
@@ -133,6 +135,30 @@ describe('the local user pool', () => {
       const refused = await fetch(`${runtime.url}/local/token`, { method: 'POST', body });
       expect(refused.status, body).toBe(400);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toMatch(/^(INVALID_JSON|VALIDATION_FAILED)$/);
+    }
+  });
+
+  it('falls back to self-signed tokens on an emulator that runs no user pool triggers (npm start -- --endpoint)', async () => {
+    const elsewhere = createServer((req, res) => {
+      req.resume();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+      const fallback = await setUpLocalSignIn({ endpoint, region }, stack);
+      expect(fallback.description).toMatch(/self-signed/);
+      const answer = await fallback.runtimeOptions.localEndpoints!['POST /local/token']!(Buffer.from('{"user":"gina","tenant":"acme","admin":true}'));
+      expect(answer.statusCode).toBe(200);
+      const { accessToken } = JSON.parse(answer.body.toString('utf8')) as { accessToken: string };
+      const { publicKey, issuer, audience } = fallback.runtimeOptions;
+      expect(await authorize({ publicKey: publicKey!, issuer: issuer!, audience: audience! }, `Bearer ${accessToken}`)).toMatchObject({ ok: true, authorizer: { claims: { sub: 'gina', tenant: 'acme' } } });
+
+      // Ours runs them: the stack's pool.
+      const ours = await setUpLocalSignIn({ endpoint: awsEndpoint(), region }, stack);
+      expect(ours.runtimeOptions).toMatchObject({ jwksUri: pool.jwksUri, issuer: pool.issuer });
+    } finally {
+      elsewhere.close();
     }
   });
 });
