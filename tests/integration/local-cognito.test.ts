@@ -106,10 +106,13 @@ describe('the local user pool', () => {
   it('refuses tokens of another pool, of another app client, and the pool’s tokens checked against another pool’s JWKS', async () => {
     const otherPool = await provisionUserPool({ endpoint: awsEndpoint(), region }, stack, { poolName: `${stack.prefix}-other-users` });
     expect(otherPool.userPoolId).not.toBe(pool.userPoolId);
-    await connectTriggers(otherPool, runtime.lambdaEndpoint.replace(/:\d+$/, ':1')); // nobody answers there
-    // Its triggers cannot run, so its sign-up fails as Cognito's does.
-    await expect(signIn(otherPool, { user: 'mallory', tenant: 'acme' })).rejects.toThrow(/PostConfirmation failed with error/);
-    await connectTriggers(otherPool, runtime.lambdaEndpoint);
+    // Both pools invoke the stack's one trigger function: pointed where nobody answers, it cannot run, and a sign-up fails as Cognito's does.
+    try {
+      await connectTriggers(otherPool, runtime.lambdaEndpoint.replace(/:\d+$/, ':1'));
+      await expect(signIn(otherPool, { user: 'mallory', tenant: 'acme' })).rejects.toThrow(/PostConfirmation failed with error/);
+    } finally {
+      await connectTriggers(otherPool, runtime.lambdaEndpoint);
+    }
     const foreign = await signIn(otherPool, { user: 'mallory', tenant: 'acme', admin: true });
     expect(await call('GET', '/items/notes', foreign.accessToken)).toMatchObject({ status: 401, json: { message: 'Unauthorized' } });
 
