@@ -78,9 +78,11 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   return { settled: false, plan: { at: now, items }, writtenIds: new Set(), planIsNew: true };
 }
 
-async function getPlan(message: ImportMessage): Promise<BatchPlan | undefined> {
+/** The batch's stored plan and the ids its deliveries wrote, if a plan was stored. */
+export async function readPlan(message: ImportMessage): Promise<{ plan: BatchPlan; writtenIds: ReadonlySet<string> } | undefined> {
   const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(message), ConsistentRead: true }));
-  return Item ? (Item.plan as BatchPlan) : undefined;
+  if (!Item?.plan) return undefined;
+  return { plan: Item.plan as BatchPlan, writtenIds: Item.writtenIds instanceof Set ? (Item.writtenIds as Set<string>) : new Set() };
 }
 
 /** Stores the plan unless one is there already; returns the plan that counts. */
@@ -98,9 +100,9 @@ export async function savePlan(message: ImportMessage, plan: BatchPlan): Promise
     return plan;
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
-    const current = await getPlan(message);
+    const current = await readPlan(message);
     if (!current) throw error;
-    return current;
+    return current.plan;
   }
 }
 
