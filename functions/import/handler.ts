@@ -30,7 +30,7 @@ import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messa
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
-import { loadBatch, planKeyOf, readPlan, recordFailures, savePlan, type BatchPlan } from './batches.ts';
+import { failureRecords, loadBatch, planKeyOf, readPlan, savePlan, type BatchPlan } from './batches.ts';
 import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteOptions, type WriteReport } from './writer.ts';
 
 export type MessageResult =
@@ -95,8 +95,7 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const failedIds = new Set(report.failures.map((failure) => failure.id));
   const written = message.items.filter((item) => !failedIds.has(item.id));
   const created = written.filter((item) => plan.items[item.id]?.isNew !== false).length;
-  await recordFailures(message, report.failures);
-  const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created });
+  const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created }, failureRecords(message, report.failures));
   if (settled.outcome === 'duplicate') return { kind: 'duplicate', message };
   const counts = { succeeded: written.length, failed: report.failures.length, created, conflicts: report.conflicts, chunkComplete: settled.chunkComplete };
   if (report.failures.some((failure) => !failure.conflict)) {

@@ -75,7 +75,7 @@ locals {
     "import" = [
       # import/batches.ts (BatchGet, Get, Put, BatchWrite), import/writer.ts (BatchWrite, Put),
       # shared/imports/jobs.ts settleBatch (Update).
-      { sid = "WriteImportedItems", actions = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.data_table_arn] },
+      { sid = "WriteImportedItems", actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.data_table_arn] },
       { sid = "PollImportQueue", actions = local.sqs_event_source_actions, resources = [local.import_queue_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
