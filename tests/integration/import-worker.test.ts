@@ -70,7 +70,7 @@ function sqsEvent(messages: ImportMessage[], receiveCount = 1): SQSEvent {
   };
 }
 
-/** Commit and finish the job (what the commit route and the event processor do). */
+/** Commit and finish the job (what the commit route and the app-events function do). */
 async function finish(job: ImportJob) {
   await commitJob(tenant, job.importId);
   return tryCompleteJob(tenant, job.importId);

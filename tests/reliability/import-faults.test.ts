@@ -1,6 +1,6 @@
 /**
  * An import under faults, end to end on the local stack (HTTP API, queue pollers, worker,
- * event processor), with the functions talking to the emulator through the fault proxy:
+ * app-events function), with the functions talking to the emulator through the fault proxy:
  *
  *   DynamoDB's BatchWriteItem/BatchGetItem throttled, failing or dropped for a generated
  *   while; then the faults stop, the job finishes, and the import DLQ is redriven with
