@@ -17,19 +17,16 @@ import { parseArgs } from 'node:util';
 import { formatSizes } from '../../web/build.ts';
 import { launchChromium } from '../chromium.ts';
 import { startDashboard } from '../local/dashboard.ts';
-import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys, mintToken } from '../local/jwt.ts';
 
 const { values } = parseArgs({ options: { loads: { type: 'string', default: '20' } } });
 const loads = Number(values.loads);
 if (!Number.isInteger(loads) || loads < 1) throw new Error(`--loads must be a positive whole number, got "${values.loads}"`);
 
 const work = mkdtempSync(join(tmpdir(), 'dashboard-bench-'));
-const keys = await loadOrCreateSigningKeys();
 const dashboard = await startDashboard({
   port: 0,
   // The page is measured up to its sign-in form, which calls no API.
   apiUrl: 'http://127.0.0.1:3000',
-  mintToken: (identity) => mintToken(keys, { ...identity, issuer: defaultIssuer, audience: defaultAudience }),
   outDir: join(work, 'web'),
 });
 const browser = await launchChromium();

@@ -1,10 +1,7 @@
 /**
- * The analytics dashboard for `npm start`: builds web/ and serves it, with
- *
- * - `GET /config.json`: the API's URL and the local sign-in (what Terraform writes deployed);
- * - `POST /local/token` {sub, tenant, admin}: a token the local API accepts, minted the way
- *   `npm run token` mints one (the caller passes the minting function). Local only: the
- *   deployed dashboard signs in with Cognito, and no deployed server has this endpoint.
+ * The analytics dashboard for `npm start`: builds web/ and serves it, with `GET /config.json`
+ * naming the API and the local sign-in, the API's `POST /local/token` (scripts/local/cognito.ts;
+ * deployed, config.json names Cognito's hosted UI instead).
  *
  * It listens on its own port, so the browser calls the API cross-origin as it does deployed;
  * the API's CORS origins must include this server's (`dashboardCorsOrigins`).
@@ -17,18 +14,11 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { buildWeb, type WebFile } from '../../web/build.ts';
 import { cors } from './topology.ts';
 
-export interface LocalIdentity {
-  sub: string;
-  tenant: string;
-  admin: boolean;
-}
-
 export interface DashboardOptions {
   port: number;
   host?: string;
   /** The API's base URL (a function when the API starts after this server). */
   apiUrl: string | (() => string);
-  mintToken(identity: LocalIdentity): Promise<string>;
   /** Where to build the files; default a new temporary directory, removed by close() (several stacks may run at once). */
   outDir?: string;
   refreshSeconds?: number;
@@ -66,11 +56,6 @@ export function securityHeaders(apiUrl: string): Record<string, string> {
   };
 }
 
-// Token requests are tiny; anything larger is not one.
-const maxTokenRequestBytes = 4096;
-const subPattern = /^[A-Za-z0-9_.@-]{1,128}$/;
-const tenantPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
   res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
@@ -78,28 +63,6 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 
 function sendError(res: ServerResponse, status: number, code: string, message: string): void {
   send(res, status, { 'content-type': 'application/json' }, JSON.stringify({ error: { code, message } }));
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxTokenRequestBytes) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
-/** Validates a token request; returns the identity or the problem. */
-export function parseIdentity(body: unknown): LocalIdentity | string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object {sub, tenant, admin}';
-  const { sub, tenant, admin, ...rest } = body as Record<string, unknown>;
-  if (Object.keys(rest).length > 0) return `unknown fields: ${Object.keys(rest).join(', ')}`;
-  if (typeof sub !== 'string' || !subPattern.test(sub)) return 'sub: 1 to 128 of A-Z a-z 0-9 _ . @ -';
-  if (typeof tenant !== 'string' || !tenantPattern.test(tenant)) return 'tenant: a letter or digit, then up to 127 of A-Z a-z 0-9 _ . -';
-  if (admin !== undefined && typeof admin !== 'boolean') return 'admin: true or false';
-  return { sub, tenant, admin: admin ?? false };
 }
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
@@ -114,24 +77,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     } catch {
       return sendError(res, 400, 'VALIDATION_ERROR', 'the path is not valid percent-encoding');
     }
-    if (path === '/local/token') {
-      if (req.method !== 'POST') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'POST a JSON body {sub, tenant, admin}');
-      const raw = await readBody(req);
-      if (!raw) return sendError(res, 413, 'PAYLOAD_TOO_LARGE', `at most ${maxTokenRequestBytes} bytes`);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        return sendError(res, 400, 'VALIDATION_ERROR', 'the body is not JSON');
-      }
-      const identity = parseIdentity(body);
-      if (typeof identity === 'string') return sendError(res, 400, 'VALIDATION_ERROR', identity);
-      const token = await options.mintToken(identity);
-      return send(res, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }, JSON.stringify({ access_token: token, token_type: 'Bearer' }));
-    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, 'METHOD_NOT_ALLOWED', 'the dashboard serves files only');
     if (path === '/config.json') {
-      const config = { apiUrl: apiUrl(), auth: { kind: 'local', tokenEndpoint: '/local/token' }, refreshSeconds: options.refreshSeconds ?? 30 };
+      const config = { apiUrl: apiUrl(), auth: { kind: 'local', tokenEndpoint: `${apiUrl()}/local/token` }, refreshSeconds: options.refreshSeconds ?? 30 };
       return send(res, 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }, JSON.stringify(config));
     }
     const file = normalize(join(root, path === '/' ? 'index.html' : path));

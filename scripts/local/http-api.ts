@@ -38,6 +38,11 @@ export interface HttpApiOptions {
    * local clients and tools (the deployed API publishes it in docs/, not as a Lambda route).
    */
   openApiDocument?: string;
+  /**
+   * Local-only endpoints (`'POST /local/token'`), served ahead of the routes without the
+   * authorizer; the deployed API has none of them. The handler gets the request body.
+   */
+  localEndpoints?: Record<string, (body: Buffer) => Promise<HttpResult>>;
   /** The API's CORS configuration (topology.json's `cors` and the allowed origins); none: no CORS. */
   cors?: CorsConfig;
 }
@@ -421,6 +426,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     if (options.openApiDocument !== undefined && method === 'GET' && rawPath === '/openapi.json') {
       return send(res, requestId, { statusCode: 200, headers: [['content-type', 'application/json']], body: Buffer.from(options.openApiDocument) });
     }
+    const local = options.localEndpoints?.[`${method} ${rawPath}`];
+    if (local) return send(res, requestId, await local(Buffer.concat(chunks)));
     const match = matchRoute(compiled, method, rawPath);
     if (!match) return send(res, requestId, apiGatewayErrors.notFound());
 

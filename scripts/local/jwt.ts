@@ -1,15 +1,32 @@
 /**
- * The local stand-in for the API Gateway JWT authorizer, and the tokens it accepts.
+ * The local stand-in for the API Gateway JWT authorizer, and the self-signed tokens tests use.
  *
- * - Verification: RS256 only, signature with the local public key, `iss`, `aud`, `exp`
- *   (required) and `nbf` with a small clock skew; anything else is a 401 upstream.
+ * - Verification: RS256 only, signature with the issuer's JWKS (`npm start`: the local
+ *   Cognito user pool's, scripts/local/cognito.ts) or a given public key (tests), `iss`,
+ *   `aud` or else `client_id` (Cognito access tokens carry no `aud`; API Gateway then checks
+ *   `client_id`), `exp` (required) and `nbf` with a small clock skew; anything else is a 401 upstream.
  * - Claims reach the handler as API Gateway passes them: every value a string, arrays as
  *   `[a b]`, objects as `map[k:v]` (API Gateway formats them with Go's `%v`).
- * - The key pair lives in `.local/jwt/` (gitignored), generated on first use.
+ * - Self-signed tokens (mintToken): an emulator without cognito-idp (`npm start -- --endpoint`)
+ *   and tests of what no user pool issues (not-yet-valid, `alg: none`, another key). Their key
+ *   pair lives in `.local/jwt/` (gitignored), generated on first use.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, UnsecuredJWT, exportPKCS8, exportSPKI, generateKeyPair, importPKCS8, importSPKI, jwtVerify, type CryptoKey, type JWTPayload } from 'jose';
+import {
+  SignJWT,
+  UnsecuredJWT,
+  createRemoteJWKSet,
+  exportPKCS8,
+  exportSPKI,
+  generateKeyPair,
+  importPKCS8,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { repoRoot } from './python-env.ts';
 
 export const defaultIssuer = 'event-flows-local';
@@ -93,9 +110,32 @@ export async function mintToken(keys: Pick<SigningKeys, 'privateKey'>, options: 
 }
 
 export interface JwtAuthorizerConfig {
-  publicKey: CryptoKey;
+  /** The key tokens are signed with: a public key, or the issuer's JWKS URL (as API Gateway fetches `{issuer}/.well-known/jwks.json`). */
+  publicKey?: CryptoKey;
+  jwksUri?: string;
   issuer: string;
-  audience: string;
+  /** The authorizer's audience list: the token's `aud`, or without one its `client_id`, must be one of them. */
+  audience: string | readonly string[];
+  /** The authorizer's clock (default the system's): tests move it to see a real token expire. */
+  now?: () => Date;
+}
+
+const remoteKeySets = new Map<string, JWTVerifyGetKey>();
+
+/** The verification key of a config: the JWKS is fetched once and cached (refetched for an unknown `kid`), as API Gateway does. */
+function verificationKey(config: JwtAuthorizerConfig): CryptoKey | JWTVerifyGetKey {
+  if (config.publicKey) return config.publicKey;
+  if (!config.jwksUri) throw new Error('the JWT authorizer needs publicKey or jwksUri');
+  let keySet = remoteKeySets.get(config.jwksUri);
+  if (!keySet) remoteKeySets.set(config.jwksUri, (keySet = createRemoteJWKSet(new URL(config.jwksUri))));
+  return keySet;
+}
+
+/** API Gateway checks `aud` when the token has one, else `client_id`. */
+function audienceMatches(payload: JWTPayload, audience: string | readonly string[]): boolean {
+  const allowed = typeof audience === 'string' ? [audience] : audience;
+  const claimed = payload.aud !== undefined ? (Array.isArray(payload.aud) ? payload.aud : [payload.aud]) : typeof payload.client_id === 'string' ? [payload.client_id] : [];
+  return claimed.some((value) => allowed.includes(value));
 }
 
 export interface AuthorizerResult {
@@ -112,13 +152,14 @@ export async function authorize(config: JwtAuthorizerConfig, authorization: stri
   const token = match?.[1];
   if (!token) return { ok: false, reason: 'the Authorization header is not "Bearer <token>"' };
   try {
-    const { payload } = await jwtVerify(token, config.publicKey, {
+    const { payload } = await jwtVerify(token, verificationKey(config), {
       algorithms: ['RS256'],
       issuer: config.issuer,
-      audience: config.audience,
       clockTolerance: clockToleranceSeconds,
       requiredClaims: ['exp'],
+      ...(config.now ? { currentDate: config.now() } : {}),
     });
+    if (!audienceMatches(payload, config.audience)) return { ok: false, reason: 'neither "aud" nor "client_id" is one of the audience' };
     const scopeClaim = typeof payload.scope === 'string' ? payload.scope : typeof payload.scp === 'string' ? payload.scp : undefined;
     const scopes = scopeClaim ? scopeClaim.split(' ').filter(Boolean) : null;
     return { ok: true, authorizer: { claims: apiGatewayClaims(payload), scopes } };

@@ -38,6 +38,22 @@
 8. EventBridge delivers to an SQS target (no input transformer) an event without its
    `account` field; AWS delivers the whole event, `account` included (the analytics
    processor trusts a tenant only in its own account's events). We add `account`.
+9. cognito-idp invokes no Lambda triggers. Cognito invokes a user pool's LambdaConfig
+   functions: pre authentication before a password sign-in is checked, pre token generation
+   before tokens are issued (V2_0: one event for both tokens, whose
+   claimsAndScopeOverrideDetails adds, overrides and suppresses claims and adds or suppresses
+   access-token scopes), post authentication after a sign-in, post confirmation after a
+   sign-up (or a forgotten password) is confirmed; a trigger that fails fails the operation
+   (UserLambdaValidationException). We do the same for the password and refresh flows of
+   InitiateAuth/AdminInitiateAuth and for (Admin)ConfirmSignUp/ConfirmForgotPassword. moto
+   runs no functions: whoever runs one registers where it is invoked (the Lambda Invoke API,
+   POST {endpoint}/2015-03-31/functions/{arn}/invocations) with
+   POST /_event-flows/lambda-endpoints {"functionArn", "endpoint"} (the local runtime does,
+   scripts/local/cognito.ts); a trigger whose function nobody registered fails the sign-in.
+10. Every user pool signs with the same key pair (moto ships it, private key included) under
+   the key id "dummy", so a token of one pool verifies with any pool's JWKS. Cognito gives each
+   pool its own keys: we generate one RSA key per pool, sign its tokens with it (the header
+   names its `kid`) and serve it at /<pool>/.well-known/jwks.json (404 for an unknown pool).
 
 Everything else is moto as pinned in requirements.txt.
 
@@ -66,6 +82,17 @@ from moto.core.utils import unix_time
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.utils import EventTemplateParser
 from moto.server import main
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.cognitoidp import models as cognito_models
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, cognitoidp_backends
+from moto.cognitoidp.responses import CognitoIdpJsonWebKeyResponse
+from moto.cognitoidp import urls as cognito_urls
+from moto.core.exceptions import JsonRESTError
+from joserfc import jwk as joserfc_jwk, jwt as joserfc_jwt
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 from moto.sqs.models import SQSBackend
 
 _lock = threading.RLock()
@@ -305,6 +332,269 @@ for _name in (
 ):
     if hasattr(DynamoDBBackend, _name):
         setattr(DynamoDBBackend, _name, _serialized(getattr(DynamoDBBackend, _name)))
+
+
+# 10. One signing key per user pool, named by its kid in every token and in the pool's JWKS.
+
+_original_user_pool_init = CognitoIdpUserPool.__init__
+
+
+def _user_pool_init(self, *args, **kwargs):
+    _original_user_pool_init(self, *args, **kwargs)
+    self.json_web_key = joserfc_jwk.RSAKey.generate_key(2048, parameters={"kid": str(uuid.uuid4()), "alg": "RS256", "use": "sig"}, private=True)
+
+
+CognitoIdpUserPool.__init__ = _user_pool_init
+
+
+class _JwtSignedWithKeyId:
+    """joserfc's jwt module for moto's cognito-idp, whose encode() names the signing key's kid."""
+
+    def __getattr__(self, name):
+        return getattr(joserfc_jwt, name)
+
+    @staticmethod
+    def encode(header, claims, key, *args, **kwargs):
+        return joserfc_jwt.encode({**header, "kid": key.kid}, claims, key, *args, **kwargs)
+
+
+cognito_models.jwt = _JwtSignedWithKeyId()
+
+
+def _user_pool(pool_id):
+    for account_backends in cognitoidp_backends.values():
+        for region, backend in account_backends.items():
+            if region != "global" and pool_id in backend.user_pools:
+                return backend.user_pools[pool_id]
+    return None
+
+
+def _serve_json_web_key(request, full_url, headers):
+    pool_id = urllib.parse.urlparse(full_url).path.strip("/").split("/")[0]
+    pool = _user_pool(pool_id)
+    if pool is None:
+        return 404, {"Content-Type": "application/json"}, json.dumps({"message": f"User pool {pool_id} does not exist."})
+    return 200, {"Content-Type": "application/json"}, json.dumps({"keys": [pool.json_web_key.as_dict(private=False)]})
+
+
+CognitoIdpJsonWebKeyResponse.serve_json_web_key = staticmethod(_serve_json_web_key)
+cognito_urls.url_paths["{0}/(?P<user_pool_id>[^/]+)/.well-known/jwks.json$"] = _serve_json_web_key
+
+
+# 9. The user pool's Lambda triggers, invoked where Cognito invokes them.
+
+TRIGGER_TIMEOUT_SECONDS = 5  # Cognito waits 5 s for a trigger
+REGISTRATION_PATH = "/_event-flows/lambda-endpoints"
+_lambda_endpoints = {}  # function ARN -> the Lambda API endpoint that invokes it
+
+# Claims a pre-token-generation response cannot add, override or suppress: Cognito keeps its own.
+RESERVED_CLAIMS = frozenset({
+    "acr", "amr", "at_hash", "aud", "auth_time", "azp", "c_hash", "client_id", "cognito:groups",
+    "cognito:preferred_role", "cognito:roles", "cognito:username", "device_key", "event_id", "exp",
+    "iat", "identities", "iss", "jti", "nbf", "nonce", "origin_jti", "scope", "sub", "token_use", "username",
+})
+
+
+class _UserLambdaValidation(JsonRESTError):
+    def __init__(self, message):
+        super().__init__("UserLambdaValidationException", message)
+
+
+_original_dispatch = DomainDispatcherApplication.__call__
+
+
+def _dispatch(self, environ, start_response):
+    if environ.get("PATH_INFO") != REGISTRATION_PATH:
+        return _original_dispatch(self, environ, start_response)
+    try:
+        body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+        arn, endpoint = body["functionArn"], body["endpoint"]
+        if environ.get("REQUEST_METHOD") != "POST" or not isinstance(arn, str) or not isinstance(endpoint, str) or not endpoint.startswith("http"):
+            raise ValueError(arn)
+    except (ValueError, KeyError, TypeError):
+        start_response("400 Bad Request", [("Content-Type", "application/json")])
+        return [b'{"message":"POST {\\"functionArn\\": \\"arn:aws:lambda:...\\", \\"endpoint\\": \\"http://...\\"}"}']
+    _lambda_endpoints[arn] = endpoint.rstrip("/")
+    start_response("204 No Content", [])
+    return [b""]
+
+
+DomainDispatcherApplication.__call__ = _dispatch
+
+
+def _trigger(pool, name):
+    """The ARN and event version of the pool's trigger `name`, or (None, None)."""
+    config = pool.extended_config.get("LambdaConfig") or {}
+    if name == "PreTokenGeneration":
+        versioned = config.get("PreTokenGenerationConfig") or {}
+        if versioned.get("LambdaArn"):
+            return versioned["LambdaArn"], {"V1_0": "1", "V2_0": "2", "V3_0": "3"}.get(versioned.get("LambdaVersion"), "1")
+    return config.get(name), "1"
+
+
+def _invoke_trigger(name, arn, event):
+    """Invokes a trigger through its registered Lambda API; returns what the function returned."""
+    endpoint = _lambda_endpoints.get(arn)
+    if endpoint is None:
+        raise _UserLambdaValidation(f"{name} failed with error no function is registered at {REGISTRATION_PATH} for {arn}.")
+    request = urllib.request.Request(
+        f"{endpoint}/2015-03-31/functions/{urllib.parse.quote(arn, safe='')}/invocations",
+        data=json.dumps(event).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TRIGGER_TIMEOUT_SECONDS) as response:
+            payload, function_error = response.read(), response.headers.get("X-Amz-Function-Error")
+    except (OSError, urllib.error.URLError) as error:
+        raise _UserLambdaValidation(f"{name} failed with error {error}.")
+    try:
+        answer = json.loads(payload or b"null")
+    except ValueError:
+        answer = None
+    if function_error:
+        message = answer.get("errorMessage") if isinstance(answer, dict) else None
+        raise _UserLambdaValidation(f"{name} failed with error {message or function_error}.")
+    if not isinstance(answer, dict):
+        raise _UserLambdaValidation(f"{name} failed with error the function returned no event.")
+    return answer
+
+
+def _trigger_event(pool, trigger_source, user, client_id, version, request):
+    attributes = {attribute["Name"]: attribute["Value"] for attribute in user.attributes}
+    attributes["cognito:user_status"] = getattr(user.status, "value", user.status)
+    return {
+        "version": version,
+        "triggerSource": trigger_source,
+        "region": pool.region,
+        "userPoolId": pool.id,
+        "userName": user.username,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id},
+        "request": {"userAttributes": attributes, **request},
+        "response": {},
+    }
+
+
+def _run_trigger(pool, name, trigger_source, user, client_id, request=None):
+    arn, version = _trigger(pool, name)
+    if arn is None or user is None:
+        return None
+    return _invoke_trigger(name, arn, _trigger_event(pool, trigger_source, user, client_id, version, request or {}))
+
+
+def _apply_claims(claims, generation):
+    for name, value in (generation.get("claimsToAddOrOverride") or {}).items():
+        if name not in RESERVED_CLAIMS:
+            claims[name] = value
+    for name in generation.get("claimsToSuppress") or []:
+        if name not in RESERVED_CLAIMS:
+            claims.pop(name, None)
+
+
+def _customise_tokens(pool, result, trigger_source):
+    """Pre token generation: the trigger's answer applied to the tokens moto issued, re-signed."""
+    issued = result.get("AuthenticationResult") if isinstance(result, dict) else None
+    if not issued or pool.access_tokens.get(issued.get("AccessToken")) is None:
+        return
+    arn, version = _trigger(pool, "PreTokenGeneration")
+    if arn is None:
+        return
+    client_id, username = pool.access_tokens[issued["AccessToken"]]
+    user = pool._get_user(username)
+    access = dict(joserfc_jwt.decode(issued["AccessToken"], pool.json_web_key).claims)
+    identity = dict(joserfc_jwt.decode(issued["IdToken"], pool.json_web_key).claims)
+    groups = sorted(group.group_name for group in user.groups)
+    scopes = access.get("scope", "").split()
+    group_configuration = {"groupsToOverride": groups, "iamRolesToOverride": [], "preferredRole": None}
+    if version == "1":
+        answer = _invoke_trigger("PreTokenGeneration", arn, _trigger_event(pool, trigger_source, user, client_id, version, {"groupConfiguration": group_configuration}))
+        details = (answer.get("response") or {}).get("claimsOverrideDetails") or {}
+        _apply_claims(identity, details)
+        overrides = {"idTokenGeneration": None, "accessTokenGeneration": None, "groupOverrideDetails": details.get("groupOverrideDetails")}
+    else:
+        event = _trigger_event(pool, trigger_source, user, client_id, version, {"groupConfiguration": group_configuration, "scopes": scopes})
+        event["response"] = {"claimsAndScopeOverrideDetails": None}
+        answer = _invoke_trigger("PreTokenGeneration", arn, event)
+        overrides = (answer.get("response") or {}).get("claimsAndScopeOverrideDetails") or {}
+        _apply_claims(identity, overrides.get("idTokenGeneration") or {})
+        access_generation = overrides.get("accessTokenGeneration") or {}
+        _apply_claims(access, access_generation)
+        suppressed = set(access_generation.get("scopesToSuppress") or [])
+        for scope in access_generation.get("scopesToAdd") or []:
+            if scope not in scopes:
+                scopes.append(scope)
+        access["scope"] = " ".join(scope for scope in scopes if scope not in suppressed)
+    group_override = (overrides.get("groupOverrideDetails") or {}).get("groupsToOverride")
+    if group_override is not None:
+        for claims in (identity, access):
+            claims.pop("cognito:groups", None)
+            if group_override:
+                claims["cognito:groups"] = list(group_override)
+    header = {"alg": "RS256"}
+    new_access = cognito_models.jwt.encode(header, access, pool.json_web_key)
+    new_identity = cognito_models.jwt.encode(header, identity, pool.json_web_key)
+    pool.access_tokens[new_access] = pool.access_tokens.pop(issued["AccessToken"])
+    pool.id_tokens[new_identity] = pool.id_tokens.pop(issued["IdToken"], (client_id, username))
+    issued["AccessToken"], issued["IdToken"] = new_access, new_identity
+
+
+def _pool_of_client(backend, client_id):
+    return next((pool for pool in backend.user_pools.values() if client_id in pool.clients), None)
+
+
+def _signed_in(backend, pool, client_id, auth_flow, auth_parameters, password_flows, sign_in):
+    """One sign-in with the triggers Cognito runs around it."""
+    password_flow = auth_flow in password_flows
+    user = pool._get_user(auth_parameters.get("USERNAME", "")) if pool is not None and password_flow else None
+    if user is not None:
+        _run_trigger(pool, "PreAuthentication", "PreAuthentication_Authentication", user, client_id, {"validationData": {}, "userNotFound": False})
+    result = sign_in()
+    if pool is not None and isinstance(result, dict) and "AuthenticationResult" in result:
+        _customise_tokens(pool, result, "TokenGeneration_Authentication" if password_flow else "TokenGeneration_RefreshTokens")
+        if user is not None:
+            _run_trigger(pool, "PostAuthentication", "PostAuthentication_Authentication", user, client_id, {"newDeviceUsed": False, "clientMetadata": {}})
+    return result
+
+
+_original_initiate_auth = CognitoIdpBackend.initiate_auth
+_original_admin_initiate_auth = CognitoIdpBackend.admin_initiate_auth
+
+
+def _initiate_auth(self, client_id, auth_flow, auth_parameters):
+    return _signed_in(self, _pool_of_client(self, client_id), client_id, auth_flow, auth_parameters or {}, ("USER_PASSWORD_AUTH",),
+                      lambda: _original_initiate_auth(self, client_id, auth_flow, auth_parameters))
+
+
+def _admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters):
+    return _signed_in(self, self.user_pools.get(user_pool_id), client_id, auth_flow, auth_parameters or {}, ("ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"),
+                      lambda: _original_admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters))
+
+
+CognitoIdpBackend.initiate_auth = _initiate_auth
+CognitoIdpBackend.admin_initiate_auth = _admin_initiate_auth
+
+
+def _confirmed(original, trigger_source, pool_of, username_of):
+    def run(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        pool, client_id = pool_of(self, *args)
+        if pool is not None:
+            _run_trigger(pool, "PostConfirmation", trigger_source, pool._get_user(username_of(*args)), client_id, {"clientMetadata": {}})
+        return result
+
+    run.__name__ = original.__name__
+    return run
+
+
+CognitoIdpBackend.admin_confirm_sign_up = _confirmed(
+    CognitoIdpBackend.admin_confirm_sign_up, "PostConfirmation_ConfirmSignUp",
+    lambda backend, user_pool_id, *_: (backend.user_pools.get(user_pool_id), "CLIENT_ID_NOT_APPLICABLE"), lambda _pool_id, username, *_: username)
+CognitoIdpBackend.confirm_sign_up = _confirmed(
+    CognitoIdpBackend.confirm_sign_up, "PostConfirmation_ConfirmSignUp",
+    lambda backend, client_id, *_: (_pool_of_client(backend, client_id), client_id), lambda _client_id, username, *_: username)
+CognitoIdpBackend.confirm_forgot_password = _confirmed(
+    CognitoIdpBackend.confirm_forgot_password, "PostConfirmation_ConfirmForgotPassword",
+    lambda backend, client_id, *_: (_pool_of_client(backend, client_id), client_id), lambda _client_id, username, *_: username)
 
 
 def _exit_with_parent():

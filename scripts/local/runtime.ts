@@ -10,8 +10,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CryptoKey } from 'jose';
 import { drainAfterResponseTasks, pendingAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { startEventSourceMapping, type EventSourceMapping } from './event-source-mapping.ts';
-import { createHttpApi } from './http-api.ts';
+import { createHttpApi, type HttpApiOptions } from './http-api.ts';
 import { defaultAudience, defaultIssuer } from './jwt.ts';
+import { startLambdaApi } from './lambda-api.ts';
 import { localRegion, type LocalFunction } from './lambda-context.ts';
 import { clientConfig, type ProvisionedStack } from './provision.ts';
 import { repoRoot } from './python-env.ts';
@@ -24,10 +25,15 @@ export interface RuntimeOptions {
   /** 0 picks a free port. */
   port: number;
   host?: string;
-  /** Verifies bearer tokens (the JWT authorizer's key). */
-  publicKey: CryptoKey;
+  /** Verifies bearer tokens (the JWT authorizer's key): a public key, or the issuer's JWKS URL. */
+  publicKey?: CryptoKey;
+  jwksUri?: string;
   issuer?: string;
-  audience?: string;
+  audience?: string | readonly string[];
+  /** The JWT authorizer's clock (default the system's). */
+  authorizerClock?: () => Date;
+  /** Local-only endpoints served ahead of the routes, without a token (`POST /local/token`). */
+  localEndpoints?: HttpApiOptions['localEndpoints'];
   /** Where `<name>/handler.ts` live; default `functions/`. */
   functionsDir?: string;
   /** Poll the topology's queues (default true). */
@@ -44,6 +50,8 @@ export interface Runtime {
   url: string;
   /** Functions whose handler.ts does not exist yet (routes answer 501, queues not polled). */
   skipped: FunctionName[];
+  /** Lambda's Invoke API for these functions (scripts/local/lambda-api.ts), for AWS services that invoke them (Cognito triggers). */
+  lambdaEndpoint: string;
   /** Stops accepting, waits for in-flight invocations, drains after-response tasks. */
   stop(): Promise<void>;
 }
@@ -117,13 +125,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const api = createHttpApi({
     routes,
     functionFor: (name) => loaded.get(name as FunctionName),
-    authorizer: { publicKey: options.publicKey, issuer, audience },
+    authorizer: { ...(options.publicKey ? { publicKey: options.publicKey } : {}), ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}), issuer, audience, ...(options.authorizerClock ? { now: options.authorizerClock } : {}) },
+    ...(options.localEndpoints ? { localEndpoints: options.localEndpoints } : {}),
     log,
     afterResponse: drainSoon,
     openApiDocument: readFileSync(join(repoRoot, 'docs', 'openapi.json'), 'utf8'),
     cors: { ...cors, allowOrigins: options.corsAllowOrigins ?? cors.localAllowOrigins },
   });
   const url = await api.listen(options.port, options.host ?? '127.0.0.1');
+  const byDeployedName = new Map([...loaded.values()].map((fn) => [fn.functionName, fn]));
+  const lambdaApi = await startLambdaApi({ functionNamed: (name) => byDeployedName.get(name), afterInvocation: drainSoon, log });
 
   const mappings: EventSourceMapping[] = [];
   if (options.pollQueues !== false) {
@@ -152,9 +163,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   return {
     url,
     skipped,
+    lambdaEndpoint: lambdaApi.endpoint,
     stop: () =>
       (stopped ??= (async () => {
         await api.close();
+        await lambdaApi.close();
         await Promise.all(mappings.map((m) => m.stop()));
         // Tasks may queue more tasks; keep going until nothing is left.
         while (draining.size > 0 || pendingAfterResponseTasks() > 0) {

@@ -4,8 +4,9 @@
  *   npm start [-- --port 3000] [--emulator-port 4566] [--dashboard-port 3001] [--endpoint URL] [--reset] [--state-dir DIR] [--skip-unrestorable]
  *
  * Starts moto on loopback (installing it on first run), provisions the topology under the
- * prefix `event-flows-local`, restores the saved state, serves the HTTP API and polls the
- * queues, and serves the analytics dashboard (web/, scripts/local/dashboard.ts). With `--endpoint` it uses an emulator you already run (LocalStack) and starts
+ * prefix `event-flows-local`, restores the saved state, creates the local user pool whose
+ * tokens the API accepts (scripts/local/cognito.ts; `POST /local/token` signs in), serves the
+ * HTTP API and polls the queues, and serves the analytics dashboard (web/, scripts/local/dashboard.ts). With `--endpoint` it uses an emulator you already run (LocalStack) and starts
  * none; state is then that emulator's business. Ctrl-C / SIGTERM stops everything cleanly.
  */
 import { parseArgs } from 'node:util';
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { dashboardCorsOrigins, startDashboard, type Dashboard } from './dashboard.ts';
-import { defaultAudience, defaultIssuer, loadOrCreateSigningKeys, mintToken } from './jwt.ts';
+import { setUpLocalSignIn } from './cognito.ts';
 import { localRegion } from './lambda-context.ts';
 import { isPortFree, startMoto, waitUntilReachable, type RunningEmulator } from './moto.ts';
 import { stateStore, UnrestorableStateError, type StateStore } from './persistence.ts';
@@ -168,21 +169,21 @@ async function main(): Promise<void> {
       }
     }
 
-    const keys = await loadOrCreateSigningKeys();
-    const issuer = process.env.JWT_ISSUER ?? defaultIssuer;
-    const audience = process.env.JWT_AUDIENCE ?? defaultAudience;
+    const signIn = await setUpLocalSignIn(target, stack);
     if (signals > 0) return;
     // The dashboard first: the API's CORS origins must include its origin (its port may be 0: any free one).
     let apiUrl = '';
-    dashboard = await startDashboard({ port: dashboardPort, apiUrl: () => apiUrl, mintToken: (identity) => mintToken(keys, { ...identity, issuer, audience }) });
-    runtime = await startRuntime({ endpoint, stack, port, publicKey: keys.publicKey, issuer, audience, log, corsAllowOrigins: dashboardCorsOrigins(dashboard.url) });
+    dashboard = await startDashboard({ port: dashboardPort, apiUrl: () => apiUrl });
+    runtime = await startRuntime({ endpoint, stack, port, ...signIn.runtimeOptions, log, corsAllowOrigins: dashboardCorsOrigins(dashboard.url) });
     apiUrl = runtime.url;
+    await signIn.connect(runtime);
     periodic = store?.startPeriodic(snapshotIntervalMs, log);
 
     say(`HTTP API:      ${runtime.url}   (try: curl ${runtime.url}/health)`);
     say(`contract:      ${runtime.url}/openapi.json (OpenAPI 3.1; docs/openapi.json)`);
-    say(`dashboard:     ${dashboard.url}   (analytics; sign in as any sub/tenant, admin ticked)`);
-    say(`token:         npm run -s token -- --sub alice --tenant acme [--admin]`);
+    say(`sign-in:       ${signIn.description}`);
+    say(`token:         npm run -s token -- --sub alice --tenant acme [--admin]   (or POST ${runtime.url}/local/token {"user","tenant","admin"})`);
+    say(`dashboard:     ${dashboard.url}   (analytics; sign in as any user and tenant, admin ticked)`);
     say(`               curl -H "Authorization: Bearer $(npm run -s token -- --sub alice --tenant acme)" ${runtime.url}/items/notes`);
     say(`ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s; Ctrl-C stops everything`);
   } catch (error) {

@@ -13,7 +13,7 @@
  */
 import { toJsonSchema } from '@valibot/to-json-schema';
 import type { GenericSchema } from 'valibot';
-import { ChunkBody, CreateBody } from '../../functions/event-processor/api.ts';
+import { ChunkBody, CreateBody } from '../../functions/import-api/handler.ts';
 import { EVENT_CATEGORIES } from '../../functions/shared/analytics/event.ts';
 import { IMPORT_STATUSES } from '../../functions/shared/imports/jobs.ts';
 import { FAILURES_PAGE_DEFAULT, FAILURES_PAGE_MAX, MAX_CHUNKS_PER_JOB } from '../../functions/shared/imports/limits.ts';

@@ -2,7 +2,7 @@
  * The analytics dashboard in a real browser (Debian's Chromium, headless, through
  * playwright-core): the local stack with real handlers, the dashboard server of `npm start`
  * on its own origin (so every API call is a CORS request, as deployed), sign-in through the
- * local token endpoint, generated traffic, and each view compared with what the API answers
+ * API's `POST /local/token` (as `npm start` serves it on an emulator without user pools), generated traffic, and each view compared with what the API answers
  * to the typed client for the same range.
  *
  * `UPDATE_SCREENSHOTS=1` (npm run screenshots) also writes docs/screenshots/<view>.png.
@@ -111,8 +111,8 @@ beforeAll(async () => {
   process.env.ANALYTICS_RETRY_BASE_SECONDS = '1';
   // The dashboard first: the API must allow its origin (CORS), and it learns the API's URL afterwards.
   let apiUrl = '';
-  dashboard = await startDashboard({ port: 0, apiUrl: () => apiUrl, mintToken: (identity) => local.token(identity), outDir: join(work, 'web'), refreshSeconds: 600 });
-  local = await startLocalStack({ corsAllowOrigins: [dashboard.url] });
+  dashboard = await startDashboard({ port: 0, apiUrl: () => apiUrl, outDir: join(work, 'web'), refreshSeconds: 600 });
+  local = await startLocalStack({ corsAllowOrigins: [dashboard.url], localSignIn: true });
   apiUrl = local.baseUrl;
   admin = createApiClient({ baseUrl: local.baseUrl, token: () => local.token({ sub: 'root', admin: true }) });
   browser = await launchChromium();
@@ -134,7 +134,7 @@ describe('the analytics dashboard in Chromium', () => {
     await page.goto(dashboard.url);
     await page.locator('[data-form=local-sign-in]').waitFor();
     await screenshot('sign-in');
-    await page.fill('input[name=sub]', 'alice');
+    await page.fill('input[name=user]', 'alice');
     await page.uncheck('input[name=admin]');
     await page.click('[data-control=sign-in]');
     await page.locator('main[data-state=error]').waitFor();
@@ -142,7 +142,7 @@ describe('the analytics dashboard in Chromium', () => {
     await page.click('[data-control=sign-out]');
 
     await page.locator('[data-form=local-sign-in]').waitFor();
-    await page.fill('input[name=sub]', 'root');
+    await page.fill('input[name=user]', 'root');
     await page.click('[data-control=sign-in]');
     await ready('[data-view=overview]');
     expect(await page.locator('#who').textContent()).toBe('tenant acme · root (admin)');

@@ -164,7 +164,7 @@ describe('schemathesis against npm start', () => {
   it(
     'finds no 5xx, no answer outside docs/openapi.json, no accepted invalid input and no write from a rejected request',
     async () => {
-      const { stdout: token } = await promisify(execFile)(tsx, ['scripts/token.ts', '--sub', 'fuzzer', '--tenant', TENANT, '--admin'], { cwd: repoRoot });
+      const { stdout: token } = await promisify(execFile)(tsx, ['scripts/token.ts', '--sub', 'fuzzer', '--tenant', TENANT, '--admin', '--api', apiUrl], { cwd: repoRoot });
       const har = join(workDir, 'exchanges.har');
       const run = await new Promise<{ code: number | null; output: string }>((resolve) => {
         const fuzzer = spawn(

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { decodeJwt } from 'jose';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { checkedFetch } from '../support/contract.ts';
 import { contentsOf, mergedEmptyKeyItem, plantInSnapshot } from '../support/snapshots.ts';
@@ -102,9 +103,11 @@ describe('npm start', () => {
     expect(await notFound.json()).toEqual({ message: 'Not Found' });
     expect((await checkedFetch(`${first.apiUrl}/items/notes`)).status).toBe(401);
 
-    const { stdout: token } = await promisify(execFile)(tsx, ['scripts/token.ts', '--sub', 'alice', '--tenant', 'acme'], { cwd: repoRoot });
+    // A sign-in to the stack's user pool: the tenant in the token comes from our trigger.
+    const { stdout: token } = await promisify(execFile)(tsx, ['scripts/token.ts', '--sub', 'alice', '--tenant', 'acme', '--api', first.apiUrl], { cwd: repoRoot });
+    expect(decodeJwt(token.trim())).toMatchObject({ iss: expect.stringMatching(/^https:\/\/cognito-idp\.us-east-1\.amazonaws\.com\/us-east-1_/), tenant: 'acme' });
     const authorized = await checkedFetch(`${first.apiUrl}/items/notes`, { headers: { authorization: `Bearer ${token.trim()}` } });
-    expect(authorized.status).not.toBe(401);
+    expect(authorized.status).toBe(200);
     expect(first.output()).toContain(`contract:      ${first.apiUrl}/openapi.json`);
     expect(await (await fetch(`${first.apiUrl}/openapi.json`)).text()).toBe(readFileSync(join(repoRoot, 'docs', 'openapi.json'), 'utf8'));
 

@@ -1,17 +1,28 @@
 /**
- * Authentication and isolation, through the local HTTP API with its JWT authorizer:
+ * Authentication and isolation, through the local HTTP API with its JWT authorizer, on tokens
+ * of the stack's own user pool (scripts/local/cognito.ts): users sign in as deployed, and the
+ * tenant and the admin scope in their tokens come from our pre-token-generation trigger.
  *
- *   1. missing, expired, not-yet-valid, wrong-issuer, wrong-audience, wrong-signature and
- *      `alg: none` tokens, and generated tamperings of a valid token, are 401 with API
- *      Gateway's `{"message":"Unauthorized"}` on every route that needs a token;
+ *   0. the tenant and admin scope are the trigger's: a user whose membership is gone gets a
+ *      refreshed token without a tenant, refused (403) on every route;
+ *   1. missing tokens, tokens of another pool (issuer and key) or app client (audience),
+ *      expired ones (the authorizer's clock moved an hour on), tokens with the pool's issuer
+ *      and client signed by another key or with `alg: none`, and generated tamperings of a
+ *      valid token, are 401 with API Gateway's `{"message":"Unauthorized"}` on every route
+ *      that needs a token;
  *   2. a generated mix of tenants and users never reads, lists, changes or deletes another
  *      tenant's items (checked against a model, and on the table itself);
  *   3. imports and analytics stay within the caller's tenant; non-admins get 403 on the
  *      import routes and the analytics read routes.
  */
+import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenOptions } from '../../scripts/local/jwt.ts';
+import { membershipKey } from '../../functions/shared/auth/membership.ts';
+import { clockToleranceSeconds } from '../../scripts/local/jwt.ts';
+import { clientConfig } from '../../scripts/local/provision.ts';
 import { routes } from '../../scripts/local/topology.ts';
 import {
   captureConsole,
@@ -24,17 +35,21 @@ import {
   scanAll,
   startReliabilityStack,
   timeoutFor,
+  type CognitoAuth,
   type ReliabilityStack,
 } from '../support/reliability-harness.ts';
+import { region } from '../support/stack.ts';
 
 const tally = newTally('auth-isolation');
 let local: ReliabilityStack;
+let cognito: CognitoAuth;
 let clients: ReturnType<typeof directClients>;
 let quiet: ReturnType<typeof captureConsole>;
 
 beforeAll(async () => {
   quiet = captureConsole();
-  local = await startReliabilityStack({ pollQueues: true });
+  local = await startReliabilityStack({ pollQueues: true, signIn: 'cognito' });
+  cognito = local.cognito!;
   clients = directClients(local.emulator);
 });
 afterAll(async () => {
@@ -51,7 +66,36 @@ const concretePath = (routeKey: string) =>
     .replace('{importId}', '0f5c7a2e-1b3d-4c5e-8f9a-0b1c2d3e4f5a')
     .replace('{userId}', 'alice');
 
-const BROKEN: Array<NonNullable<TokenOptions['broken']>> = ['expired', 'not-yet-valid', 'wrong-issuer', 'wrong-audience', 'wrong-signature', 'alg-none'];
+async function expectStatusOnEveryRoute(token: string, status: number, label: string): Promise<void> {
+  for (const routeKey of protectedRoutes) {
+    const [method] = routeKey.split(' ') as [string];
+    tally.casesTried++;
+    tally.requestsMade++;
+    const answer = await http(local.baseUrl, method, concretePath(routeKey), { token, ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{"collection":"books","items":[],"events":[]}' }) });
+    if (answer.status < 300) tally.unauthorisedSucceeded++;
+    expect(answer.status, `${label} on ${routeKey} answered ${answer.status} ${answer.text.slice(0, 200)}`).toBe(status);
+  }
+}
+
+describe('tokens of the local user pool', () => {
+  it('carry the tenant and the admin scope our trigger gives; a user whose membership is gone is refused on every route', async () => {
+    const signedIn = await cognito.signIn('mover', 't-red', true);
+    const claims = decodeJwt(signedIn.accessToken);
+    expect(claims).toMatchObject({ iss: cognito.pool.issuer, client_id: cognito.pool.clientId, sub: signedIn.sub, tenant: 't-red' });
+    expect(String(claims.scope).split(' ')).toContain('admin');
+    const read = await http(local.baseUrl, 'GET', `/analytics/users/${signedIn.sub}/events`, { token: signedIn.accessToken });
+    expect(read.status, read.text).toBe(200);
+
+    // The operator removes the membership; the next token (a refresh: the trigger runs again) has no tenant and no admin scope.
+    await clients.dynamo.send(new DeleteCommand({ TableName: local.stack.tableName('data'), Key: membershipKey(signedIn.sub) }));
+    const pool = new CognitoIdentityProviderClient(clientConfig({ endpoint: local.emulator, region }));
+    const refreshed = await pool.send(new InitiateAuthCommand({ ClientId: cognito.pool.clientId, AuthFlow: 'REFRESH_TOKEN_AUTH', AuthParameters: { REFRESH_TOKEN: signedIn.refreshToken } }));
+    const token = refreshed.AuthenticationResult!.AccessToken!;
+    expect(decodeJwt(token).tenant).toBeUndefined();
+    expect(String(decodeJwt(token).scope).split(' ')).not.toContain('admin');
+    await expectStatusOnEveryRoute(token, 403, 'a token without a tenant');
+  }, 60_000);
+});
 
 async function expectUnauthorized(routeKey: string, authorization: string | undefined, label: string): Promise<void> {
   const [method] = routeKey.split(' ') as [string];
@@ -67,15 +111,31 @@ async function expectUnauthorized(routeKey: string, authorization: string | unde
 }
 
 describe('the JWT authorizer', () => {
-  it('refuses missing, expired, not-yet-valid, wrong-issuer, wrong-audience, wrong-signature and alg:none tokens on every route', async () => {
+  it('refuses missing tokens, tokens of another pool or app client, forged and alg:none tokens on every route', async () => {
+    const refused = {
+      'a token of another user pool': (await cognito.signInElsewhere('another-pool', 'root', 'acme', true)).accessToken,
+      'a token of another app client': (await cognito.signInElsewhere('another-client', 'root', 'acme', true)).accessToken,
+      'a token signed by another key': await cognito.forged('foreign-key', { sub: 'root', tenant: 'acme', admin: true }),
+      'an alg:none token': await cognito.forged('alg-none', { sub: 'root', tenant: 'acme', admin: true }),
+    };
     for (const routeKey of protectedRoutes) {
       await expectUnauthorized(routeKey, undefined, 'no Authorization header');
       await expectUnauthorized(routeKey, 'Bearer', 'an empty bearer');
       await expectUnauthorized(routeKey, `Basic ${Buffer.from('alice:secret').toString('base64')}`, 'Basic credentials');
-      for (const broken of BROKEN) {
-        await expectUnauthorized(routeKey, `Bearer ${await local.token({ broken, admin: true })}`, `a ${broken} token`);
-      }
+      for (const [label, token] of Object.entries(refused)) await expectUnauthorized(routeKey, `Bearer ${token}`, label);
     }
+  }, 60_000);
+
+  it('refuses a valid token once it has expired (the authorizer’s clock an hour on), and takes it again before', async () => {
+    const signedIn = await cognito.signIn('root', 'acme', true);
+    const lifetime = Number(decodeJwt(signedIn.accessToken).exp) - Math.floor(Date.now() / 1000);
+    try {
+      cognito.setClockOffset(lifetime + clockToleranceSeconds + 2);
+      for (const routeKey of protectedRoutes) await expectUnauthorized(routeKey, `Bearer ${signedIn.accessToken}`, 'an expired token');
+    } finally {
+      cognito.setClockOffset(0);
+    }
+    expect((await http(local.baseUrl, 'GET', '/items/books', { token: signedIn.accessToken })).status).toBe(200);
   }, 60_000);
 
   it('refuses every tampering of a valid admin token (payload, header or signature changed, parts dropped)', async () => {
@@ -195,7 +255,7 @@ describe('tenant isolation of items', () => {
             case 'stats': {
               const answer = await http(local.baseUrl, 'GET', `/collections/${c}/stats`, { token });
               expect(answer.status).toBe(200);
-              // The count follows asynchronously (event processor); it can never exceed what this tenant wrote.
+              // The count follows asynchronously (app-events function); it can never exceed what this tenant wrote.
               const owned = [...model.keys()].filter((k) => k.startsWith(`${o.actor.tenant}/${c}/`)).length;
               const written = ops.filter((x) => x.kind === 'put' && x.actor.tenant === o.actor.tenant).length;
               expect((answer.json as { itemCount: number }).itemCount).toBeLessThanOrEqual(Math.max(owned, written));
@@ -278,6 +338,7 @@ describe('imports and analytics stay within the tenant; non-admins are refused',
 
   it('an admin reads analytics of their own tenant only', async () => {
     const greenUser = await local.token({ sub: 'gus', tenant: 't-green' });
+    const gus = String(decodeJwt(greenUser).sub);
     const greenAdmin = await local.token({ sub: 'root', tenant: 't-green', admin: true });
     const blueAdmin = await local.token({ sub: 'root', tenant: 't-blue', admin: true });
     for (let i = 0; i < 3; i++) {
@@ -287,13 +348,13 @@ describe('imports and analytics stay within the tenant; non-admins are refused',
     // The analytics processor stores them (queue → function → table); the owner's admin sees them.
     const seenByOwner = await eventually(async () => {
       tally.requestsMade++;
-      const answer = await http(local.baseUrl, 'GET', '/analytics/users/gus/events', { token: greenAdmin });
+      const answer = await http(local.baseUrl, 'GET', `/analytics/users/${gus}/events`, { token: greenAdmin });
       return ((answer.json as { events?: unknown[] } | undefined)?.events?.length ?? 0) >= 3;
     }, 25_000, 500);
     expect(seenByOwner, 'the owner tenant’s admin never saw the events (the check below would prove nothing)').toBe(true);
     tally.casesTried++;
     tally.requestsMade++;
-    const other = await http(local.baseUrl, 'GET', '/analytics/users/gus/events', { token: blueAdmin });
+    const other = await http(local.baseUrl, 'GET', `/analytics/users/${gus}/events`, { token: blueAdmin });
     expect(other.status).toBe(200);
     const leaked = (other.json as { events: unknown[] }).events.length;
     tally.unauthorisedSucceeded += leaked;

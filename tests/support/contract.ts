@@ -21,7 +21,8 @@ const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
 ajv.addSchema(document, 'openapi');
 
 /** Paths not in the document that the local gateway serves itself. */
-const OWN_PATHS = new Set(['/openapi.json']);
+// The local stack's own routes, not the API's: its contract and the local sign-in (scripts/local/cognito.ts).
+const OWN_PATHS = new Set(['/openapi.json', '/local/token']);
 
 const escapePointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
 

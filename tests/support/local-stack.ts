@@ -14,6 +14,7 @@
  * docs/openapi.json, and `stop()` fails the file naming each response that broke it.
  */
 import type { ProvisionedStack } from '../../scripts/local/provision.ts';
+import { localTokenEndpoint } from '../../scripts/local/cognito.ts';
 import { generateSigningKeys, mintToken, type TokenOptions } from '../../scripts/local/jwt.ts';
 import { startRuntime } from '../../scripts/local/runtime.ts';
 import { startContractProxy } from './contract.ts';
@@ -34,7 +35,16 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-export async function startLocalStack(options: { pollQueues?: boolean; visibilityTimeoutSeconds?: number; corsAllowOrigins?: readonly string[] } = {}): Promise<LocalStack> {
+export interface LocalStackOptions {
+  pollQueues?: boolean;
+  visibilityTimeoutSeconds?: number;
+  /** Front-end origins CORS allows (a browser test's dashboard). */
+  corsAllowOrigins?: readonly string[];
+  /** Serve `POST /local/token` as `npm start` does on an emulator without user pools: self-signed tokens with the asked tenant and scope. */
+  localSignIn?: boolean;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const stack = await provisionTestStack({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 2 });
   const keys = await generateSigningKeys();
   const runtime = await startRuntime({
@@ -46,6 +56,11 @@ export async function startLocalStack(options: { pollQueues?: boolean; visibilit
     audience: 'event-flows',
     pollQueues: options.pollQueues ?? true,
     ...(options.corsAllowOrigins && { corsAllowOrigins: options.corsAllowOrigins }),
+    ...(options.localSignIn && {
+      localEndpoints: {
+        'POST /local/token': localTokenEndpoint(async ({ user, tenant, admin }) => ({ accessToken: await mintToken(keys, { sub: user, tenant, admin }), expiresIn: 3600, sub: user })),
+      },
+    }),
     // Skipped handlers are expected while the system is being built; other lines are errors worth seeing.
     log: (line) => {
       if (!line.startsWith('skipped ')) console.error(line);

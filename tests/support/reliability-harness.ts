@@ -18,6 +18,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect, type TestContext } from 'vitest';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
+import { connectTriggers, provisionUserPool, runtimeOptionsFor, signIn, type LocalUserPool, type SignedIn } from '../../scripts/local/cognito.ts';
 import { generateSigningKeys, mintToken, type TokenOptions } from '../../scripts/local/jwt.ts';
 import { clientConfig, provision, type ProvisionedStack } from '../../scripts/local/provision.ts';
 import { startRuntime } from '../../scripts/local/runtime.ts';
@@ -134,8 +135,26 @@ export interface ReliabilityStack {
   emulator: string;
   /** Functions whose handler does not exist yet (their routes answer 501). */
   skipped: string[];
+  /**
+   * A bearer token for `sub` (default alice) in `tenant` (default acme), `admin` as asked.
+   * Self-signed stacks mint it (and `broken` kinds); Cognito stacks sign the user in to the
+   * stack's user pool (`sub` is then the user's name; the token's `sub` is the pool's id).
+   */
   token(options?: Partial<TokenOptions>): Promise<string>;
+  /** Cognito stacks only: the stack's user pool, and how tokens it must refuse are made. */
+  cognito?: CognitoAuth;
   stop(): Promise<void>;
+}
+
+export interface CognitoAuth {
+  pool: LocalUserPool;
+  signIn(user: string, tenant: string, admin?: boolean): Promise<SignedIn>;
+  /** A sign-in to another pool of the same stack (its own issuer and key), or through another app client of this pool. */
+  signInElsewhere(where: 'another-pool' | 'another-client', user: string, tenant: string, admin?: boolean): Promise<SignedIn>;
+  /** A token with this pool's issuer and app client, signed by a key that is not the pool's, or with `alg: none`. */
+  forged(kind: 'foreign-key' | 'alg-none', claims: { sub: string; tenant: string; admin?: boolean }): Promise<string>;
+  /** Moves the authorizer's clock by `seconds` (0: back to the system's). */
+  setClockOffset(seconds: number): void;
 }
 
 /**
@@ -149,18 +168,21 @@ export async function startReliabilityStack(options: {
   pollQueues?: boolean;
   prefix?: string;
   log?: (line: string) => void;
+  /** How users sign in: self-signed tokens (default), or the stack's own user pool with our triggers, as deployed. */
+  signIn?: 'self-signed' | 'cognito';
 } = {}): Promise<ReliabilityStack> {
   const emulator = options.emulator ?? awsEndpoint();
   const prefix = options.prefix ?? `r${randomBytes(4).toString('hex')}`;
   const stack = await provision({ endpoint: emulator, region }, prefix, { visibilityTimeoutSeconds: 2 });
   const keys = await generateSigningKeys();
+  const pool = options.signIn === 'cognito' ? await provisionUserPool({ endpoint: emulator, region }, stack) : undefined;
+  let clockOffsetMs = 0;
   const runtime = await startRuntime({
     endpoint: options.functionsEndpoint ?? emulator,
     stack,
     port: 0,
-    publicKey: keys.publicKey,
-    issuer: 'event-flows-local',
-    audience: 'event-flows',
+    ...(pool ? runtimeOptionsFor(pool) : { publicKey: keys.publicKey, issuer: 'event-flows-local', audience: 'event-flows' }),
+    authorizerClock: () => new Date(Date.now() + clockOffsetMs),
     pollQueues: options.pollQueues ?? false,
     idleWaitSeconds: 1,
     log: options.log ?? ((line) => {
@@ -169,12 +191,50 @@ export async function startReliabilityStack(options: {
   });
   // startRuntime set AWS_ENDPOINT_URL; clients made before (by another stack) must be rebuilt.
   setAwsClients({});
+  if (!pool) {
+    return {
+      baseUrl: runtime.url,
+      stack,
+      emulator,
+      skipped: [...runtime.skipped],
+      token: (tokenOptions = {}) => mintToken(keys, { sub: 'alice', tenant: 'acme', ...tokenOptions }),
+      stop: () => runtime.stop(),
+    };
+  }
+  await connectTriggers(pool, runtime.lambdaEndpoint);
+  const elsewhere = new Map<string, Promise<LocalUserPool>>();
+  const cognito: CognitoAuth = {
+    pool,
+    signIn: (user, tenant, admin = false) => signIn(pool, { user, tenant, admin }),
+    signInElsewhere: async (where, user, tenant, admin = false) => {
+      if (!elsewhere.has(where)) {
+        const other = provisionUserPool({ endpoint: emulator, region }, stack, where === 'another-pool' ? { poolName: `${prefix}-other-users` } : { clientName: 'another-app' });
+        elsewhere.set(where, other);
+        await connectTriggers(await other, runtime.lambdaEndpoint);
+      }
+      return signIn(await elsewhere.get(where)!, { user, tenant, admin });
+    },
+    forged: async (kind, claims) =>
+      mintToken(kind === 'foreign-key' ? keys : { privateKey: (await generateSigningKeys()).privateKey }, {
+        ...claims,
+        issuer: pool.issuer,
+        audience: pool.clientId,
+        ...(kind === 'alg-none' ? { broken: 'alg-none' as const } : {}),
+      }),
+    setClockOffset: (seconds) => {
+      clockOffsetMs = seconds * 1000;
+    },
+  };
   return {
     baseUrl: runtime.url,
     stack,
     emulator,
     skipped: [...runtime.skipped],
-    token: (tokenOptions = {}) => mintToken(keys, { sub: 'alice', tenant: 'acme', ...tokenOptions }),
+    token: async ({ sub = 'alice', tenant = 'acme', admin = false, broken } = {}) => {
+      if (broken) throw new Error(`a Cognito stack makes no "${broken}" token: use cognito.forged, signInElsewhere or setClockOffset`);
+      return (await signIn(pool, { user: sub, tenant, admin })).accessToken;
+    },
+    cognito,
     stop: () => runtime.stop(),
   };
 }

@@ -57,6 +57,26 @@ describe('local JWT', () => {
     expect((await authorize(config, `Bearer ${longExpired}`)).ok).toBe(false);
   });
 
+  it('checks aud when the token has one, else client_id (Cognito access tokens), against the audience list', async () => {
+    const keys = await generateSigningKeys();
+    const config = { publicKey: keys.publicKey, issuer: 'event-flows-local', audience: ['app-1', 'app-2'] };
+    const token = (claims: Record<string, unknown>) => mintToken(keys, { sub: 'a', tenant: 't', claims });
+    expect((await authorize(config, `Bearer ${await token({ aud: undefined, client_id: 'app-2' })}`)).ok).toBe(true);
+    expect((await authorize(config, `Bearer ${await token({ aud: undefined, client_id: 'app-3' })}`)).ok).toBe(false);
+    expect((await authorize(config, `Bearer ${await token({ aud: undefined })}`)).ok).toBe(false);
+    // aud present: it decides, whatever client_id says.
+    expect((await authorize(config, `Bearer ${await token({ aud: 'other', client_id: 'app-1' })}`)).ok).toBe(false);
+    expect((await authorize(config, `Bearer ${await token({ aud: ['other', 'app-1'] })}`)).ok).toBe(true);
+  });
+
+  it('expires tokens by the authorizer’s clock', async () => {
+    const keys = await generateSigningKeys();
+    const token = `Bearer ${await mintToken(keys, { sub: 'a', tenant: 't', ttlSeconds: 60 })}`;
+    const config = { publicKey: keys.publicKey, issuer: 'event-flows-local', audience: 'event-flows' };
+    expect((await authorize(config, token)).ok).toBe(true);
+    expect((await authorize({ ...config, now: () => new Date(Date.now() + 120_000) }, token)).ok).toBe(false);
+  });
+
   it('formats claims like API Gateway', () => {
     expect(apiGatewayClaims({ s: 'x', n: 12, f: 1.5, b: false, a: ['r', 2], o: { b: 1, a: [1] } })).toEqual({
       s: 'x',

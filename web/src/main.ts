@@ -46,14 +46,14 @@ async function signIn(config: DashboardConfig): Promise<Session> {
         onsubmit: (event: Event) => {
           event.preventDefault();
           const data = new FormData(form);
-          localToken(auth.tokenEndpoint, { sub: String(data.get('sub')), tenant: String(data.get('tenant')), admin: data.get('admin') === 'on' }).then(
+          localToken(auth.tokenEndpoint, { user: String(data.get('user')), tenant: String(data.get('tenant')), admin: data.get('admin') === 'on' }).then(
             (token) => resolve(storeSession(token)),
             (error: unknown) => form.append(h('p', { class: 'error' }, String(error))),
           );
         },
       },
-      h('p', { class: 'muted' }, 'Local stack: sign in as anyone (the local server mints the token, as npm run token does).'),
-      field('sub', 'alice'),
+      h('p', { class: 'muted' }, 'Local stack: sign in as any user of any tenant (the local API signs you in, as npm run token does).'),
+      field('user', 'alice'),
       field('tenant', 'acme'),
       h('label', {}, h('input', { type: 'checkbox', name: 'admin', checked: true }), ' admin (the analytics routes need it)'),
       h('button', { type: 'submit', 'data-control': 'sign-in' }, 'Sign in'),
@@ -71,7 +71,7 @@ async function start(): Promise<void> {
   const config = await loadConfig();
   const session = await signIn(config);
   const api = createApiClient({ baseUrl: config.apiUrl, token: session.token, attempts: 3, timeoutMs: 20_000 });
-  who.textContent = `tenant ${session.claims.tenant ?? '(none)'} · ${session.claims.sub}${session.claims.scopes.includes('admin') ? ' (admin)' : ''}`;
+  who.textContent = `tenant ${session.claims.tenant ?? '(none)'} · ${session.claims.name}${session.claims.scopes.includes('admin') ? ' (admin)' : ''}`;
   who.dataset.tenant = session.claims.tenant ?? '';
 
   const saved = localStorage.getItem('event-flows.range');

@@ -1,10 +1,11 @@
 /**
- * Sign-in for `npm start`: the local dashboard server mints a token signed with the local
- * key, exactly as `npm run token` does (scripts/local/dashboard.ts). Only the local server
- * has this endpoint; a deployed config.json names Cognito instead (./cognito.ts).
+ * Sign-in for `npm start`: the local API's `POST /local/token` (scripts/local/cognito.ts) signs
+ * a user in to the local user pool, or mints a self-signed token where the emulator runs no
+ * pool, as `npm run token` does. Only the local API has this endpoint; a deployed
+ * config.json names Cognito instead (./cognito.ts).
  */
 export interface LocalIdentity {
-  sub: string;
+  user: string;
   tenant: string;
   admin: boolean;
 }
@@ -15,9 +16,9 @@ export async function localToken(tokenEndpoint: string, identity: LocalIdentity)
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(identity),
   });
-  const body = (await response.json().catch(() => undefined)) as { access_token?: string; error?: { message?: string } } | undefined;
-  if (!response.ok || typeof body?.access_token !== 'string') {
+  const body = (await response.json().catch(() => undefined)) as { accessToken?: string; error?: { message?: string } } | undefined;
+  if (!response.ok || typeof body?.accessToken !== 'string') {
     throw new Error(`local sign-in failed: ${response.status} ${body?.error?.message ?? ''}`.trim());
   }
-  return body.access_token;
+  return body.accessToken;
 }

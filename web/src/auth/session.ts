@@ -7,6 +7,8 @@ const storageKey = 'event-flows.token';
 
 export interface Claims {
   sub: string;
+  /** Who to show: Cognito access tokens name the user (`username`); otherwise the subject. */
+  name: string;
   tenant: string | undefined;
   scopes: string[];
   /** Epoch seconds. */
@@ -30,8 +32,10 @@ export function decodeClaims(token: string): Claims {
   if (!payload) throw new Error('the token is not a JWT');
   const claims = JSON.parse(base64UrlDecode(payload)) as Record<string, unknown>;
   const scope = typeof claims.scope === 'string' ? claims.scope : typeof claims.scp === 'string' ? claims.scp : '';
+  const sub = typeof claims.sub === 'string' ? claims.sub : '?';
   return {
-    sub: typeof claims.sub === 'string' ? claims.sub : '?',
+    sub,
+    name: typeof claims.username === 'string' ? claims.username : sub,
     tenant: typeof claims.tenant === 'string' ? claims.tenant : undefined,
     scopes: scope.split(' ').filter(Boolean),
     exp: typeof claims.exp === 'number' ? claims.exp : 0,
