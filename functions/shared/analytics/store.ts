@@ -6,7 +6,7 @@ import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
 import { cancellationCodes } from '../aws-errors.ts';
 import { config } from '../config.ts';
-import { transactWrite } from '../imports/transact.ts';
+import { transactWrite, type TransactItems } from '../imports/transact.ts';
 import { type DeadLetterCause, type DeadLetterMark } from './dead-letter.ts';
 import type { EventCategory } from './event.ts';
 import { bucketAttribute, bucketOf, HISTOGRAM_PREFIX } from './histogram.ts';
@@ -476,31 +476,8 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
   });
   // Each round drops at least one event (as a duplicate) or ends: bounded by the batch size.
   for (;;) {
-    const deltas = new Map<string, AggregateDelta>();
-    const functionDeltas = new Map<string, FunctionDelta>();
-    const extras = insightAggregates();
-    for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
-    for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
-    const userDayDeltas = new Map<string, UserDayDelta>();
-    const importDeltas = new Map<string, ImportDelta>();
-    const redriveDeltas = new Map<string, RedriveDelta>();
-    if (extras) {
-      for (const index of pending) {
-        addToFunctionDeltas(functionDeltas, items[index]!);
-        addToUserDayDeltas(userDayDeltas, items[index]!);
-        addToImportDeltas(importDeltas, items[index]!);
-        addToRedriveDeltas(redriveDeltas, items[index]!);
-      }
-    }
     try {
-      await transactWrite([
-        ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
-        ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
-        ...[...functionDeltas.values()].map((delta) => ({ Update: functionUpdate(delta) })),
-        ...[...userDayDeltas.values()].map((delta) => ({ Update: userDayUpdate(delta) })),
-        ...[...importDeltas.values()].map((delta) => ({ Update: importUpdate(delta) })),
-        ...[...redriveDeltas.values()].map((delta) => ({ Update: redriveUpdate(delta) })),
-      ]);
+      await transactWrite(storeTransaction(items, pending, duplicates));
       for (const index of duplicates) outcomes[index] = 'duplicate';
       return outcomes;
     } catch (error) {
@@ -511,6 +488,39 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
       pending = pending.filter((index) => !already.includes(index));
     }
   }
+}
+
+/**
+ * The writes of one storing transaction (pure): a conditional Put per `pending` event (in
+ * that order, so a cancellation's codes name them by position), then one Update per
+ * aggregate item it touches, with `duplicates` counted as such. Also what the read
+ * benchmark applies to seed a table without a transaction per batch.
+ */
+export function storeTransaction(items: EventToStore[], pending: number[], duplicates: number[]): TransactItems {
+  const deltas = new Map<string, AggregateDelta>();
+  const functionDeltas = new Map<string, FunctionDelta>();
+  const extras = insightAggregates();
+  for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
+  for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
+  const userDayDeltas = new Map<string, UserDayDelta>();
+  const importDeltas = new Map<string, ImportDelta>();
+  const redriveDeltas = new Map<string, RedriveDelta>();
+  if (extras) {
+    for (const index of pending) {
+      addToFunctionDeltas(functionDeltas, items[index]!);
+      addToUserDayDeltas(userDayDeltas, items[index]!);
+      addToImportDeltas(importDeltas, items[index]!);
+      addToRedriveDeltas(redriveDeltas, items[index]!);
+    }
+  }
+  return [
+    ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
+    ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
+    ...[...functionDeltas.values()].map((delta) => ({ Update: functionUpdate(delta) })),
+    ...[...userDayDeltas.values()].map((delta) => ({ Update: userDayUpdate(delta) })),
+    ...[...importDeltas.values()].map((delta) => ({ Update: importUpdate(delta) })),
+    ...[...redriveDeltas.values()].map((delta) => ({ Update: redriveUpdate(delta) })),
+  ];
 }
 
 /* ---------------------------------------------------------------- reads */
