@@ -159,6 +159,12 @@ How each is measured:
   (validation, enrichment, store-once, aggregates) through an event source mapping shaped
   like the deployed one, against the same queue drained into the same table by a consumer
   that only batch-writes the raw messages (the ceiling).
+- **Analytics reads**: every analytics read route called in-process on a table seeded with
+  what the processor would have written for 100,000 events (10,000 with \`--quick\`) of one
+  tenant over 7 days (\`scripts/bench/analytics-seed.ts\`: the store's own transaction
+  builder applied in memory, written with BatchWriteItem; checked first on 600 events against
+  a processor-written table, every route answering alike); DynamoDB requests per call are
+  counted on the client, latencies are the emulator's (it walks a partition per Query).
 - **Load**: autocannon on loopback against the local API (PUT, GET item, list, GET item,
   stats in turn), then the analytics queue is drained and the stored analytics events of
   the load's tenant are counted against the requests made.
