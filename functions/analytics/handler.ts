@@ -238,8 +238,9 @@ async function deadLetterLastReceives(records: SQSRecord[], outcomes: Outcome[],
         () => undefined,
       );
       if (maxReceiveCount === undefined || receives < maxReceiveCount) return;
-      const error = errors.get(index) as { name?: string } | undefined;
-      const reason = `STORE_FAILED: ${error?.name ?? 'Error'} (receive ${receives} of maxReceiveCount ${maxReceiveCount})`;
+      const error = errors.get(index);
+      const why = error instanceof InvalidRecord ? `INVALID_EVENT: ${error.message}` : `STORE_FAILED: ${(error as { name?: string } | undefined)?.name ?? 'Error'}`;
+      const reason = `${why} (receive ${receives} of maxReceiveCount ${maxReceiveCount})`;
       if (await sendToDeadLetterQueue(record, reason)) outcomes[index] = 'deadLettered';
     }),
   );
