@@ -144,6 +144,7 @@ async function measure(endpoint: string, events: number, calls: number, log: (li
       else reads = requests;
     }
     routes.push({ route: route.routeKey, dynamodb_requests: reads, p50_ms: round1(nearestRank(times, 0.5)), p95_ms: round1(nearestRank(times, 0.95)), not_ok: notOk });
+    log(`  ${route.routeKey}: ${reads} DynamoDB requests, p95 ${routes.at(-1)!.p95_ms} ms`);
   }
   return { events, items, seed_s: round1(seconds), seed_events_per_s: Math.round(events / seconds), calls_per_route: calls, checked_routes: checked, routes };
 }
