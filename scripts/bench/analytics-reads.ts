@@ -30,6 +30,8 @@ const CHECK_EVENTS = 600;
 export interface RouteFigures {
   route: string;
   dynamodb_requests: number;
+  /** Items DynamoDB read for the call (the sum of the Queries' ScannedCount): what read units pay for. */
+  items_read: number;
   p50_ms: number;
   p95_ms: number;
   /** Calls that did not answer 200 (an overloaded emulator can time a read out): counted, not hidden. */
@@ -123,10 +125,14 @@ async function measure(endpoint: string, events: number, calls: number, log: (li
   log(`  seeded ${events.toLocaleString('en')} events (${items.toLocaleString('en')} items) in ${seconds.toFixed(1)} s`);
 
   let requests = 0;
+  let scanned = 0;
   dynamo().middlewareStack.add(
     (next) => async (args) => {
       requests++;
-      return next(args);
+      const result = await next(args);
+      const output = result.output as { ScannedCount?: number };
+      scanned += output.ScannedCount ?? 0;
+      return result;
     },
     { step: 'initialize', name: 'countRequests' },
   );
@@ -134,26 +140,31 @@ async function measure(endpoint: string, events: number, calls: number, log: (li
   for (const route of readRoutes(end)) {
     const times: number[] = [];
     let reads = 0;
+    let itemsRead = 0;
     let notOk = 0;
     for (let n = 0; n < calls; n++) {
       requests = 0;
+      scanned = 0;
       const t0 = performance.now();
       const result = await call(route);
       times.push(performance.now() - t0);
       if (result.statusCode !== 200) notOk++;
-      else reads = requests;
+      else {
+        reads = requests;
+        itemsRead = scanned;
+      }
     }
-    routes.push({ route: route.routeKey, dynamodb_requests: reads, p50_ms: round1(nearestRank(times, 0.5)), p95_ms: round1(nearestRank(times, 0.95)), not_ok: notOk });
-    log(`  ${route.routeKey}: ${reads} DynamoDB requests, p95 ${routes.at(-1)!.p95_ms} ms`);
+    routes.push({ route: route.routeKey, dynamodb_requests: reads, items_read: itemsRead, p50_ms: round1(nearestRank(times, 0.5)), p95_ms: round1(nearestRank(times, 0.95)), not_ok: notOk });
+    log(`  ${route.routeKey}: ${reads} DynamoDB requests, ${itemsRead} items read, p95 ${routes.at(-1)!.p95_ms} ms`);
   }
   return { events, items, seed_s: round1(seconds), seed_events_per_s: Math.round(events / seconds), calls_per_route: calls, checked_routes: checked, routes };
 }
 
 export function readsTable(figures: ReadFigures): string {
   return [
-    `| route (${figures.events.toLocaleString('en')} events, 7 days; health: the last hour) | DynamoDB requests | p50 ms | p95 ms | not 200 |`,
-    '| --- | --- | --- | --- | --- |',
-    ...figures.routes.map((r) => `| ${r.route} | ${r.dynamodb_requests} | ${r.p50_ms} | ${r.p95_ms} | ${r.not_ok} of ${figures.calls_per_route} |`),
+    `| route (${figures.events.toLocaleString('en')} events, 7 days; health: the last hour) | DynamoDB requests | items read | p50 ms | p95 ms | not 200 |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...figures.routes.map((r) => `| ${r.route} | ${r.dynamodb_requests} | ${r.items_read} | ${r.p50_ms} | ${r.p95_ms} | ${r.not_ok} of ${figures.calls_per_route} |`),
   ].join('\n');
 }
 

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       ['analytics processor: events/s', String(processor.events_per_s), `ceiling ${processor.ceiling_events_per_s} (${percent(processor.events_per_s, processor.ceiling_events_per_s)})`, '≥ 80% of ceiling'],
       ['analytics processor: events/s with / without the insight pre-computation', `${processor.events_per_s} / ${processor.before_insights_events_per_s}`, `${percent(processor.events_per_s, processor.before_insights_events_per_s)} of without`, ''],
       ['analytics processor: stored / sent', `${processor.stored} / ${processor.events}`, '', 'all'],
-      ...reads.routes.map((r): Row => [`analytics read at ${reads.events.toLocaleString('en')} events: ${r.route}`, `${r.dynamodb_requests} DynamoDB requests, p50 ${r.p50_ms} / p95 ${r.p95_ms} ms`, r.not_ok > 0 ? `${r.not_ok} of ${reads.calls_per_route} not 200` : '', 'requests independent of events']),
+      ...reads.routes.map((r): Row => [`analytics read at ${reads.events.toLocaleString('en')} events: ${r.route}`, `${r.dynamodb_requests} DynamoDB requests (${r.items_read} items), p50 ${r.p50_ms} / p95 ${r.p95_ms} ms`, r.not_ok > 0 ? `${r.not_ok} of ${reads.calls_per_route} not 200` : '', 'requests independent of events']),
       [`load: rps, p99 ms (${load.connections} clients, ${load.seconds} s)`, `${load.rps} rps, p99 ${load.p99_ms} ms`, '', ''],
       ['load: errors; analytics events / requests', `${load.errors}; ${load.analytics_events} / ${load.requests}`, '', '0; exactly 1 per request'],
       ...Object.entries(results.write_units).map(([name, w]): Row => [
