@@ -1,9 +1,10 @@
 /**
  * `npm run terraform:plan [-- dev|prod ...] [--keep]`: the real `terraform` (the one on PATH) —
  * or OpenTofu with --tofu — over a throw-away copy of terraform/: init -backend=false,
- * validate, then plan -refresh=false with the S3 backend swapped for a local one, and
- * show -json. No AWS credentials are needed or used. tests/infra/terraform-plan.test.ts runs
- * the same functions and checks the plans.
+ * validate, then plan -refresh=false -var-file=<env>.tfvars of the one root
+ * (terraform/environments) with the S3 backend swapped for a local one, and show -json. No
+ * AWS credentials are needed or used. tests/infra/terraform-plan.test.ts runs the same
+ * functions and checks the plans.
  *
  * Where the AWS provider comes from: by default the offline stand-in in
  * ../shared/tools/aws-provider-shim (test/CI glue: this workplace reaches no Terraform registry
@@ -188,9 +189,20 @@ export async function ensureFunctionZips(): Promise<void> {
   if (missing().length > 0) throw new Error(`npm run build wrote no zip for ${missing().join(', ')}`);
 }
 
+/** The one Terraform root; each environment is a `<env>.tfvars` and a `<env>.s3.tfbackend` in it. */
+export const ROOT_DIR = 'terraform/environments';
+
+/** The environments: the `<env>.tfvars` files of the root. */
+export function environmentNames(): string[] {
+  return readdirSync(path.join(repo, ROOT_DIR))
+    .filter((file) => file.endsWith('.tfvars'))
+    .map((file) => file.slice(0, -'.tfvars'.length))
+    .sort();
+}
+
 /**
  * A throw-away copy of terraform/ (without .terraform/ and state) and the function zips, laid
- * out as in the project so ../../../dist resolves. Returns the copy's root.
+ * out as in the project so ../../dist resolves from the root. Returns the copy's root.
  */
 export async function copyProject(): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'event-flows-terraform-'));
@@ -223,18 +235,24 @@ export interface EnvironmentRun {
   failure?: StepResult;
 }
 
+/** Where planEnvironment saves an environment's plan, in the copy's root directory. */
+export const planFile = (environment: string) => `${environment}.tfplan`;
+
 /**
  * init -backend=false, validate, then (local backend) init, plan -refresh=false -lock=false
- * -out, show -json — for one environment of a copy. Stops at the first failing step.
+ * -var-file=<env>.tfvars -out, show -json — for one environment of a copy. Stops at the first
+ * failing step. The environments share the root's .terraform/, so a copy plans one
+ * environment at a time (give each concurrent plan its own copy).
  */
 export async function planEnvironment(tool: Tool, root: string, environment: string, env: NodeJS.ProcessEnv): Promise<EnvironmentRun> {
-  const dir = path.join(root, 'terraform/environments', environment);
+  const dir = path.join(root, ROOT_DIR);
+  if (!existsSync(path.join(dir, `${environment}.tfvars`))) throw new Error(`no environment ${environment}: ${ROOT_DIR}/${environment}.tfvars does not exist`);
   const steps: StepResult[] = [];
   const sequence: [string, string[]][] = [
     ['init -backend=false', ['init', '-backend=false', '-input=false']],
     ['validate', ['validate']],
     ['init (local backend)', ['init', '-reconfigure', '-input=false']],
-    ['plan', ['plan', '-refresh=false', '-lock=false', '-input=false', '-out=plan.bin']],
+    ['plan', ['plan', '-refresh=false', '-lock=false', '-input=false', `-var-file=${environment}.tfvars`, `-out=${planFile(environment)}`]],
   ];
   for (const [name, args] of sequence) {
     if (name === 'init (local backend)') await writeFile(path.join(dir, 'backend_override.tf'), LOCAL_BACKEND);
@@ -247,7 +265,7 @@ export async function planEnvironment(tool: Tool, root: string, environment: str
   // show -json writes the JSON to stdout only; keep stderr apart so it cannot corrupt it.
   const started = Date.now();
   const show = await new Promise<StepResult>((resolve, reject) => {
-    const child = spawn(tool.binary, ['show', '-json', 'plan.bin'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tool.binary, ['show', '-json', planFile(environment)], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let errors = '';
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
@@ -275,7 +293,7 @@ async function main(argv: string[]): Promise<number> {
   const tool = argv.includes('--tofu') ? openTofu() : terraform();
   if (!tool) throw new Error('no OpenTofu: npm run tofu:setup -- --tofu-only builds it');
   const requested = argv.filter((a) => !a.startsWith('--'));
-  const environments = requested.length > 0 ? requested : readdirSync(path.join(repo, 'terraform/environments'));
+  const environments = requested.length > 0 ? requested : environmentNames();
   const env = await toolEnvironment();
   await ensureFunctionZips();
   const root = await copyProject();
@@ -291,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const plan = result.steps.find((s) => s.step.endsWith(' plan'))!.output;
       console.log(`[${environment}] ${result.plan!.resource_changes!.filter((r) => r.mode === 'managed').length} resources planned (${/^Plan: (.*)\.$/m.exec(plan)?.[1] ?? 'no changes'})`);
-      console.log(`[${environment}] saved plan: ${path.join(root, 'terraform/environments', environment, 'plan.bin')}${keep ? '' : ' (removed; --keep keeps it)'}`);
+      console.log(`[${environment}] saved plan: ${path.join(root, ROOT_DIR, planFile(environment))}${keep ? '' : ' (removed; --keep keeps it)'}`);
     }
   } finally {
     if (!keep) await removeCopy(root);

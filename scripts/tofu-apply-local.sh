@@ -6,7 +6,7 @@
 # Nothing is written into the work tree except dist/ (by `npm run build`, when dist/*.zip is missing).
 #
 # Usage: scripts/tofu-apply-local.sh [options] [-- extra `tofu apply` args, e.g. -target=module.x]
-#   --env NAME       environment under terraform/environments (default dev)
+#   --env NAME       environment: terraform/environments/NAME.tfvars (default dev)
 #   --port N         emulator port (default: a free port; with --endpoint, none is started)
 #   --endpoint URL   use an emulator that is already running (e.g. http://127.0.0.1:5000)
 #   --region R       override the region of every aws provider configuration (default: keep
@@ -39,8 +39,8 @@ done
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'tofu-apply-local: ERROR: %s\n' "$*" >&2; exit 1; }
 
-ENV_SRC="$REPO_ROOT/terraform/environments/$ENV_NAME"
-[[ -d "$ENV_SRC" ]] || die "no terraform/environments/$ENV_NAME"
+VAR_FILE="$ENV_NAME.tfvars"
+[[ -f "$REPO_ROOT/terraform/environments/$VAR_FILE" ]] || die "no terraform/environments/$VAR_FILE"
 
 say "tofu-setup (cached after the first run)"
 "$REPO_ROOT/scripts/tofu-setup.sh"
@@ -94,8 +94,8 @@ case "$ENDPOINT" in http://127.*|http://localhost*|http://\[::1\]*) ;; *) die "r
 
 # ---- a copy of terraform/ with the override -----------------------------------------------------
 tar -C "$REPO_ROOT" --exclude='.terraform' --exclude='*.tfstate*' --exclude='.terraform.lock.hcl' -cf - terraform | tar -C "$WORK" -xf -
-ln -s "$REPO_ROOT/dist" "$WORK/dist"   # paths like ../../../dist/x.zip resolve as in the repo
-DIR="$WORK/terraform/environments/$ENV_NAME"
+ln -s "$REPO_ROOT/dist" "$WORK/dist"   # paths like ../../dist/x.zip resolve as in the repo
+DIR="$WORK/terraform/environments"
 
 # Every service the project uses (and a few it may): endpoint keys of the AWS provider.
 SERVICES=(apigateway apigatewayv2 cloudformation cloudwatch cognitoidp dynamodb events iam kms lambda
@@ -144,7 +144,7 @@ export TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 say "[$ENV_NAME] tofu init"
 tofu -chdir="$DIR" init -input=false -no-color -reconfigure
 say "[$ENV_NAME] tofu plan"
-tofu -chdir="$DIR" plan -input=false -no-color -out="$WORK/plan" "${EXTRA[@]}"
+tofu -chdir="$DIR" plan -input=false -no-color -var-file="$VAR_FILE" -out="$WORK/plan" "${EXTRA[@]}"
 (( PLAN_ONLY )) && { echo "tofu-apply-local: plan OK (--plan-only)"; exit 0; }
 
 say "[$ENV_NAME] tofu apply"
@@ -161,6 +161,6 @@ fi
 tofu -chdir="$DIR" output -no-color || true
 if (( DESTROY )); then
   say "[$ENV_NAME] tofu destroy"
-  tofu -chdir="$DIR" destroy -input=false -no-color -auto-approve "${EXTRA[@]}"
+  tofu -chdir="$DIR" destroy -input=false -no-color -auto-approve -var-file="$VAR_FILE" "${EXTRA[@]}"
 fi
 echo "tofu-apply-local: apply OK ($(wc -l <"$WORK/state.txt") resources in the emulator at $ENDPOINT)"

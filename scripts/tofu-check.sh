@@ -6,7 +6,7 @@
 #      schema shim, see docs/DEPLOY.md).
 # OpenTofu comes from scripts/tofu-setup.sh --tofu-only (run first unless TOFU_CHECK_SKIP_SETUP=1).
 #
-# Usage: scripts/tofu-check.sh [ENV...]      (default: every dir under terraform/environments)
+# Usage: scripts/tofu-check.sh [ENV...]      (default: every <env>.tfvars of terraform/environments)
 # Exit:  0 all passed, 1 a check failed, 2 no tofu.
 set -uo pipefail
 

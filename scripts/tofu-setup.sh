@@ -16,7 +16,7 @@
 #   EVENT_FLOWS_TOFU_CACHE   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/event-flows/tofu)
 #   TOFU_VERSION             OpenTofu release to build (default below)
 #   AWS_PROVIDER_VERSION     hashicorp/aws release to install (default: lowest release allowed by
-#                            the `>= 6.N, < 7.0` constraint in terraform/environments/*/versions.tf)
+#                            the `>= 6.N, < 7.0` constraint in terraform/environments/versions.tf)
 #   AWS_PROVIDER_GO_VERSION  the Go module version that holds that release (see below)
 #   AWS_PROVIDER_SRC_DIR     build the provider from this local source tree instead of the proxy
 #   AWS_PROVIDER_BINARY      copy this ready provider executable into the mirror instead of building
@@ -171,11 +171,11 @@ fi
 # The lowest release allowed by the `~> 6.N` (or `~> 6.N.P`) constraint in terraform/.
 provider_version() {
   local files constraint
-  # The environments bound the range; the modules only state minimums.
-  files="$(find "$REPO_ROOT/terraform/environments" -name 'versions.tf' 2>/dev/null | sort)"
-  [[ -n "$files" ]] || die "no terraform/environments/*/versions.tf: set AWS_PROVIDER_VERSION"
+  # The root bounds the range; the modules only state minimums.
+  files="$REPO_ROOT/terraform/environments/versions.tf"
+  [[ -f "$files" ]] || die "no terraform/environments/versions.tf: set AWS_PROVIDER_VERSION"
   constraint="$(awk '/hashicorp\/aws/ {f=1} f && /version[[:space:]]*=/ { gsub(/.*=[[:space:]]*"|".*/, ""); print; f=0 }' $files | sort -u)"
-  [[ "$(printf '%s\n' "$constraint" | wc -l)" == 1 ]] || die "the environments pin hashicorp/aws differently: $(echo $constraint)"
+  [[ "$(printf '%s\n' "$constraint" | wc -l)" == 1 ]] || die "terraform/environments/versions.tf pins hashicorp/aws more than once: $(echo $constraint)"
   [[ "$constraint" =~ ^\>=[[:space:]]*([0-9]+)\.([0-9]+)(\.([0-9]+))? ]] \
     || die "cannot derive a provider version from the constraint '$constraint': set AWS_PROVIDER_VERSION"
   printf '%s.%s.%s\n' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[4]:-0}"

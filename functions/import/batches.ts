@@ -7,17 +7,15 @@
  * Settling the batch (counting it) is one conditional update of its chunk: see
  * settleBatch in ../shared/imports/jobs.ts.
  */
-import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../shared/aws-clients.ts';
 import { isConditionFailure } from '../shared/aws-errors.ts';
 import { batchGetAll } from '../shared/batch-get.ts';
 import { config } from '../shared/config.ts';
 import { BATCH_RETENTION_SECONDS, batchSortKey, chunkSortKey, epochIn, failureSortKey, JOB_RETENTION_SECONDS, jobPartition } from '../shared/imports/jobs.ts';
-import { ITEMS_PER_WRITE } from '../shared/imports/limits.ts';
 import type { ImportMessage } from '../shared/imports/messages.ts';
 import { transactWrite } from '../shared/imports/transact.ts';
 import { collectionPartition, itemSortKey } from '../shared/items/keys.ts';
-import { RETRY_POLICIES, sendUntilProcessed } from '../shared/retry.ts';
 
 export interface PlannedItem {
   /** The version the import writes. */
@@ -78,9 +76,11 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   return { settled: false, plan: { at: now, items }, writtenIds: new Set(), planIsNew: true };
 }
 
-async function getPlan(message: ImportMessage): Promise<BatchPlan | undefined> {
+/** The batch's stored plan and the ids its deliveries wrote, if a plan was stored. */
+export async function readPlan(message: ImportMessage): Promise<{ plan: BatchPlan; writtenIds: ReadonlySet<string> } | undefined> {
   const { Item } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(message), ConsistentRead: true }));
-  return Item ? (Item.plan as BatchPlan) : undefined;
+  if (!Item?.plan) return undefined;
+  return { plan: Item.plan as BatchPlan, writtenIds: Item.writtenIds instanceof Set ? (Item.writtenIds as Set<string>) : new Set() };
 }
 
 /** Stores the plan unless one is there already; returns the plan that counts. */
@@ -98,36 +98,23 @@ export async function savePlan(message: ImportMessage, plan: BatchPlan): Promise
     return plan;
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
-    const current = await getPlan(message);
+    const current = await readPlan(message);
     if (!current) throw error;
-    return current;
+    return current.plan;
   }
 }
 
-/** Records failed items in the job (deterministic keys: writing them twice is harmless). */
-export async function recordFailures(message: ImportMessage, failures: ReadonlyArray<{ id: string; reason: string }>): Promise<void> {
-  if (failures.length === 0) return;
+/** The job's records of failed items (deterministic keys), written when the batch is settled (settleBatch). */
+export function failureRecords(message: ImportMessage, failures: ReadonlyArray<{ id: string; reason: string }>): Record<string, unknown>[] {
   const now = new Date().toISOString();
   const indexOf = new Map(message.items.map((item, index) => [item.id, index]));
-  const all = failures.map((failure) => ({
-    PutRequest: {
-      Item: {
-        pk: jobPartition(message.tenant, message.importId),
-        sk: failureSortKey(message.batchId, indexOf.get(failure.id) ?? 0),
-        id: failure.id,
-        batchId: message.batchId,
-        reason: failure.reason,
-        at: now,
-        expiresAt: epochIn(JOB_RETENTION_SECONDS),
-      },
-    },
+  return failures.map((failure) => ({
+    pk: jobPartition(message.tenant, message.importId),
+    sk: failureSortKey(message.batchId, indexOf.get(failure.id) ?? 0),
+    id: failure.id,
+    batchId: message.batchId,
+    reason: failure.reason,
+    at: now,
+    expiresAt: epochIn(JOB_RETENTION_SECONDS),
   }));
-  // A message holds up to 98 items; BatchWriteItem takes 25 puts.
-  while (all.length > 0) {
-    const left = await sendUntilProcessed(RETRY_POLICIES.batchRemainder, all.splice(0, ITEMS_PER_WRITE), async (pending) => {
-      const result = await dynamo().send(new BatchWriteCommand({ RequestItems: { [config.dataTable()]: pending } }));
-      return (result.UnprocessedItems?.[config.dataTable()] ?? []) as typeof pending;
-    });
-    if (left.length > 0) throw new Error('could not record import failures');
-  }
 }

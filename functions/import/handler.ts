@@ -14,7 +14,8 @@
  * and SQS delivers it again (its written items are rewritten identically). On the last receive
  * (ApproximateReceiveCount ≥ the queue's maxReceiveCount) the worker settles the batch with
  * the items that still fail recorded in the job's failures, then reports the message failed
- * once more so that SQS moves it to the DLQ.
+ * once more so that SQS moves it to the DLQ; a batch that cannot even be loaded then is
+ * settled from its plan record alone (writtenBefore), so the job still finishes.
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
@@ -29,7 +30,7 @@ import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messa
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
-import { loadBatch, planKeyOf, recordFailures, savePlan, type BatchPlan } from './batches.ts';
+import { failureRecords, loadBatch, planKeyOf, readPlan, savePlan, type BatchPlan } from './batches.ts';
 import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteOptions, type WriteReport } from './writer.ts';
 
 export type MessageResult =
@@ -70,19 +71,18 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
   const lastReceive = receiveCount >= importMaxReceiveCount();
 
-  const state = await loadBatch(message);
-  if (state.settled) return { kind: state.cancelled ? 'cancelled' : 'duplicate', message };
-  const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
-
-  // Items an earlier delivery wrote are not written again: they count as written, whatever happened to them since.
-  const writes = message.items
-    .filter((item) => !state.writtenIds.has(item.id))
-    .map((item): PlannedWrite => {
-      const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
-      const record = toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
-      return { record, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
-    });
-  const report = await writeInParallel(writes, { tableName: config.dataTable(), planKey: planKeyOf(message) });
+  let attempt: Attempt;
+  try {
+    attempt = await planAndWrite(message);
+  } catch (error) {
+    if (!lastReceive) throw error;
+    // The last receive, and DynamoDB would not let us read or write: settle with what the
+    // plan record says was written and the rest as failures, so that the job still finishes.
+    log.warn('import batch could not be loaded or written on its last receive; settling it with what was written', { importId: message.importId, batchId: message.batchId, error: String(error) });
+    attempt = await writtenBefore(message, describeError(error));
+  }
+  if ('settled' in attempt) return { kind: attempt.cancelled ? 'cancelled' : 'duplicate', message };
+  const { plan, report } = attempt;
   if (report.failures.some((failure) => !failure.conflict) && !lastReceive) {
     log.warn('import batch not fully written; SQS will deliver it again', {
       importId: message.importId,
@@ -95,8 +95,7 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
   const failedIds = new Set(report.failures.map((failure) => failure.id));
   const written = message.items.filter((item) => !failedIds.has(item.id));
   const created = written.filter((item) => plan.items[item.id]?.isNew !== false).length;
-  await recordFailures(message, report.failures);
-  const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created });
+  const settled = await settleBatch(message, { succeeded: written.length, failed: report.failures.length, created }, failureRecords(message, report.failures));
   if (settled.outcome === 'duplicate') return { kind: 'duplicate', message };
   const counts = { succeeded: written.length, failed: report.failures.length, created, conflicts: report.conflicts, chunkComplete: settled.chunkComplete };
   if (report.failures.some((failure) => !failure.conflict)) {
@@ -104,6 +103,43 @@ export async function processRecord(record: SQSRecord): Promise<MessageResult> {
     return { kind: 'dead', message, ...counts };
   }
   return { kind: 'done', message, ...counts };
+}
+
+type Attempt = { settled: true; cancelled?: boolean } | { plan: BatchPlan; report: WriteReport };
+
+/** Loads the batch, plans it (once, whichever delivery is first) and writes what an earlier delivery did not. */
+async function planAndWrite(message: ImportMessage): Promise<Attempt> {
+  const state = await loadBatch(message);
+  if (state.settled) return state;
+  const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
+  // Items an earlier delivery wrote are not written again: they count as written, whatever happened to them since.
+  const writes = message.items
+    .filter((item) => !state.writtenIds.has(item.id))
+    .map((item): PlannedWrite => {
+      const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
+      const record = toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
+      return { record, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
+    });
+  return { plan, report: await writeInParallel(writes, { tableName: config.dataTable(), planKey: planKeyOf(message) }) };
+}
+
+/**
+ * What the batch's deliveries wrote, from its plan record (one GetItem: writes happen only
+ * after a plan is stored, and each records its ids there in the same transaction); every
+ * other item is a failure with `reason`. Throws when even that cannot be read: the message
+ * then reaches the DLQ unsettled, and a redrive finishes it.
+ */
+async function writtenBefore(message: ImportMessage, reason: string): Promise<Attempt> {
+  const stored = await readPlan(message);
+  const writtenIds = stored?.writtenIds ?? new Set<string>();
+  const failures = message.items
+    .filter((item) => !writtenIds.has(item.id))
+    .map((item) => ({ id: item.id, reason: `not written after ${importMaxReceiveCount()} receives: ${reason}`, permanent: false, conflict: false }));
+  return { plan: stored?.plan ?? { at: new Date().toISOString(), items: {} }, report: { failures, conflicts: 0, isolated: false } };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Writes a message's records in transactions of ≤ 100 items (one: a message holds ≤ 98); one report for the whole message. */

@@ -1,5 +1,5 @@
 /**
- * Import throughput through the whole pipeline (API → event processor → import queue →
+ * Import throughput through the whole pipeline (API → import-api function → import queue →
  * import worker → table, until the job is COMPLETED), against two baselines on the same
  * emulator: the raw BatchWriteItem ceiling (a direct loop of 25-item BatchWriteItems) and a
  * naive importer that writes one PutItem per item. Each runs on a fresh stack, so no run

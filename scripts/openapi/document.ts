@@ -13,7 +13,7 @@
  */
 import { toJsonSchema } from '@valibot/to-json-schema';
 import type { GenericSchema } from 'valibot';
-import { ChunkBody, CreateBody } from '../../functions/event-processor/api.ts';
+import { ChunkBody, CreateBody } from '../../functions/import-api/handler.ts';
 import { EVENT_CATEGORIES } from '../../functions/shared/analytics/event.ts';
 import { DEAD_LETTER_CAUSES } from '../../functions/shared/analytics/dead-letter.ts';
 import { IMPORT_STATUSES } from '../../functions/shared/imports/jobs.ts';

@@ -97,7 +97,7 @@ describe('the comparison fails on broken copies', () => {
   }
 
   it('a policy without an action the code uses (import loses dynamodb:BatchGetItem)', { timeout: 60_000 }, async () => {
-    const copy = await brokenTerraform('missing-action', (t) => t.replace('actions = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",', 'actions = ["dynamodb:BatchWriteItem",'));
+    const copy = await brokenTerraform('missing-action', (t) => t.replace('actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem",', 'actions = ["dynamodb:GetItem",'));
     const found = await violations(functionsDir, copy);
     expect(found).toEqual([expect.stringMatching(/^import: code needs dynamodb:BatchGetItem on table:data \(shared\/batch-get\.ts \(BatchGetCommand\)\) but its policy lacks it$/)]);
   });

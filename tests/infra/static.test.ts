@@ -3,10 +3,12 @@
  * and states its versions the way shared modules do. The infrastructure policies are checked
  * on the real plans (terraform-plan.test.ts).
  */
+import { parse } from '@cdktf/hcl2json';
 import { readFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { environmentNames } from '../../scripts/terraform-plan.ts';
 import { listTfFiles, loadTerraform, parseTfFile, type TerraformConfig } from './terraform-config.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -24,11 +26,11 @@ describe('terraform/ parses', () => {
     for (const file of files) await expect(parseTfFile(file), file).resolves.toBeTypeOf('object');
   });
 
-  it('has the six modules, the composition and both environments', () => {
+  it('has the six modules, the composition and one root for both environments', () => {
     const dirs = [...config.modules.keys()];
     for (const dir of ['function', 'queue', 'event-bus', 'table', 'http-api', 'alarms', 'event-flows']) expect(dirs).toContain(`modules/${dir}`);
-    expect(dirs).toContain('environments/dev');
-    expect(dirs).toContain('environments/prod');
+    expect(dirs.filter((dir) => !dir.startsWith('modules/'))).toEqual(['environments']);
+    expect(environmentNames()).toEqual(['dev', 'prod']);
   });
 });
 
@@ -70,7 +72,7 @@ describe('modules are complete', () => {
     expect(aws).toMatch(/^>= 6\.\d+$/);
   });
 
-  it.each(['environments/dev', 'environments/prod'])('%s bounds the range, and it admits the Terraform of .terraform-version', (dir) => {
+  it.each(['environments'])('%s (the root) bounds the range, and it admits the Terraform of .terraform-version', (dir) => {
     const { terraform, awsSource, aws } = versionConstraints(dir);
     const bounds = /^>= (\d+)\.(\d+), < (\d+)\.0$/.exec(terraform ?? '');
     expect(bounds, `${dir} required_version ${terraform}`).not.toBeNull();
@@ -87,19 +89,24 @@ describe('modules are complete', () => {
     expect(tofuFiles).toEqual([]);
   });
 
-  it('environments differ only in variables (same composition, same wiring)', async () => {
-    for (const file of ['main.tf', 'variables.tf', 'outputs.tf', 'versions.tf']) {
-      const dev = await readFile(path.join(terraformRoot, 'environments/dev', file), 'utf8');
-      const prod = await readFile(path.join(terraformRoot, 'environments/prod', file), 'utf8');
-      expect(prod, file).toBe(dev);
-    }
-    for (const env of ['dev', 'prod']) {
-      const mod = config.modules.get(`environments/${env}`)!;
-      expect(mod.module.event_flows?.source).toBe('../../modules/event-flows');
-      expect(existsSync(path.join(terraformRoot, 'environments', env, 'terraform.tfvars'))).toBe(true);
-      const backend = mod.terraform.find((t) => t.backend)?.backend;
-      expect(backend?.s3, `${env} backend "s3"`).toBeDefined();
-      for (const output of ['api_url', 'bus_names', 'table_names', 'dashboard_url', 'alarm_topic_arn']) expect(mod.output[output], `${env} output ${output}`).toBeDefined();
+  it('one root: environments differ only in <env>.tfvars and <env>.s3.tfbackend', async () => {
+    const root = config.modules.get('environments')!;
+    expect(root.module.event_flows?.source).toBe('../modules/event-flows');
+    for (const output of ['api_url', 'bus_names', 'table_names', 'dashboard_url', 'alarm_topic_arn']) expect(root.output[output], `output ${output}`).toBeDefined();
+    // A partial S3 backend: the state key is the environment's, given at init.
+    const s3 = root.terraform.find((t) => t.backend)?.backend?.s3?.[0];
+    expect(s3, 'backend "s3"').toBeDefined();
+    expect(s3.key, 'no state key in backend.tf').toBeUndefined();
+    // No per-environment directories: .terraform/ (TF_DATA_DIR=.terraform/<env>, ignored) is all an init leaves.
+    const dirs = readdirSync(path.join(terraformRoot, 'environments'), { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.'));
+    expect(dirs.map((e) => e.name)).toEqual([]);
+    for (const env of environmentNames()) {
+      const tfvars = parse(`${env}.tfvars`, await readFile(path.join(terraformRoot, 'environments', `${env}.tfvars`), 'utf8'));
+      const backend = parse(`${env}.s3.tfbackend`, await readFile(path.join(terraformRoot, 'environments', `${env}.s3.tfbackend`), 'utf8'));
+      expect((await tfvars).environment, `${env}.tfvars sets environment`).toBe(env);
+      // Terraform only warns about a value for an undeclared variable: a misspelt name would pass unnoticed.
+      for (const name of Object.keys(await tfvars)) expect(Object.keys(root.variable), `${env}.tfvars sets ${name}`).toContain(name);
+      expect(await backend, `${env}.s3.tfbackend`).toEqual({ key: `event-flows/${env}/terraform.tfstate` });
     }
   });
 });

@@ -12,7 +12,7 @@ export type Block = Record<string, any>;
 
 /** One directory of .tf files (a module), merged the way Terraform merges them. */
 export interface ModuleConfig {
-  /** Directory relative to the scanned root, e.g. `modules/queue` or `environments/dev`. */
+  /** Directory relative to the scanned root, e.g. `modules/queue` or `environments` (the root). */
   dir: string;
   files: string[];
   resource: Record<string, Record<string, Block>>;

@@ -1,7 +1,7 @@
 /**
- * The real `terraform` (on PATH) over a throw-away copy of terraform/, for each environment:
- * init -backend=false, validate, then plan -refresh=false with the S3 backend swapped for a
- * local one, and show -json. One plan per environment; every policy (plan-policies.ts) and the
+ * The real `terraform` (on PATH) over a throw-away copy of terraform/, for each environment of
+ * the one root (its `<env>.tfvars`): init -backend=false, validate, then plan -refresh=false
+ * -var-file=<env>.tfvars with the S3 backend swapped for a local one, and show -json. One plan per environment; every policy (plan-policies.ts) and the
  * topology check (plan-topology.ts) read it. Each policy is also shown to fail on an edited
  * copy of the dev plan. OpenTofu runs the same steps where `npm run tofu:setup` built it.
  * No AWS credentials are used: see scripts/terraform-plan.ts for where the AWS provider comes from.
@@ -9,14 +9,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlanModel, planPolicies, type Plan } from './plan-policies.ts';
 import { topologyDifferences } from './plan-topology.ts';
-import { copyProject, ensureFunctionZips, openTofu, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
+import { copyProject, ensureFunctionZips, environmentNames, openTofu, planEnvironment, removeCopy, terraform, toolEnvironment, type EnvironmentRun } from '../../scripts/terraform-plan.ts';
 
 const environments = ['dev', 'prod'] as const;
 
 /** A line in the test run's output even when the tests pass (console output is shown only for failures). */
 const notice = (line: string) => process.stderr.write(`tests/infra/terraform-plan.test.ts: ${line}\n`);
 const runs = new Map<string, EnvironmentRun>();
-let copy: string | undefined;
+const copies: string[] = [];
 
 /** The planned environment, or a failure that shows what the tool said. */
 function planOf(environment: string): PlanModel {
@@ -29,9 +29,15 @@ beforeAll(async () => {
   const started = Date.now();
   const env = await toolEnvironment();
   await ensureFunctionZips();
-  copy = await copyProject();
   const tool = terraform();
-  await Promise.all(environments.map(async (environment) => runs.set(environment, await planEnvironment(tool, copy!, environment, env))));
+  // One copy per environment: both plan at once, and the root's .terraform/ serves one at a time.
+  await Promise.all(
+    environments.map(async (environment) => {
+      const copy = await copyProject();
+      copies.push(copy);
+      runs.set(environment, await planEnvironment(tool, copy, environment, env));
+    }),
+  );
   for (const [environment, run] of runs) {
     const resources = run.plan?.resource_changes?.filter((r) => r.mode === 'managed').length;
     notice(`${environment}: ${run.steps.map((s) => `${s.step} ${s.seconds.toFixed(1)} s`).join(', ')}; ${resources ?? 'no'} resources planned`);
@@ -40,7 +46,11 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  if (copy) await removeCopy(copy);
+  await Promise.all(copies.map(removeCopy));
+});
+
+it('plans every environment of the root (each <env>.tfvars)', () => {
+  expect(environmentNames()).toEqual([...environments]);
 });
 
 describe.each(environments)('terraform: %s', (environment) => {

@@ -16,7 +16,7 @@ describe('topology.json through topology.ts', () => {
 
   it.each([
     ['a queue consumer', (t: typeof declared) => (t.queues.import.consumer = 'importer'), /queue import names the function "importer"/],
-    ['a rule bus', (t: typeof declared) => ((t.rules['app-to-event-processor'] as { bus: string }).bus = 'audit'), /rule app-to-event-processor names the bus "audit"/],
+    ['a rule bus', (t: typeof declared) => ((t.rules['app-to-app-events'] as { bus: string }).bus = 'audit'), /rule app-to-app-events names the bus "audit"/],
     ['a rule target queue', (t: typeof declared) => ((t.rules['analytics-to-processor'] as { target_queue: string }).target_queue = 'metrics'), /names the queue "metrics"/],
     ['a route function', (t: typeof declared) => (t.routes['POST /events'].function = 'events'), /route POST \/events names the function "events"/],
     ['a route auth mode', (t: typeof declared) => (t.routes['GET /health'].auth = 'public'), /names the auth mode "public"/],

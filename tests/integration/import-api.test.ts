@@ -1,12 +1,13 @@
 /**
  * The import API end to end on the emulator: API → import queue → worker → table, the app
- * bus → app-events queue → event processor finishing the job. Handlers are invoked the way
+ * bus → app-events queue → app-events function finishing the job. Handlers are invoked the way
  * API Gateway and the SQS event source mapping invoke them.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as eventProcessor } from '../../functions/event-processor/handler.ts';
+import { handler as appEvents } from '../../functions/app-events/handler.ts';
+import { handler as importApi } from '../../functions/import-api/handler.ts';
 import { handler as importWorker } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { getJob } from '../../functions/shared/imports/jobs.ts';
@@ -43,7 +44,7 @@ beforeAll(async () => {
       log: () => undefined,
     });
   mappings.push(consumer('import', (event) => importWorker(event, lambdaContext('import'))));
-  mappings.push(consumer('app-events', (event) => eventProcessor(event, lambdaContext('event-processor'))));
+  mappings.push(consumer('app-events', (event) => appEvents(event, lambdaContext('app-events'))));
 });
 afterAll(async () => {
   await Promise.all(mappings.map((m) => m.stop()));
@@ -52,7 +53,7 @@ afterAll(async () => {
 
 const call = (routeKey: string, options: { claims?: Claims; importId?: string; body?: object; query?: Record<string, string> } = {}) => {
   const path = routeKey.split(' ')[1]!.replace('{importId}', options.importId ?? '');
-  return invoke(eventProcessor as Parameters<typeof invoke>[0], apiEvent({
+  return invoke(importApi, apiEvent({
     routeKey,
     path,
     claims: options.claims ?? admin,

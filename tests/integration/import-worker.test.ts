@@ -6,7 +6,7 @@
  * over existing items keeps createdAt, bumps versions and counts only new items in the stats.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +17,7 @@ import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { cancelJob, commitJob, createJob, getJob, listFailures, reserveChunk, tryCompleteJob, type ImportJob } from '../../functions/shared/imports/jobs.ts';
 import { toMessages, type ImportMessage } from '../../functions/shared/imports/messages.ts';
 import { validateItems } from '../../functions/shared/imports/items.ts';
+import { importMaxReceiveCount } from '../../functions/shared/imports/limits.ts';
 import { deleteItem, getCollectionStats, getItem, putItem } from '../../functions/shared/items/repository.ts';
 import { loadBatch, savePlan } from '../../functions/import/batches.ts';
 import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
@@ -69,7 +70,7 @@ function sqsEvent(messages: ImportMessage[], receiveCount = 1): SQSEvent {
   };
 }
 
-/** Commit and finish the job (what the commit route and the event processor do). */
+/** Commit and finish the job (what the commit route and the app-events function do). */
 async function finish(job: ImportJob) {
   await commitJob(tenant, job.importId);
   return tryCompleteJob(tenant, job.importId);
@@ -92,6 +93,9 @@ function wrappedDynamo(intercept: (command: unknown, send: (command: unknown) =>
 
 /** The settle of a batch: the transaction that updates its chunk record. */
 const settlesABatch = (command: unknown) => command instanceof TransactWriteCommand && (command.input.TransactItems ?? []).some((item) => String(item.Update?.Key?.sk).startsWith('CHUNK#'));
+
+/** DynamoDB's throttling error, as the SDK surfaces it once its own retries are spent. */
+const throttled = () => Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
 
 /** The worker dies after writing a batch's items, when it settles the batch. */
 function crashWhenSettling() {
@@ -249,6 +253,30 @@ describe('import worker', () => {
     expect(await getItem({ tenant, collection: 'written-then-deleted', id: 'w-1' })).toBeUndefined(); // not brought back
     expect(await finish(job)).toMatchObject({ succeeded: 3, failed: 0, created: 3 });
     expect((await getCollectionStats(tenant, 'written-then-deleted')).itemCount).toBe(2);
+  });
+
+  it('on its last receive, a batch DynamoDB will not load is settled with every item failed and a reason: the job still finishes', async () => {
+    const { job, messages } = await jobWithChunk('unloadable', makeItems('u', 4));
+    wrappedDynamo((command) => (command instanceof BatchGetCommand ? Promise.reject(throttled()) : undefined));
+    // Failed once more, so that SQS moves it to the DLQ, but settled first.
+    expect((await runWorker(sqsEvent(messages, importMaxReceiveCount()))).batchItemFailures).toHaveLength(1);
+    setAwsClients({});
+    expect(await finish(job)).toMatchObject({ status: 'FAILED', processed: 4, succeeded: 0, failed: 4, created: 0 });
+    const { failures } = await listFailures(tenant, job.importId, 10);
+    expect(failures.map((f) => f.id).sort()).toEqual(['u-0', 'u-1', 'u-2', 'u-3']);
+    expect(failures.every((f) => f.reason.includes('ProvisionedThroughputExceededException'))).toBe(true);
+    expect(await getItem({ tenant, collection: 'unloadable', id: 'u-0' })).toBeUndefined();
+  });
+
+  it('on its last receive, items an earlier delivery wrote count as written though the batch cannot be loaded', async () => {
+    const { job, messages } = await jobWithChunk('written-then-unloadable', makeItems('x', 3));
+    crashWhenSettling();
+    expect((await runWorker(sqsEvent(messages))).batchItemFailures).toHaveLength(1);
+    wrappedDynamo((command) => (command instanceof BatchGetCommand ? Promise.reject(throttled()) : undefined));
+    expect((await runWorker(sqsEvent(messages, importMaxReceiveCount()))).batchItemFailures).toEqual([]);
+    setAwsClients({});
+    expect(await finish(job)).toMatchObject({ status: 'COMPLETED', succeeded: 3, failed: 0, created: 3 });
+    expect((await getCollectionStats(tenant, 'written-then-unloadable')).itemCount).toBe(3);
   });
 
   it('replaces existing items like PUT does: version + 1, createdAt kept, stats count only new items', async () => {

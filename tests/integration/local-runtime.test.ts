@@ -54,8 +54,8 @@ describe('local runtime', () => {
     const logs: string[] = [];
     const runtime = await startRuntime({ endpoint: awsEndpoint(), stack, port: 0, publicKey: keys.publicKey, functionsDir: dir, log: (l) => logs.push(l) });
     try {
-      expect(runtime.skipped.sort()).toEqual(['analytics', 'analytics-api', 'auth-triggers', 'event-processor']);
-      expect(logs.filter((l) => l.startsWith('skipped '))).toHaveLength(4);
+      expect(runtime.skipped.sort()).toEqual(['analytics', 'analytics-api', 'app-events', 'auth-triggers', 'import-api']);
+      expect(logs.filter((l) => l.startsWith('skipped '))).toHaveLength(5);
       expect(logs.some((l) => l.includes('could not load') && l.includes('broken at import'))).toBe(true);
 
       const health = await fetch(`${runtime.url}/health`);

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as eventProcessor } from '../../functions/event-processor/handler.ts';
+import { handler as appEvents } from '../../functions/app-events/handler.ts';
+import { handler as importApi } from '../../functions/import-api/handler.ts';
 import { handler as importWorker } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { getCollectionStats } from '../../functions/shared/items/repository.ts';
@@ -44,7 +45,7 @@ beforeAll(async () => {
   mappings.push(
     consumer('app-events', (event) => {
       for (const record of event.Records) processed.push(record.body);
-      return eventProcessor(event, lambdaContext('event-processor'));
+      return appEvents(event, lambdaContext('app-events'));
     }),
   );
 });
@@ -87,7 +88,7 @@ describe('collection stats', () => {
     const delivered = processed.find((body) => /"collection":\s*"twice"/.test(body));
     expect(delivered).toBeDefined();
     await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl('app-events'), MessageBody: delivered! }));
-    // Wait until the event processor has seen the copy, then the count is unchanged.
+    // Wait until the app-events function has seen the copy, then the count is unchanged.
     const seen = () => processed.filter((body) => body === delivered).length;
     const deadline = Date.now() + 10_000;
     while (seen() < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -148,11 +149,11 @@ describe('collection stats', () => {
     await remove('mixed', 'm4');
     // Import 30 items of which 3 (m0..m2) exist already: 27 new.
     const items = [...[0, 1, 2].map((i) => ({ id: `m${i}`, data: { imported: true } })), ...Array.from({ length: 27 }, (_, i) => ({ id: `x${i}`, data: { i } }))];
-    const created = await invoke(eventProcessor as Parameters<typeof invoke>[0], apiEvent({ routeKey: 'POST /imports', path: '/imports', claims: admin, body: { collection: 'mixed', items } }));
+    const created = await invoke(importApi, apiEvent({ routeKey: 'POST /imports', path: '/imports', claims: admin, body: { collection: 'mixed', items } }));
     expect(created.statusCode).toBe(201);
     const importId: string = created.body.importId;
     const status = () =>
-      invoke(eventProcessor as Parameters<typeof invoke>[0], apiEvent({ routeKey: 'GET /imports/{importId}', path: `/imports/${importId}`, claims: admin, pathParameters: { importId } }));
+      invoke(importApi, apiEvent({ routeKey: 'GET /imports/{importId}', path: `/imports/${importId}`, claims: admin, pathParameters: { importId } }));
     const deadline = Date.now() + 15_000;
     while ((await status()).body.status !== 'COMPLETED' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await status()).body).toMatchObject({ status: 'COMPLETED', created: 27, replaced: 3 });

@@ -8,7 +8,7 @@
  *     calls, its answer is thrown away, and the whole batch comes again with a higher
  *     receive count.
  *
- * Properties: no double counts and no lost progress in collection stats (event processor),
+ * Properties: no double counts and no lost progress in collection stats (app-events function),
  * import counters and items (import worker: every item stored exactly once), and analytics
  * aggregates (analytics processor).
  */
@@ -20,7 +20,8 @@ import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as analyticsHandler } from '../../functions/analytics/handler.ts';
-import { handler as eventProcessor } from '../../functions/event-processor/handler.ts';
+import { handler as appEvents } from '../../functions/app-events/handler.ts';
+import { handler as importApi } from '../../functions/import-api/handler.ts';
 import { handler as importHandler } from '../../functions/import/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
@@ -176,11 +177,11 @@ describe('at-least-once delivery', () => {
             return deleted ? [created, removed] : [created];
           });
           const bodies = envelopes.map((e) => ({ body: JSON.stringify({ version: '0', account: '123456789012', region: 'us-east-1', time: e.detail.at, resources: [], ...e }), messageId: randomUUID() }));
-          // One record per invocation: the event processor handles a batch's records concurrently,
+          // One record per invocation: the app-events function handles a batch's records concurrently,
           // and moto's DynamoDB backend is not thread-safe (docs/IMPORT.md): two records updating
           // one STATS item at once can lose an update there (never on AWS). It showed up once in a
           // 40-run full run with 10-record batches (created+deleted → itemCount 1, expected 0).
-          await deliver(bodies, { ...p, batchSize: 1 }, arnOf('app-events'), (event) => eventProcessor(event, lambdaContext('event-processor')));
+          await deliver(bodies, { ...p, batchSize: 1 }, arnOf('app-events'), (event) => appEvents(event, lambdaContext('app-events')));
           const stats = await getCollectionStats(tenant, collection);
           const expected = deletedAfterCreate.filter((d) => !d).length;
           tally.requestsMade += bodies.length;
@@ -203,7 +204,7 @@ describe('at-least-once delivery', () => {
           const collection = `imp${run++}`;
           const items = Array.from({ length: n }, (_, i) => ({ id: `item-${i}`, data: { i } }));
           const created = await invoke(
-            eventProcessor as Parameters<typeof invoke>[0],
+            importApi,
             apiEvent({ routeKey: 'POST /imports', path: '/imports', claims: admin, body: { collection, items } }),
           );
           tally.requestsMade++;
@@ -217,12 +218,12 @@ describe('at-least-once delivery', () => {
           await deliver(bodies, { ...importPlan, copies: bodies.map((_, i) => importPlan.copies[i % 3]!) }, arnOf('import'), (event) => importHandler(event, lambdaContext('import')));
 
           // The worker's ImportBatchProcessed events (and anything else on the app bus), duplicated too.
-          const appEvents = await drainQueue(stack.queueUrl('app-events'));
-          const appBodies = appEvents.map((m) => ({ body: m.Body ?? '', messageId: m.MessageId ?? randomUUID() }));
-          await deliver(appBodies, { ...eventsPlan, copies: appBodies.map((_, i) => eventsPlan.copies[i % 3]!) }, arnOf('app-events'), (event) => eventProcessor(event, lambdaContext('event-processor')));
+          const appMessages = await drainQueue(stack.queueUrl('app-events'));
+          const appBodies = appMessages.map((m) => ({ body: m.Body ?? '', messageId: m.MessageId ?? randomUUID() }));
+          await deliver(appBodies, { ...eventsPlan, copies: appBodies.map((_, i) => eventsPlan.copies[i % 3]!) }, arnOf('app-events'), (event) => appEvents(event, lambdaContext('app-events')));
 
           const status = await invoke(
-            eventProcessor as Parameters<typeof invoke>[0],
+            importApi,
             apiEvent({ routeKey: 'GET /imports/{importId}', path: `/imports/${importId}`, pathParameters: { importId }, claims: admin }),
           );
           tally.requestsMade++;

@@ -195,7 +195,7 @@ describe('tenant isolation of items', () => {
             case 'stats': {
               const answer = await http(local.baseUrl, 'GET', `/collections/${c}/stats`, { token });
               expect(answer.status).toBe(200);
-              // The count follows asynchronously (event processor); it can never exceed what this tenant wrote.
+              // The count follows asynchronously (app-events function); it can never exceed what this tenant wrote.
               const owned = [...model.keys()].filter((k) => k.startsWith(`${o.actor.tenant}/${c}/`)).length;
               const written = ops.filter((x) => x.kind === 'put' && x.actor.tenant === o.actor.tenant).length;
               expect((answer.json as { itemCount: number }).itemCount).toBeLessThanOrEqual(Math.max(owned, written));

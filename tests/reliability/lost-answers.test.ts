@@ -24,8 +24,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as analyticsHandler } from '../../functions/analytics/handler.ts';
-import { routeEnvelope } from '../../functions/event-processor/app-events.ts';
-import { handler as eventProcessor } from '../../functions/event-processor/handler.ts';
+import { routeEnvelope } from '../../functions/app-events/handler.ts';
+import { handler as importApi } from '../../functions/import-api/handler.ts';
 import { handler as importHandler } from '../../functions/import/handler.ts';
 import { handler as writeHandler } from '../../functions/write/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
@@ -157,7 +157,7 @@ function itemRequest(method: 'PUT' | 'PATCH' | 'DELETE', collection: string, id:
 
 function importRequest(routeKey: string, path: string, pathParameters: Record<string, string>, body?: object) {
   tally.requestsMade++;
-  return invoke(eventProcessor as Parameters<typeof invoke>[0], apiEvent({ routeKey, path, pathParameters, claims: admin, ...(body ? { body } : {}) }));
+  return invoke(importApi, apiEvent({ routeKey, path, pathParameters, claims: admin, ...(body ? { body } : {}) }));
 }
 
 type Answer = Awaited<ReturnType<typeof itemRequest>>;
@@ -294,8 +294,8 @@ describe('a write whose answer is lost is applied once, answered once, announced
       },
       async ({ job, messages }) => {
         const result = await importHandler(sqsEvent('import', messages.map((message) => JSON.stringify(message))), lambdaContext('import'));
-        // As the event processor does on the worker's ImportProgress event.
-        await completeIfDone(admin.tenant, job.importId, lambdaContext('event-processor'));
+        // As the app-events function does on the worker's ImportProgress event.
+        await completeIfDone(admin.tenant, job.importId, lambdaContext('app-events'));
         return result;
       },
       async ({ job, from }, outcome) => {
@@ -321,7 +321,7 @@ describe('a write whose answer is lost is applied once, answered once, announced
       'item event to stats',
       async (collection) => ({ collection, at: new Date().toISOString() }),
       ({ collection, at }) =>
-        routeEnvelope({ id: randomUUID(), source: 'event-flows.items', 'detail-type': 'ItemCreated', detail: { tenant: user.tenant, collection, id: 'i1', at } }, lambdaContext('event-processor')),
+        routeEnvelope({ id: randomUUID(), source: 'event-flows.items', 'detail-type': 'ItemCreated', detail: { tenant: user.tenant, collection, id: 'i1', at } }, lambdaContext('app-events')),
       async ({ collection, at }, outcome) => {
         const found: Check['problems'] = [];
         if (outcome !== 'applied') found.push({ text: `outcome ${outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : String(outcome)}, not applied` });

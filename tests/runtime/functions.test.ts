@@ -305,15 +305,21 @@ describe.each(runs)('the real runtime, log format $logFormat, client order $clie
     checkRun(observed, { delivery: true, emf: ['UndeliveredEvents'], warn: 'PutEvents failed' });
   }, 120_000);
 
-  it('event-processor: the import API, and real app-event records with a partial batch failure', async () => {
+  it('import-api: init, registration, an import created before its events, levels', async () => {
     const create = apiEvent({
       routeKey: 'POST /imports',
       path: '/imports',
       claims: admin,
       body: { collection: `imp-${run.clientOrder}`, items: [{ id: 'a', data: { n: 1 } }, { id: 'b', data: { n: 2 } }] },
     });
-    const observed = await observe('event-processor', run, async (fn) => {
+    const observed = await observe('import-api', run, async (fn) => {
       expect(httpResult(await fn.invoke(create)).statusCode).toBe(201);
+    });
+    checkRun(observed, { delivery: true, emf: [] });
+  }, 120_000);
+
+  it('app-events: real app-event records (the writes and imports above) with a partial batch failure', async () => {
+    const observed = await observe('app-events', run, async (fn) => {
       await expectOnlyUnreadableFails(fn, 'app-events', 3);
     });
     checkRun(observed, { delivery: true, emf: [] });

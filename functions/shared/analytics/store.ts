@@ -102,7 +102,7 @@ interface UserDayDelta {
   types: Map<string, Set<number>>;
 }
 
-/** The import flow's events (functions/event-processor/api.ts, import/handler.ts, shared/imports/complete.ts), summed per import. */
+/** The import flow's events (import-api/handler.ts, import/handler.ts, shared/imports/complete.ts), summed per import. */
 const IMPORT_COUNTS: Record<string, string[]> = {
   IMPORT_ITEMS_ANALYTICS: ['accepted', 'rejected'],
   IMPORT_COMMIT_ANALYTICS: ['accepted', 'rejected'],

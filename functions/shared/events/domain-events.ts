@@ -1,6 +1,6 @@
 /**
  * Domain events on the application bus. Published after DynamoDB confirmed the change and
- * delivered after the response; the event processor consumes them through its queue.
+ * delivered after the response; the app-events function consumes them through its queue.
  */
 import { config } from '../config.ts';
 import { EventPublisher } from './publisher.ts';

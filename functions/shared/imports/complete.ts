@@ -1,4 +1,4 @@
-/** Finishing a job: whoever notices first (commit, the event processor, a status read) wins once. */
+/** Finishing a job: whoever notices first (commit, the app-events function, a status read) wins once. */
 import type { Context } from 'aws-lambda';
 import { recordAnalytics } from '../analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE } from '../events/domain-events.ts';

@@ -379,7 +379,10 @@ export async function markChunkQueued(tenant: string, importId: string, chunkId:
 export async function settleBatch(
   message: { tenant: string; collection: string; importId: string; chunkId: string; batch: number },
   counts: { succeeded: number; failed: number; created: number },
+  /** Written in the same transaction (the batch's failure records): counted iff recorded. At most 98 (100 actions). */
+  records: ReadonlyArray<Record<string, unknown>> = [],
 ): Promise<{ outcome: 'settled'; chunkComplete: boolean } | { outcome: 'duplicate' }> {
+  const puts = records.map((Item) => ({ Put: { TableName: config.dataTable(), Item } }));
   const key = { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) };
   const settle = (condition: string) => ({
     Update: {
@@ -402,14 +405,14 @@ export async function settleBatch(
   });
   const settleOnce = 'attribute_exists(pk) AND NOT contains(doneBatches, :n)';
   try {
-    await transactWrite([settle(`${settleOnce} AND attribute_not_exists(cancelled)`)]);
+    await transactWrite([settle(`${settleOnce} AND attribute_not_exists(cancelled)`), ...puts]);
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const { Item: chunk } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: key, ConsistentRead: true, ProjectionExpression: 'doneBatches, cancelled' }));
     const done = chunk?.doneBatches instanceof Set && chunk.doneBatches.has(message.batch);
     if (!chunk || done || chunk.cancelled !== true) return { outcome: 'duplicate' };
     try {
-      await transactWrite([settle(settleOnce), ...(counts.created > 0 ? [itemCountUpdate(message.tenant, message.collection, counts.created)] : [])]);
+      await transactWrite([settle(settleOnce), ...(counts.created > 0 ? [itemCountUpdate(message.tenant, message.collection, counts.created)] : []), ...puts]);
     } catch (again) {
       if (isConditionFailure(again)) return { outcome: 'duplicate' };
       throw again;

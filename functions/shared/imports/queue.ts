@@ -10,7 +10,7 @@ import { groupForSend, type ImportMessage } from './messages.ts';
 /** Sends every message or throws; a partial send is safe to repeat (the worker skips batches it has done). */
 export async function sendImportMessages(messages: readonly ImportMessage[], options: { concurrency?: number } = {}): Promise<void> {
   const groups = groupForSend(messages.map((message) => JSON.stringify(message)));
-  // Loaded here, not at init: the event processor's queue-consumer path never sends.
+  // Loaded on the first send, not at init: only the routes that take items send.
   const { SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
   let next = 0;
   const worker = async () => {

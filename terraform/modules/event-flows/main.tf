@@ -62,12 +62,21 @@ locals {
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
-    "event-processor" = [
-      # shared/imports/jobs.ts (Get/Put/Update/Delete/Query on the job records) and
-      # shared/items/stats.ts (Get/Update; TransactWrite of a Put and an Update through shared/imports/transact.ts).
-      { sid = "ManageImportsAndStats", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"], resources = [local.data_table_arn] },
+    "import-api" = [
+      # shared/imports/jobs.ts (Get/Put/Update/Delete/Query on the job and chunk records; the
+      # chunk Put through shared/imports/transact.ts) and, when a request finishes a job,
+      # shared/items/stats.ts (Get/Update, and the TransactWrite of applyImportToStats).
+      { sid = "ManageImports", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"], resources = [local.data_table_arn] },
       # shared/imports/queue.ts: SendMessageBatch of the chunk messages.
       { sid = "QueueImportChunks", actions = ["sqs:SendMessage"], resources = [local.import_queue_arn] },
+      { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
+      { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
+    ]
+    "app-events" = [
+      # shared/items/stats.ts advanceLastWriteAt (Update); shared/imports/complete.ts finishing a
+      # job: shared/imports/jobs.ts (Get/Query/Update) and applyImportToStats (Get/Update, its
+      # TransactWrite of Updates). It creates and deletes nothing.
+      { sid = "FinishImportsAndStats", actions = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources = [local.data_table_arn] },
       { sid = "PollAppEvents", actions = local.sqs_event_source_actions, resources = [local.app_events_queue_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
@@ -75,7 +84,7 @@ locals {
     "import" = [
       # import/batches.ts (BatchGet, Get, Put, BatchWrite), import/writer.ts (BatchWrite, Put),
       # shared/imports/jobs.ts settleBatch (Update).
-      { sid = "WriteImportedItems", actions = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.data_table_arn] },
+      { sid = "WriteImportedItems", actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.data_table_arn] },
       { sid = "PollImportQueue", actions = local.sqs_event_source_actions, resources = [local.import_queue_arn] },
       { sid = "EmitEvents", actions = ["events:PutEvents"], resources = [local.app_bus_arn, local.analytics_bus_arn] },
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },

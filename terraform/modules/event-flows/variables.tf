@@ -25,7 +25,7 @@ variable "artifacts_dir" {
 }
 
 variable "function_zip_paths" {
-  description = "Per-function zip path overrides, by function key (query, write, event-processor, import, analytics, analytics-api, auth-triggers)."
+  description = "Per-function zip path overrides, by function key (query, write, import-api, app-events, import, analytics, analytics-api, auth-triggers)."
   type        = map(string)
   default     = {}
 }

@@ -1,4 +1,11 @@
-/** The import API (admin tokens only): create a job, add chunks, commit, read status and failures. */
+/**
+ * The import API (admin tokens only, routes `/imports...` in topology.json): create a job,
+ * add chunks (./chunks.ts queues them for the import worker), commit, cancel, read status and
+ * failures. The job finishes when the app-events function sees its last batch done
+ * (../app-events/handler.ts); a commit or status read that sees it done finishes it too.
+ */
+// First: registers the after-response extension during Init (a top-level await there).
+import '../shared/after-response.ts';
 import * as v from 'valibot';
 import { requireAdmin } from '../shared/http/caller.ts';
 import { ApiError, conflict, notFound, toApiError, validationFailed } from '../shared/http/errors.ts';
@@ -93,8 +100,8 @@ async function addItems(request: ApiRequest) {
 async function commit(request: ApiRequest) {
   const job = await jobOf(request, { withProgress: false });
   if (job.status === 'OPEN') await commitJob(job.tenant, job.importId);
-  // Finishing here is a shortcut (an empty job, or every batch already done); the event
-  // processor and status reads finish it otherwise, so a failure here is not the caller's.
+  // Finishing here is a shortcut (an empty job, or every batch already done); the app-events
+  // function and status reads finish it otherwise, so a failure here is not the caller's.
   const finished = await completeIfDone(job.tenant, job.importId, request.context).catch((error: unknown) => {
     log.warn('could not check the job for completion at commit', { importId: job.importId, error: String(error) });
     return undefined;
@@ -113,7 +120,7 @@ async function cancel(request: ApiRequest) {
 
 async function status(request: ApiRequest) {
   let job = await jobOf(request);
-  // Normally the event processor finishes the job; a read that sees it done does too.
+  // Normally the app-events function finishes the job; a read that sees it done does too.
   if (isSettled(job)) job = (await completeIfDone(job.tenant, job.importId, request.context, job)) ?? (await getJob(job.tenant, job.importId)) ?? job;
   return { statusCode: 200, body: viewOf(job) };
 }
@@ -129,7 +136,7 @@ async function failures(request: ApiRequest) {
 
 const route = (type: string, handle: Route['handle'], category: Route['category'] = 'USER_ACTION'): Route => ({ type, action: 'IMPORT', category, handle });
 
-export const apiHandler = httpFunction({
+export const handler = httpFunction({
   source: 'event-flows.imports',
   routes: {
     'POST /imports': route('IMPORT_CREATE', create),

@@ -11,7 +11,7 @@ variable "environment" {
 variable "artifacts_dir" {
   description = "Directory of the function zips, relative to this directory (npm run build writes dist/<function>.zip)."
   type        = string
-  default     = "../../../dist"
+  default     = "../../dist"
 }
 
 variable "function_zip_paths" {

@@ -11,7 +11,7 @@ provider "aws" {
 }
 
 module "event_flows" {
-  source = "../../modules/event-flows"
+  source = "../modules/event-flows"
 
   environment                       = var.environment
   artifacts_dir                     = var.artifacts_dir

@@ -1,6 +1,7 @@
 /**
- * The central router of application events: the app bus's rule delivers EventBridge
- * envelopes to the app-events queue, and each is routed by source and detail-type:
+ * The app-events queue's consumer, the router of application events: the app bus's rule
+ * delivers EventBridge envelopes to the app-events queue, and each is routed by source and
+ * detail-type:
  *
  * - event-flows.items ItemCreated / ItemUpdated / ItemDeleted → the collection's lastWriteAt
  *   (the item count changes in the write's own transaction, see ../shared/items/repository.ts,
@@ -14,6 +15,7 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
+// Also registers the after-response extension during Init (a top-level await there).
 import { withAfterResponse } from '../shared/after-response.ts';
 import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE, ITEM_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
@@ -83,7 +85,7 @@ async function consume(event: SQSEvent, context: Context): Promise<SQSBatchRespo
     type: 'APP_EVENTS_PROCESSED',
     action: 'PROCESS',
     category: 'SYSTEM_EVENT',
-    source: 'event-flows.event-processor',
+    source: 'event-flows.app-events',
     status: failures.length === 0 ? 'SUCCESS' : 'FAILURE',
     ...(failures.length > 0 ? { errorType: 'INTERNAL_ERROR' } : {}),
     durationMs: performance.now() - started,
@@ -94,4 +96,4 @@ async function consume(event: SQSEvent, context: Context): Promise<SQSBatchRespo
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
-export const appEventsHandler = withAfterResponse(consume);
+export const handler = withAfterResponse(consume);
