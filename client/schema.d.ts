@@ -267,7 +267,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Error patterns and recovery per route (admin) */
+        /** Error patterns, recovery per route, and events recovered from the DLQ (admin) */
         get: operations["getAnalyticsErrors"];
         put?: never;
         post?: never;
@@ -878,7 +878,31 @@ export interface components {
                 recoveredAt: string | null;
                 recoveryMs: number | null;
             }[];
+            /** @description Events of the range (by their own timestamp) that went to the analytics DLQ, were redriven and were stored, each counted once however often it was redriven; `recoveryMs` is from its first failure to stored. */
+            deadLetters: {
+                stored: number;
+                byCause: {
+                    DELIVERY_FAILED: number;
+                    STORE_FAILED: number;
+                    INVALID_EVENT: number;
+                    OTHER: number;
+                };
+                recoveryMs: components["schemas"]["RecoveryTime"];
+                /** @description Most events first. */
+                byEventType: {
+                    eventType: string;
+                    stored: number;
+                    recoveryMs: components["schemas"]["RecoveryTime"];
+                }[];
+            };
         } & components["schemas"]["RangeAnswer"];
+        /** @description Milliseconds; mean exact, percentiles within 2 %; null when nothing was redriven. */
+        RecoveryTime: {
+            mean: number | null;
+            p50: number | null;
+            p95: number | null;
+            p99: number | null;
+        };
         AnalyticsHealth: {
             totals: {
                 count: number;

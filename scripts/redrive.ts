@@ -13,7 +13,10 @@
  *   those, so its messages are always moved by receive-and-send.
  * `--to` overrides the destination. Receive-and-send (also where the endpoint has no
  * StartMessageMoveTask: moto, older emulators) re-sends ten at a time and deletes only what
- * was sent. `--dry-run` lists what would move: count, message ids, reasons (the
+ * was sent. It moves what the move task moves: the body and the message attributes (so the
+ * `failureReason`/`failedAt` mark by which the analytics processor recognises a redriven
+ * event survives either way; functions/shared/analytics/dead-letter.ts), and like the move
+ * task it makes new messages (new id, new enqueue time, receive count from zero). `--dry-run` lists what would move: count, message ids, reasons (the
  * `failureReason` attribute our functions set, EventBridge's ERROR_CODE, else the receive
  * count) — the messages stay where they are.
  */
@@ -49,6 +52,8 @@ export interface MessageSummary {
   messageId: string;
   receiveCount: number;
   reason: string;
+  /** The first failure, where whoever dead-lettered it recorded one (the `failedAt` attribute). */
+  failedAt?: string;
 }
 
 export type DlqKind = 'sqs-redrive' | 'eventbridge-delivery';
@@ -131,7 +136,8 @@ function summarise(message: Message): MessageSummary {
   const attributes = message.MessageAttributes;
   const eventBridgeError = attributes?.ERROR_CODE?.StringValue ? `EventBridge could not deliver it: ${attributes.ERROR_CODE.StringValue} ${attributes.ERROR_MESSAGE?.StringValue ?? ''}`.trim() : undefined;
   const reason = attributes?.failureReason?.StringValue ?? eventBridgeError ?? `received ${receiveCount} time(s) without success (maxReceiveCount reached)`;
-  return { messageId: message.MessageId ?? '', receiveCount, reason };
+  const failedAt = attributes?.failedAt?.StringValue;
+  return { messageId: message.MessageId ?? '', receiveCount, reason, ...(failedAt ? { failedAt } : {}) };
 }
 
 /** Lists the DLQ without moving anything: every message is received once and made visible again. */
@@ -288,7 +294,7 @@ async function main(): Promise<void> {
   });
   if (result.method === 'dry-run') {
     console.log(`${result.messages?.length ?? 0} message(s) in ${result.dlqUrl} (${result.kind}) would move to ${result.destinationUrl}:`);
-    for (const m of result.messages ?? []) console.log(`  ${m.messageId}  receives=${m.receiveCount}  ${m.reason}`);
+    for (const m of result.messages ?? []) console.log(`  ${m.messageId}  receives=${m.receiveCount}${m.failedAt ? `  first failure ${m.failedAt}` : ''}  ${m.reason}`);
   } else {
     console.log(`moved ${result.moved} message(s) from ${result.dlqUrl} to ${result.destinationUrl} (${result.method}${result.taskStatus ? `, task ${result.taskStatus}` : ''})`);
   }

@@ -3,13 +3,14 @@
  * aggregates (docs/ANALYTICS.md, "Reads"):
  *
  *   GET /analytics/performance?from&to       per function: cold starts, init duration, memory vs limit
- *   GET /analytics/errors?from&to&limit      error patterns (first/last seen, count, trend, samples) and recovery per route
+ *   GET /analytics/errors?from&to&limit      error patterns (first/last seen, count, trend, samples), recovery per route, DLQ → redrive → stored
  *   GET /analytics/health?from&to            throughput per minute, processing lag p50/p95, error rate, queue depths
  *   GET /analytics/imports?from&to           each import's progress from its analytics events: start, items, batches, outcome
  */
 import * as v from 'valibot';
 import { histogramOf, HISTOGRAM_PREFIX, mergeHistograms, percentile, type Histogram } from '../shared/analytics/histogram.ts';
-import { SAMPLE_SLOTS, readAggregates, readFunctionAggregates, readImportAggregates, type AggregateRow, type ErrorSample } from '../shared/analytics/store.ts';
+import { DEAD_LETTER_CAUSES } from '../shared/analytics/dead-letter.ts';
+import { causeAttribute, SAMPLE_SLOTS, readAggregates, readFunctionAggregates, readImportAggregates, readRedriveAggregates, type AggregateRow, type ErrorSample } from '../shared/analytics/store.ts';
 import { requireAdmin } from '../shared/http/caller.ts';
 import type { ApiRequest, Route } from '../shared/http/http-function.ts';
 import { parseWith, queryParameters } from '../shared/http/request.ts';
@@ -112,8 +113,8 @@ async function errorsReport(request: ApiRequest) {
   const { limit } = parseWith(errorsSchema, { limit: query.limit }, 'query');
   const start = floorTo(from, HOUR);
   const end = ceilTo(to, HOUR);
-  const hourRows = await readAggregates(caller.tenant, 'HOUR', iso(start), iso(end));
-  let reads = daysTouched(start, end);
+  const [hourRows, redriveItems] = await Promise.all([readAggregates(caller.tenant, 'HOUR', iso(start), iso(end)), readRedriveAggregates(caller.tenant, iso(start), iso(end))]);
+  let reads = 2 * daysTouched(start, end);
 
   const patterns = new Map<string, Pattern>();
   const routes = new Map<string, { failures: number; failureHours: string[]; successHours: string[] }>();
@@ -200,8 +201,46 @@ async function errorsReport(request: ApiRequest) {
       recoveryMs: firstFailure && recoveredMinute ? Date.parse(minuteIso(recoveredMinute)) - Date.parse(minuteIso(firstFailure)) : null,
     };
   });
-  request.analytics.rows = hourRows.length;
-  return rangeAnswer(caller.tenant, start, end, { resolution: 'minute', reads, patterns: errorPatterns, recovery });
+  request.analytics.rows = hourRows.length + redriveItems.length;
+  return rangeAnswer(caller.tenant, start, end, { resolution: 'minute', reads, patterns: errorPatterns, recovery, deadLetters: deadLetterRecovery(redriveItems) });
+}
+
+interface RedriveTotals {
+  stored: number;
+  recoveryMsSum: number;
+  recovery: Histogram;
+}
+
+const recoveryStats = (t: RedriveTotals) => ({ mean: t.stored === 0 ? null : Math.round(t.recoveryMsSum / t.stored), ...distribution(t.recovery) });
+
+/**
+ * Events of the range (by their own timestamp) that went to the analytics DLQ, were
+ * redriven and were stored, each once however often it came back; how long from its first
+ * failure to stored; why it went there. From the REDRIVE# items (shared/analytics/store.ts).
+ */
+function deadLetterRecovery(items: Record<string, unknown>[]) {
+  const all: RedriveTotals = { stored: 0, recoveryMsSum: 0, recovery: new Map() };
+  const byEventType = new Map<string, RedriveTotals>();
+  const byCause = Object.fromEntries(DEAD_LETTER_CAUSES.map((cause) => [cause, 0]));
+  for (const item of items) {
+    const eventType = String(item.eventType);
+    const totals = byEventType.get(eventType) ?? { stored: 0, recoveryMsSum: 0, recovery: new Map() };
+    byEventType.set(eventType, totals);
+    for (const t of [all, totals]) {
+      t.stored += Number(item.stored ?? 0);
+      t.recoveryMsSum += Number(item.recoveryMsSum ?? 0);
+      histogramOf(item, t.recovery, HISTOGRAM_PREFIX.recovery);
+    }
+    for (const cause of DEAD_LETTER_CAUSES) byCause[cause]! += Number(item[causeAttribute(cause)] ?? 0);
+  }
+  return {
+    stored: all.stored,
+    byCause,
+    recoveryMs: recoveryStats(all),
+    byEventType: [...byEventType]
+      .sort((a, b) => b[1].stored - a[1].stored || (a[0] < b[0] ? -1 : 1))
+      .map(([eventType, t]) => ({ eventType, stored: t.stored, recoveryMs: recoveryStats(t) })),
+  };
 }
 
 /* ------------------------------------------------------------ health */

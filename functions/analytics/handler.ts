@@ -9,8 +9,11 @@
  *   reported failed and reaches the DLQ through the redrive policy.
  * - Transient failures (DynamoDB throttling, an outage) are reported failed, and their
  *   visibility timeout grows with the receive count (exponential back-off), never shorter
- *   than the queue's own default; after maxReceiveCount receives SQS moves them to the
- *   DLQ, from where scripts/redrive.ts brings them back.
+ *   than the queue's own default. On the last receive (the queue's maxReceiveCount) the
+ *   processor moves the record to the DLQ itself, marked with `failureReason` and its first
+ *   failure's `failedAt` (SQS's own move would add no mark); scripts/redrive.ts or SQS's
+ *   StartMessageMoveTask bring it back with its attributes, and an event stored from such a
+ *   copy is counted in the DLQ recovery aggregate (shared/analytics/dead-letter.ts).
  * - Duplicates (same content, see shared/analytics/keys.ts) are stored and counted once.
  * - The tenant in an event is trusted only from our own account and sources (tenant.ts);
  *   every event is redacted again here, whoever sent it.
@@ -22,6 +25,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as v from 'valibot';
 import { eventIdOf, timeParts } from '../shared/analytics/keys.ts';
 import { describeIssues, envelopeSchema } from '../shared/analytics/schema.ts';
+import { deadLetterAttributes, deadLetterMarkOf } from '../shared/analytics/dead-letter.ts';
 // Also registers the after-response extension during Init (a top-level await there).
 import { withAfterResponse } from '../shared/after-response.ts';
 import { storeEvents, type Enrichment, type EventToStore, type StoreOutcome } from '../shared/analytics/store.ts';
@@ -31,7 +35,7 @@ import { countMetrics, log } from '../shared/log.ts';
 import { redact } from '../shared/redact.ts';
 import { accountOfQueueArn, trustedTenant } from './tenant.ts';
 
-type Outcome = StoreOutcome | 'rejected' | 'failed';
+type Outcome = StoreOutcome | 'rejected' | 'deadLettered' | 'failed';
 
 /**
  * Visibility timeout after the n-th failed receive: base * 2^(n-1) seconds (base: the
@@ -77,10 +81,19 @@ function enrich(envelope: v.InferOutput<typeof envelopeSchema>, receivedAt: Date
   };
 }
 
-async function reject(record: SQSRecord, reason: string): Promise<Outcome> {
-  log.warn('analytics event rejected', { messageId: record.messageId, reason });
+/**
+ * The record's first failure: what an earlier round through the DLQ recorded, else its
+ * first receive on this queue (which failed, or it would not be failing now).
+ */
+function firstFailureOf(record: SQSRecord): string {
+  const first = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+  return deadLetterMarkOf(record.messageAttributes)?.failedAt ?? new Date(Number.isFinite(first) && first > 0 ? first : Date.now()).toISOString();
+}
+
+/** Sends the record to the analytics DLQ, marked (shared/analytics/dead-letter.ts). False when that was not possible. */
+async function sendToDeadLetterQueue(record: SQSRecord, reason: string): Promise<boolean> {
   const dlq = config.analyticsFallbackQueueUrl();
-  if (!dlq) return 'failed';
+  if (!dlq) return false;
   try {
     // SQS is needed only for rejected or retried events: loaded then, not at init.
     const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
@@ -88,18 +101,19 @@ async function reject(record: SQSRecord, reason: string): Promise<Outcome> {
       new SendMessageCommand({
         QueueUrl: dlq,
         MessageBody: record.body,
-        MessageAttributes: {
-          failureReason: { DataType: 'String', StringValue: `INVALID_EVENT: ${reason}`.slice(0, 1024) },
-          failedAt: { DataType: 'String', StringValue: new Date().toISOString() },
-          sourceQueueArn: { DataType: 'String', StringValue: record.eventSourceARN },
-        },
+        MessageAttributes: { ...deadLetterAttributes(reason, firstFailureOf(record)), sourceQueueArn: { DataType: 'String', StringValue: record.eventSourceARN } },
       }),
     );
-    return 'rejected';
+    return true;
   } catch (error) {
-    log.error('could not move a rejected event to the DLQ; it will be retried', { messageId: record.messageId, error: String(error) });
-    return 'failed';
+    log.error('could not move an event to the DLQ; it will be retried', { messageId: record.messageId, error: String(error) });
+    return false;
   }
+}
+
+async function reject(record: SQSRecord, reason: string): Promise<Outcome> {
+  log.warn('analytics event rejected', { messageId: record.messageId, reason });
+  return (await sendToDeadLetterQueue(record, `INVALID_EVENT: ${reason}`)) ? 'rejected' : 'failed';
 }
 
 function describeError(error: unknown) {
@@ -111,7 +125,7 @@ function describeError(error: unknown) {
  * for a reason other than a retryable conflict (say one event DynamoDB will not take), the
  * events are stored one by one, so only the culprit fails.
  */
-async function processRecords(records: SQSRecord[]): Promise<Outcome[]> {
+async function processRecords(records: SQSRecord[], errors: Map<number, unknown>): Promise<Outcome[]> {
   const outcomes: Outcome[] = records.map(() => 'failed');
   const valid: Array<{ index: number; item: EventToStore }> = [];
   const receivedAt = new Date();
@@ -121,8 +135,10 @@ async function processRecords(records: SQSRecord[]): Promise<Outcome[]> {
         const envelope = parseRecord(record);
         // Emitters redact already; events from other accounts may not have been.
         envelope.detail = redact(envelope.detail, { extraKeys: config.redactFields().split(',').filter(Boolean) });
-        valid.push({ index, item: { event: envelope.detail, enrichment: enrich(envelope, receivedAt, accountOfQueueArn(record.eventSourceARN)) } });
+        const deadLetter = deadLetterMarkOf(record.messageAttributes);
+        valid.push({ index, item: { event: envelope.detail, enrichment: enrich(envelope, receivedAt, accountOfQueueArn(record.eventSourceARN)), ...(deadLetter ? { deadLetter } : {}) } });
       } catch (error) {
+        errors.set(index, error);
         outcomes[index] = error instanceof InvalidRecord ? await reject(record, error.message) : 'failed';
       }
     }),
@@ -140,6 +156,7 @@ async function processRecords(records: SQSRecord[]): Promise<Outcome[]> {
         const record = records[index]!;
         log.error('analytics event not stored; will retry', { messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount, ...describeError(single) });
         outcomes[index] = 'failed';
+        errors.set(index, single);
       }
     }
   }
@@ -150,6 +167,8 @@ interface SourceQueue {
   url: string;
   /** The queue's default visibility timeout: the floor of our back-off. */
   visibilitySeconds: number;
+  /** Its redrive policy's maxReceiveCount: on that receive a failing record is dead-lettered here. */
+  maxReceiveCount?: number;
 }
 
 const sourceQueues = new Map<string, Promise<SourceQueue>>();
@@ -162,10 +181,11 @@ function sourceQueueOf(arn: string): Promise<SourceQueue> {
     queue = Promise.all([sqs(), import('@aws-sdk/client-sqs')]).then(async ([client, { GetQueueUrlCommand, GetQueueAttributesCommand }]) => {
       const { QueueUrl: url } = await client.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }));
       if (!url) throw new Error(`no URL for ${arn}`);
-      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout'] }));
+      const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }));
       const visibilitySeconds = Number(Attributes?.VisibilityTimeout);
       if (!Number.isFinite(visibilitySeconds)) throw new Error(`no visibility timeout for ${arn}`);
-      return { url, visibilitySeconds };
+      const maxReceiveCount = Attributes?.RedrivePolicy ? Number((JSON.parse(Attributes.RedrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount) : NaN;
+      return { url, visibilitySeconds, ...(Number.isInteger(maxReceiveCount) && maxReceiveCount > 0 ? { maxReceiveCount } : {}) };
     });
     queue.catch(() => sourceQueues.delete(arn));
     sourceQueues.set(arn, queue);
@@ -202,12 +222,37 @@ async function delayRetries(records: SQSRecord[]): Promise<void> {
   }
 }
 
+/**
+ * Records failing on their queue's last receive (maxReceiveCount) go to the DLQ now, marked
+ * with why and since when, instead of SQS moving them unmarked; those the DLQ took become
+ * `deadLettered` (removed from the queue). Best effort: if the lookup or the send fails,
+ * they stay failed and SQS's redrive policy moves them.
+ */
+async function deadLetterLastReceives(records: SQSRecord[], outcomes: Outcome[], errors: Map<number, unknown>): Promise<void> {
+  await Promise.all(
+    records.map(async (record, index) => {
+      if (outcomes[index] !== 'failed') return;
+      const receives = Number(record.attributes.ApproximateReceiveCount ?? 1);
+      const maxReceiveCount = await sourceQueueOf(record.eventSourceARN).then(
+        (queue) => queue.maxReceiveCount,
+        () => undefined,
+      );
+      if (maxReceiveCount === undefined || receives < maxReceiveCount) return;
+      const error = errors.get(index);
+      const why = error instanceof InvalidRecord ? `INVALID_EVENT: ${error.message}` : `STORE_FAILED: ${(error as { name?: string } | undefined)?.name ?? 'Error'}`;
+      const reason = `${why} (receive ${receives} of maxReceiveCount ${maxReceiveCount})`;
+      if (await sendToDeadLetterQueue(record, reason)) outcomes[index] = 'deadLettered';
+    }),
+  );
+}
+
 function emitMetrics(counts: Record<Outcome, number>): void {
   countMetrics(
     {
       AnalyticsEventsStored: counts.stored,
       AnalyticsDuplicatesDropped: counts.duplicate,
       AnalyticsEventsRejected: counts.rejected,
+      AnalyticsEventsDeadLettered: counts.deadLettered,
       AnalyticsEventsFailed: counts.failed,
     },
     { Function: 'analytics' },
@@ -215,10 +260,12 @@ function emitMetrics(counts: Record<Outcome, number>): void {
 }
 
 async function consume(event: SQSEvent): Promise<SQSBatchResponse> {
-  const outcomes = await processRecords(event.Records);
+  const errors = new Map<number, unknown>();
+  const outcomes = await processRecords(event.Records, errors);
+  if (outcomes.includes('failed')) await deadLetterLastReceives(event.Records, outcomes, errors);
   const failed = event.Records.filter((_, i) => outcomes[i] === 'failed');
   if (failed.length > 0) await delayRetries(failed);
-  const counts: Record<Outcome, number> = { stored: 0, duplicate: 0, rejected: 0, failed: 0 };
+  const counts: Record<Outcome, number> = { stored: 0, duplicate: 0, rejected: 0, deadLettered: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome]++;
   emitMetrics(counts);
   return { batchItemFailures: failed.map((record) => ({ itemIdentifier: record.messageId })) };

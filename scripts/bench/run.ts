@@ -12,6 +12,7 @@ import { freePort, startMoto } from '../local/moto.ts';
 import { provision } from '../local/provision.ts';
 import { repoRoot } from '../local/python-env.ts';
 import { measureAnalyticsCost } from './analytics-cost.ts';
+import { measureAnalyticsReads } from './analytics-reads.ts';
 import { latencyChartSvg } from './chart.ts';
 import { measureAnalyticsThroughput } from './analytics-throughput.ts';
 import { measureColdStarts } from './cold-start.ts';
@@ -23,8 +24,8 @@ import { putWriteUnits } from './write-units.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const quick = process.argv.includes('--quick');
 const sizes = quick
-  ? { analyticsRequests: 300, coldStartRuns: 10, importItems: 2000, analyticsEvents: 500, load: { connections: 10, seconds: 10 } }
-  : { analyticsRequests: 2000, coldStartRuns: 20, importItems: 10_000, analyticsEvents: 3000, load: { connections: 10, seconds: 30 } };
+  ? { analyticsRequests: 300, coldStartRuns: 10, importItems: 2000, analyticsEvents: 500, reads: { events: 10_000, calls: 10 }, load: { connections: 10, seconds: 10 } }
+  : { analyticsRequests: 2000, coldStartRuns: 20, importItems: 10_000, analyticsEvents: 3000, reads: { events: 100_000, calls: 20 }, load: { connections: 10, seconds: 30 } };
 
 type Row = [metric: string, value: string, baseline: string, target: string];
 
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     const importThroughput = await measureImportThroughput(emulator.endpoint, sizes.importItems);
     print(`· analytics processor throughput (${sizes.analyticsEvents} events: ceiling, processor)`);
     const processor = await measureAnalyticsThroughput(emulator.endpoint, sizes.analyticsEvents);
+    print(`· analytics reads (${sizes.reads.events} stored events, each route ${sizes.reads.calls} times)`);
+    const reads = await measureAnalyticsReads(emulator.endpoint, sizes.reads.events, sizes.reads.calls, print);
     print(`· load (${sizes.load.connections} connections, ${sizes.load.seconds} s)`);
     const load = await measureLoad(emulator.endpoint, sizes.load);
 
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
       cold_start: coldStart,
       import: importThroughput,
       analytics_processor: processor,
+      analytics_reads: reads,
       load,
       write_units: Object.fromEntries(
         ([['put_10kb', 10 * 1024], ['put_300kb', 300 * 1024]] as const).map(([name, bytes]) => [name, { all: putWriteUnits(bytes, 'ALL'), keys_only: putWriteUnits(bytes, 'KEYS_ONLY') }]),
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
       ['analytics processor: events/s', String(processor.events_per_s), `ceiling ${processor.ceiling_events_per_s} (${percent(processor.events_per_s, processor.ceiling_events_per_s)})`, '≥ 80% of ceiling'],
       ['analytics processor: events/s with / without the insight pre-computation', `${processor.events_per_s} / ${processor.before_insights_events_per_s}`, `${percent(processor.events_per_s, processor.before_insights_events_per_s)} of without`, ''],
       ['analytics processor: stored / sent', `${processor.stored} / ${processor.events}`, '', 'all'],
+      ...reads.routes.map((r): Row => [`analytics read at ${reads.events.toLocaleString('en')} events: ${r.route}`, `${r.dynamodb_requests} DynamoDB requests (${r.items_read} items), p50 ${r.p50_ms} / p95 ${r.p95_ms} ms`, r.not_ok > 0 ? `${r.not_ok} of ${reads.calls_per_route} not 200` : '', 'requests independent of events']),
       [`load: rps, p99 ms (${load.connections} clients, ${load.seconds} s)`, `${load.rps} rps, p99 ${load.p99_ms} ms`, '', ''],
       ['load: errors; analytics events / requests', `${load.errors}; ${load.analytics_events} / ${load.requests}`, '', '0; exactly 1 per request'],
       ...Object.entries(results.write_units).map(([name, w]): Row => [
@@ -154,6 +159,12 @@ How each is measured:
   (validation, enrichment, store-once, aggregates) through an event source mapping shaped
   like the deployed one, against the same queue drained into the same table by a consumer
   that only batch-writes the raw messages (the ceiling).
+- **Analytics reads**: every analytics read route called in-process on a table seeded with
+  what the processor would have written for 100,000 events (10,000 with \`--quick\`) of one
+  tenant over 7 days (\`scripts/bench/analytics-seed.ts\`: the store's own transaction
+  builder applied in memory, written with BatchWriteItem; checked first on 600 events against
+  a processor-written table, every route answering alike); DynamoDB requests per call are
+  counted on the client, latencies are the emulator's (it walks a partition per Query).
 - **Load**: autocannon on loopback against the local API (PUT, GET item, list, GET item,
   stats in turn), then the analytics queue is drained and the stored analytics events of
   the load's tenant are counted against the requests made.

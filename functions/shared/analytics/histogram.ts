@@ -13,7 +13,7 @@ const OFFSET = 400;
 const MIN_DURATION_MS = 0.001;
 export const BUCKET_PREFIX = 'h';
 /** The attribute prefix of each histogram an aggregate item may hold. */
-export const HISTOGRAM_PREFIX = { duration: 'h', processingLag: 'l', rss: 'r', heap: 'm', initDuration: 'i' } as const;
+export const HISTOGRAM_PREFIX = { duration: 'h', processingLag: 'l', rss: 'r', heap: 'm', initDuration: 'i', recovery: 'w' } as const;
 
 export type Histogram = Map<number, number>;
 

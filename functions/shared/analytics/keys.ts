@@ -7,6 +7,7 @@
  *                                                        sk      HOUR#<hh>#<eventType>#<category>#<errorType|->
  *                                                        sk      FUNCTION#<hh>#<functionName>   (invocations, cold starts, memory)
  *                                                        sk      IMPORT#<importId>              (an import's progress)
+ *                                                        sk      REDRIVE#<hh>#<eventType>       (events stored after a DLQ redrive)
  *   user-day    pk  UDAY#<tenant>#<yyyy-mm-dd>           sk      <userId>   (the user's active minutes and event types that day)
  *
  * Every key starts with the tenant, so a read can only ever see one tenant's analytics.
@@ -81,8 +82,15 @@ export function minuteOfDay(iso: string): number {
 
 /** The hourly per-function performance aggregate (cold starts, init duration, memory). */
 export function functionSortKey(timestamp: string, functionName: string): string {
-  return `FUNCTION#${timeParts(timestamp).hour}#${functionName}`;
+  return `${FUNCTION_PREFIX}${timeParts(timestamp).hour}#${functionName}`;
 }
+
+/** The hourly item of events that went to the analytics DLQ, were redriven and were stored (./dead-letter.ts). */
+export function redriveSortKey(timestamp: string, eventType: string): string {
+  return `${REDRIVE_PREFIX}${timeParts(timestamp).hour}#${eventType}`;
+}
+export const REDRIVE_PREFIX = 'REDRIVE#';
+export const FUNCTION_PREFIX = 'FUNCTION#';
 
 export const DEFAULT_RETENTION_DAYS: Record<EventCategory, number> = { USER_ACTION: 90, AUTHENTICATION: 90, QUERY: 30, SYSTEM_EVENT: 30 };
 export const DEFAULT_AGGREGATE_RETENTION_DAYS = 400;

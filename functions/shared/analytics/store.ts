@@ -6,7 +6,8 @@ import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
 import { cancellationCodes } from '../aws-errors.ts';
 import { config } from '../config.ts';
-import { transactWrite } from '../imports/transact.ts';
+import { transactWrite, type TransactItems } from '../imports/transact.ts';
+import { type DeadLetterCause, type DeadLetterMark } from './dead-letter.ts';
 import type { EventCategory } from './event.ts';
 import { bucketAttribute, bucketOf, HISTOGRAM_PREFIX } from './histogram.ts';
 import {
@@ -15,8 +16,11 @@ import {
   aggregateSortKey,
   eventKey,
   expiresAt,
+  FUNCTION_PREFIX,
   functionSortKey,
   minuteOfDay,
+  REDRIVE_PREFIX,
+  redriveSortKey,
   retentionDays,
   USER_DAY_MINUTE_PREFIX,
   USER_DAY_TYPE_PREFIX,
@@ -46,6 +50,8 @@ export type StoreOutcome = 'stored' | 'duplicate';
 export interface EventToStore {
   event: ValidAnalyticsEvent;
   enrichment: Enrichment;
+  /** Set when this copy came back from the analytics DLQ (./dead-letter.ts). */
+  deadLetter?: DeadLetterMark;
 }
 
 /** The sums one transaction adds to one aggregate item. */
@@ -113,6 +119,19 @@ interface ImportDelta {
   adds: Map<string, number>;
   sets: Map<string, unknown>;
 }
+
+/** What one transaction adds to one REDRIVE item: events stored from a redriven copy, and how long after their first failure. */
+interface RedriveDelta {
+  event: ValidAnalyticsEvent;
+  tenant: string;
+  stored: number;
+  recoveryMsSum: number;
+  recovery: Map<number, number>;
+  causes: Map<DeadLetterCause, number>;
+}
+
+/** The attribute counting one cause on a REDRIVE item. */
+export const causeAttribute = (cause: DeadLetterCause) => `cause_${cause}`;
 
 const increment = (histogram: Map<number, number>, value: number) => {
   const bucket = bucketOf(value);
@@ -230,6 +249,43 @@ function userDayUpdate(delta: UserDayDelta) {
     UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt`,
     ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt' },
     ExpressionAttributeValues: { ...adds.values, ':expiresAt': expiresAt(timestamp, aggregateRetentionDays()) },
+  };
+}
+
+function redriveKey(event: ValidAnalyticsEvent, tenant: string) {
+  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day), sk: redriveSortKey(event.detail.timestamp, event.eventType) };
+}
+
+/**
+ * Only for events this transaction stores for the first time: the conditional Put of the
+ * event is what makes a redriven event count once, however many copies come back.
+ */
+function addToRedriveDeltas(deltas: Map<string, RedriveDelta>, { event, enrichment, deadLetter }: EventToStore): void {
+  if (!deadLetter) return;
+  const key = redriveKey(event, enrichment.tenant);
+  const id = `${key.pk}|${key.sk}`;
+  const delta = deltas.get(id) ?? { event, tenant: enrichment.tenant, stored: 0, recoveryMsSum: 0, recovery: new Map(), causes: new Map() };
+  deltas.set(id, delta);
+  const recoveryMs = Math.max(0, Date.parse(enrichment.receivedAt) - Date.parse(deadLetter.failedAt));
+  delta.stored++;
+  delta.recoveryMsSum += recoveryMs;
+  increment(delta.recovery, recoveryMs);
+  delta.causes.set(deadLetter.cause, (delta.causes.get(deadLetter.cause) ?? 0) + 1);
+}
+
+function redriveUpdate(delta: RedriveDelta) {
+  const adds = new Adds();
+  adds.add('stored', delta.stored);
+  adds.add('recoveryMsSum', delta.recoveryMsSum);
+  adds.addHistogram(delta.recovery, HISTOGRAM_PREFIX.recovery);
+  for (const [cause, n] of delta.causes) adds.add(causeAttribute(cause), n);
+  const timestamp = delta.event.detail.timestamp;
+  return {
+    TableName: config.analyticsTable(),
+    Key: redriveKey(delta.event, delta.tenant),
+    UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt, #eventType = :eventType, #bucket = :bucket`,
+    ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt', '#eventType': 'eventType', '#bucket': 'bucket' },
+    ExpressionAttributeValues: { ...adds.values, ':expiresAt': expiresAt(timestamp, aggregateRetentionDays()), ':eventType': delta.event.eventType, ':bucket': timestamp.slice(0, 13) },
   };
 }
 
@@ -420,28 +476,8 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
   });
   // Each round drops at least one event (as a duplicate) or ends: bounded by the batch size.
   for (;;) {
-    const deltas = new Map<string, AggregateDelta>();
-    const functionDeltas = new Map<string, FunctionDelta>();
-    const extras = insightAggregates();
-    for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
-    for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
-    const userDayDeltas = new Map<string, UserDayDelta>();
-    const importDeltas = new Map<string, ImportDelta>();
-    if (extras) {
-      for (const index of pending) {
-        addToFunctionDeltas(functionDeltas, items[index]!);
-        addToUserDayDeltas(userDayDeltas, items[index]!);
-        addToImportDeltas(importDeltas, items[index]!);
-      }
-    }
     try {
-      await transactWrite([
-        ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
-        ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
-        ...[...functionDeltas.values()].map((delta) => ({ Update: functionUpdate(delta) })),
-        ...[...userDayDeltas.values()].map((delta) => ({ Update: userDayUpdate(delta) })),
-        ...[...importDeltas.values()].map((delta) => ({ Update: importUpdate(delta) })),
-      ]);
+      await transactWrite(storeTransaction(items, pending, duplicates));
       for (const index of duplicates) outcomes[index] = 'duplicate';
       return outcomes;
     } catch (error) {
@@ -452,6 +488,39 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
       pending = pending.filter((index) => !already.includes(index));
     }
   }
+}
+
+/**
+ * The writes of one storing transaction (pure): a conditional Put per `pending` event (in
+ * that order, so a cancellation's codes name them by position), then one Update per
+ * aggregate item it touches, with `duplicates` counted as such. Also what the read
+ * benchmark applies to seed a table without a transaction per batch.
+ */
+export function storeTransaction(items: EventToStore[], pending: number[], duplicates: number[]): TransactItems {
+  const deltas = new Map<string, AggregateDelta>();
+  const functionDeltas = new Map<string, FunctionDelta>();
+  const extras = insightAggregates();
+  for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
+  for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
+  const userDayDeltas = new Map<string, UserDayDelta>();
+  const importDeltas = new Map<string, ImportDelta>();
+  const redriveDeltas = new Map<string, RedriveDelta>();
+  if (extras) {
+    for (const index of pending) {
+      addToFunctionDeltas(functionDeltas, items[index]!);
+      addToUserDayDeltas(userDayDeltas, items[index]!);
+      addToImportDeltas(importDeltas, items[index]!);
+      addToRedriveDeltas(redriveDeltas, items[index]!);
+    }
+  }
+  return [
+    ...pending.map((index) => ({ Put: { TableName: config.analyticsTable(), Item: eventItem(items[index]!), ConditionExpression: 'attribute_not_exists(pk)' } })),
+    ...[...deltas.values()].map((delta) => ({ Update: aggregateUpdate(delta) })),
+    ...[...functionDeltas.values()].map((delta) => ({ Update: functionUpdate(delta) })),
+    ...[...userDayDeltas.values()].map((delta) => ({ Update: userDayUpdate(delta) })),
+    ...[...importDeltas.values()].map((delta) => ({ Update: importUpdate(delta) })),
+    ...[...redriveDeltas.values()].map((delta) => ({ Update: redriveUpdate(delta) })),
+  ];
 }
 
 /* ---------------------------------------------------------------- reads */
@@ -551,10 +620,10 @@ export async function readUserEvents(tenant: string, userId: string, from: strin
 }
 
 /**
- * The per-function hourly performance items (FUNCTION#<hh>#<name>) whose hour starts in
- * [from, to), both hour-aligned ISO timestamps. One Query per day of the range.
+ * The hourly items of one kind (`<prefix><hh>#...`: FUNCTION#, REDRIVE#) whose hour starts
+ * in [from, to), both hour-aligned ISO timestamps. One Query per day of the range.
  */
-export async function readFunctionAggregates(tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
+async function readHourlyItems(prefix: string, tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
   if (from >= to) return [];
   const nowSeconds = Math.floor(Date.now() / 1000);
   const lastHour = new Date(Date.parse(to) - 3_600_000).toISOString();
@@ -567,11 +636,21 @@ export async function readFunctionAggregates(tenant: string, from: string, to: s
         TableName: config.analyticsTable(),
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :start AND :end',
         FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':start': `FUNCTION#${start}#`, ':end': `FUNCTION#${end}#\uffff`, ':now': nowSeconds },
+        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':start': `${prefix}${start}#`, ':end': `${prefix}${end}#\uffff`, ':now': nowSeconds },
       }),
     );
   }
   return (await Promise.all(reads)).flat();
+}
+
+/** The per-function hourly performance items (FUNCTION#<hh>#<name>) in [from, to): one Query per day. */
+export function readFunctionAggregates(tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
+  return readHourlyItems(FUNCTION_PREFIX, tenant, from, to);
+}
+
+/** The hourly items of events stored after a DLQ redrive (REDRIVE#<hh>#<eventType>) in [from, to): one Query per day. */
+export function readRedriveAggregates(tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
+  return readHourlyItems(REDRIVE_PREFIX, tenant, from, to);
 }
 
 /** Every user's item of one day (UDAY#<tenant>#<day>), or one user's: one Query, paged by DynamoDB's 1 MB. */

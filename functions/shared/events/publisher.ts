@@ -15,6 +15,7 @@
 import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { randomUUID } from 'node:crypto';
 import { afterResponse } from '../after-response.ts';
+import { deadLetterAttributes, DELIVERY_FAILED_PREFIX } from '../analytics/dead-letter.ts';
 import { eventBridge, sqs } from '../aws-clients.ts';
 import { countMetric, log } from '../log.ts';
 import { backoffDelay, RETRY_POLICIES, sleep as realSleep } from '../retry.ts';
@@ -152,6 +153,8 @@ export class EventPublisher {
     const entries = this.buffer.splice(0, this.buffer.length);
     const report: DeliveryReport = { delivered: 0, retried: 0, toFallbackQueue: 0, toLog: 0 };
     if (entries.length === 0) return report;
+    // The first attempt: for an event that fails, its first failure (to within one call).
+    const firstAttemptAt = new Date().toISOString();
     const deadline = Math.min(Date.now() + this.flushBudgetMs, invocationDeadline - FALLBACK_RESERVE_MS);
 
     const givenUp: Failed[] = [];
@@ -194,11 +197,11 @@ export class EventPublisher {
       remaining = retry;
     }
     const undelivered = [...givenUp, ...remaining];
-    if (undelivered.length > 0) await this.fallBack(undelivered, report, invocationDeadline);
+    if (undelivered.length > 0) await this.fallBack(undelivered, report, invocationDeadline, firstAttemptAt);
     return report;
   }
 
-  private async fallBack(failures: Failed[], report: DeliveryReport, invocationDeadline: number): Promise<void> {
+  private async fallBack(failures: Failed[], report: DeliveryReport, invocationDeadline: number, firstAttemptAt: string): Promise<void> {
     const queueUrl = this.options.fallbackQueueUrl();
     // Our account, as EventBridge would have written it: the analytics processor believes a
     // tenant only in its own account's events. The queue's URL names its owner, which is us.
@@ -221,7 +224,8 @@ export class EventPublisher {
               Entries: chunk.map((failure, index) => ({
                 Id: String(index),
                 MessageBody: JSON.stringify(toEnvelope(failure.entry, account)),
-                MessageAttributes: { failureReason: { DataType: 'String', StringValue: `EventBridge PutEvents: ${failure.reason}` } },
+                // Kept by a redrive: the processor counts the event as recovered from the DLQ.
+                MessageAttributes: deadLetterAttributes(`${DELIVERY_FAILED_PREFIX}${failure.reason}`, firstAttemptAt),
               })),
             }),
             { abortSignal: AbortSignal.timeout(timeLeft) },
