@@ -14,9 +14,11 @@
  *   const usage = new UsageRecorder(tables); usage.attach(dynamo()); ...
  *   const { result, usage: spent } = await usage.measure(() => work());
  */
+import { Readable } from 'node:stream';
 import { DynamoDBClient, GetItemCommand, type AttributeValue, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { HandlerExecutionContext, MetadataBearer, MiddlewareStack } from '@smithy/types';
+import { entrySize } from '../../functions/shared/events/publisher.ts';
 import { dynamoItemSize } from '../../functions/shared/dynamo-size.ts';
 import type { ProvisionedStack } from '../local/provision.ts';
 import { tables, type TableName } from '../local/topology.ts';
@@ -129,12 +131,6 @@ function readUnitsOf(operation: string, request: Record<string, unknown>, respon
   }
 }
 
-/** Bytes EventBridge bills a PutEvents entry for (EventBridge user guide, "Calculating PutEvents event entry size"). */
-function putEventsEntryBytes(entry: Record<string, unknown>): number {
-  const utf8 = (v: unknown) => (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : 0);
-  return (entry.Time !== undefined ? 14 : 0) + utf8(entry.Source) + utf8(entry.DetailType) + utf8(entry.Detail) + ((entry.Resources as string[] | undefined) ?? []).reduce((s, r) => s + utf8(r), 0);
-}
-
 interface RawRequest {
   headers: Record<string, string>;
   body?: unknown;
@@ -198,7 +194,7 @@ export class UsageRecorder {
           throw error;
         }
         const responseBody = await bodyBytes(result.response.body);
-        result.response.body = responseBody; // the SDK's deserializer reads it from here
+        result.response.body = Readable.from([responseBody]); // the SDK's deserializer reads it from here
         this.count(usage, `${service}.${operation}`, requestBody.length, responseBody.length);
         const ok = result.response.statusCode < 300;
         const output = parseJson(responseBody);
@@ -212,7 +208,7 @@ export class UsageRecorder {
           }
         }
         if (service === 'EventBridge' && operation === 'PutEvents') {
-          for (const entry of (input.Entries as Array<Record<string, unknown>>) ?? []) usage.eventBridgeChunks += chunks(putEventsEntryBytes(entry));
+          for (const entry of (input.Entries as Array<Record<string, unknown>>) ?? []) usage.eventBridgeChunks += chunks(entrySize(entry));
         }
         if (service === 'SQS') usage.sqsChunks += chunks(Math.max(requestBody.length, responseBody.length));
         return result as never;
