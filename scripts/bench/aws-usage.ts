@@ -22,7 +22,7 @@ import { entrySize } from '../../functions/shared/events/publisher.ts';
 import { dynamoItemSize } from '../../functions/shared/dynamo-size.ts';
 import type { ProvisionedStack } from '../local/provision.ts';
 import { tables, type TableName } from '../local/topology.ts';
-import { readUnits, writeUnits, type ReadMode, type TableShape } from './write-units.ts';
+import { indexEntryWrites, readUnits, tableWriteUnits, writeUnits, type ReadMode, type TableShape } from './write-units.ts';
 
 export interface CallCount {
   calls: number;
@@ -73,30 +73,34 @@ const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / CHUNK));
 type Wire = Record<string, AttributeValue>;
 type Item = Record<string, unknown>;
 
-/** One item a write touches: its table, key, and whether the write is transactional. */
+/** One item a write touches: its table, key, whether the write is transactional, and (for a Put) the item written. */
 interface Written {
   table: string;
   key: Wire;
   transactional: boolean;
+  put?: Wire;
+  /** Position in a TransactWriteItems. */
+  action?: number;
 }
 
 /** The items a DynamoDB write request touches, from its wire form. */
 function writtenItems(operation: string, body: Record<string, unknown>, keyOf: (table: string, item: Wire) => Wire): Written[] {
   switch (operation) {
     case 'PutItem':
-      return [{ table: String(body.TableName), key: keyOf(String(body.TableName), body.Item as Wire), transactional: false }];
+      return [{ table: String(body.TableName), key: keyOf(String(body.TableName), body.Item as Wire), transactional: false, put: body.Item as Wire }];
     case 'UpdateItem':
     case 'DeleteItem':
       return [{ table: String(body.TableName), key: body.Key as Wire, transactional: false }];
     case 'TransactWriteItems':
-      return (body.TransactItems as Array<Record<string, Record<string, unknown>>>).map((action) => {
+      return (body.TransactItems as Array<Record<string, Record<string, unknown>>>).flatMap((action, position) => {
         const [kind, detail] = Object.entries(action)[0]!;
         const table = String(detail.TableName);
-        return { table, key: kind === 'Put' ? keyOf(table, detail.Item as Wire) : (detail.Key as Wire), transactional: true };
+        const written = { table, transactional: true, action: position };
+        return kind === 'Put' ? [{ ...written, key: keyOf(table, detail.Item as Wire), put: detail.Item as Wire }] : [{ ...written, key: detail.Key as Wire }];
       });
     case 'BatchWriteItem':
       return Object.entries(body.RequestItems as Record<string, Array<Record<string, Record<string, Wire>>>>).flatMap(([table, requests]) =>
-        requests.map((r) => ({ table, key: r.PutRequest ? keyOf(table, r.PutRequest.Item!) : r.DeleteRequest!.Key!, transactional: false })),
+        requests.map((r) => (r.PutRequest ? { table, key: keyOf(table, r.PutRequest.Item!), transactional: false, put: r.PutRequest.Item! } : { table, key: r.DeleteRequest!.Key!, transactional: false })),
       );
     default:
       return [];
@@ -129,6 +133,49 @@ function readUnitsOf(operation: string, request: Record<string, unknown>, respon
     default:
       return 0;
   }
+}
+
+/** Units one write costs one key (the fault proxy's capacity mode, tests/support/fault-proxy.ts). */
+export interface KeyCharge {
+  table: string;
+  pk: string;
+  sk?: string;
+  units: number;
+  action?: number;
+}
+
+/**
+ * What a DynamoDB write request (wire form) costs each partition and item, before it is
+ * sent: the items' images are read first (with `reader`, against the emulator itself). A Put
+ * is charged for the larger of the stored and the new item, a Delete for the stored one; an
+ * Update for the stored item (the new image is not known before it is applied: our ADD
+ * updates grow an item by a few bytes, so this may miss a KB boundary now and then).
+ */
+export function writeCharges(tables: Record<string, TableShape>, reader: DynamoDBClient): (operation: string, body: Record<string, unknown>) => Promise<KeyCharge[]> {
+  const shape = (table: string) => {
+    const found = tables[table];
+    if (!found) throw new Error(`no table shape for ${table}`);
+    return found;
+  };
+  const keyOf = (table: string, item: Wire): Wire => ({ [shape(table).hashKey]: item[shape(table).hashKey]!, [shape(table).rangeKey]: item[shape(table).rangeKey]! });
+  return async (operation, body) => {
+    const written = writtenItems(operation, body, keyOf);
+    const charges = await Promise.all(
+      written.map(async (w): Promise<KeyCharge[]> => {
+        const { Item } = await reader.send(new GetItemCommand({ TableName: w.table, Key: w.key, ConsistentRead: true }));
+        const before = Item ? unmarshall(Item) : undefined;
+        const after = w.put ? unmarshall(w.put) : operation === 'DeleteItem' || (operation === 'BatchWriteItem' && !w.put) ? undefined : before;
+        const key = unmarshall(w.key);
+        const table = shape(w.table);
+        const action = w.action !== undefined ? { action: w.action } : {};
+        return [
+          { table: w.table, pk: String(key[table.hashKey]), sk: String(key[table.rangeKey]), units: tableWriteUnits(before, after, w.transactional), ...action },
+          ...indexEntryWrites(table, before, after).map((entry) => ({ table: `${w.table}/${entry.index}`, pk: String(entry.pk), units: entry.units, ...action })),
+        ];
+      }),
+    );
+    return charges.flat();
+  };
 }
 
 interface RawRequest {

@@ -46,26 +46,36 @@ function indexEntry(table: TableShape, index: IndexDeclaration, image: Item | un
 const entryUnits = (entry: Item) => writeUnitsOf(dynamoItemSize(entry) + INDEX_ENTRY_OVERHEAD);
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** Units the index entries of one item's write cost, from the item before and after (undefined: absent). */
-export function indexWriteUnits(table: TableShape, before: Item | undefined, after: Item | undefined): number {
-  let units = 0;
+/** The index entries one item's write writes (each index partition it lands in, and its units), from the item before and after (undefined: absent). */
+export function indexEntryWrites(table: TableShape, before: Item | undefined, after: Item | undefined): Array<{ index: string; pk: unknown; units: number }> {
+  const writes: Array<{ index: string; pk: unknown; units: number }> = [];
   for (const index of table.indexes) {
     const old = indexEntry(table, index, before);
     const next = indexEntry(table, index, after);
+    const write = (entry: Record<string, unknown>) => writes.push({ index: index.name, pk: entry[index.hashKey], units: entryUnits(entry) });
     if (old && next && sameValue(old[index.hashKey], next[index.hashKey]) && sameValue(old[index.rangeKey], next[index.rangeKey])) {
-      if (!sameValue(old, next)) units += entryUnits(dynamoItemSize(old) > dynamoItemSize(next) ? old : next); // rewritten in place
+      if (!sameValue(old, next)) write(dynamoItemSize(old) > dynamoItemSize(next) ? old : next); // rewritten in place
     } else {
-      if (old) units += entryUnits(old); // deleted
-      if (next) units += entryUnits(next); // written
+      if (old) write(old); // deleted
+      if (next) write(next); // written
     }
   }
-  return units;
+  return writes;
+}
+
+/** Units the index entries of one item's write cost. */
+export function indexWriteUnits(table: TableShape, before: Item | undefined, after: Item | undefined): number {
+  return indexEntryWrites(table, before, after).reduce((sum, w) => sum + w.units, 0);
+}
+
+/** Units the table itself charges one item's write: the larger image, per started KB, doubled in a transaction. */
+export function tableWriteUnits(before: Item | undefined, after: Item | undefined, transactional: boolean): number {
+  return (transactional ? 2 : 1) * writeUnitsOf(Math.max(sizeOf(before), sizeOf(after)));
 }
 
 /** Units one item's write costs: the table (doubled in a transaction) plus its index entries. */
 export function writeUnits(table: TableShape, before: Item | undefined, after: Item | undefined, transactional: boolean): number {
-  const tableUnits = (transactional ? 2 : 1) * writeUnitsOf(Math.max(sizeOf(before), sizeOf(after)));
-  return tableUnits + indexWriteUnits(table, before, after);
+  return tableWriteUnits(before, after, transactional) + indexWriteUnits(table, before, after);
 }
 
 export type ReadMode = 'eventual' | 'strong' | 'transactional';
