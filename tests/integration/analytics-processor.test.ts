@@ -18,6 +18,7 @@ import { localAccountId } from '../../scripts/local/lambda-context.ts';
 import { eventPatternFor, rules } from '../../scripts/local/topology.ts';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
 let stack: ProvisionedStack;
@@ -242,6 +243,24 @@ describe('analytics processor', () => {
       expect(second.batchItemFailures).toEqual([]);
     } finally {
       delete process.env.ANALYTICS_RETRY_BASE_SECONDS;
+    }
+  });
+
+  it('fails a throttled batch as a whole, without a request per event to the throttled table', async () => {
+    const proxy = await startFaultProxy({ upstream: awsEndpoint() });
+    proxy.setRules([{ target: 'DynamoDB_20120810.TransactWriteItems', fault: { kind: 'throttle', code: 'ThrottlingException' } }]);
+    const throttled = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientConfig({ endpoint: proxy.url, region }), maxAttempts: 3 }), { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
+    setAwsClients({ dynamo: throttled });
+    try {
+      await send(stack.queueUrl('analytics'), Array.from({ length: 5 }, () => envelope(analyticsEvent())));
+      const { result, batch } = await runBatch(stack.queueUrl('analytics'));
+      expect(batch).toHaveLength(5);
+      expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(batch.map((m) => m.MessageId).sort());
+      // The SDK's 3 attempts of the batch's one transaction; storing the 5 events one by one would have sent 15 more.
+      expect(proxy.stats().operations['DynamoDB_20120810.TransactWriteItems']).toBe(3);
+    } finally {
+      setAwsClients({});
+      await proxy.close();
     }
   });
 
