@@ -5,13 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler, retryDelaySeconds } from '../../functions/analytics/handler.ts';
 import { buildAnalyticsEvent, type AnalyticsEvent, type AnalyticsInput } from '../../functions/shared/analytics/event.ts';
-import { aggregatePartition, eventIdOf, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
+import { eventIdOf, eventKey, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
+import { readAggregateDay, readDayEvents } from '../../functions/shared/analytics/store.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { toSqsRecord } from '../../scripts/local/event-source-mapping.ts';
 import { localAccountId } from '../../scripts/local/lambda-context.ts';
@@ -78,14 +79,14 @@ async function runBatch(queueUrl: string, messages?: Message[]) {
   return { result, batch };
 }
 
+/** Every shard of the day's raw events (functions/shared/analytics/keys.ts). */
 async function rawEvents(tenant: string, day: string) {
-  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${day}` } }));
-  return r.Items ?? [];
+  return (await readDayEvents(tenant, day)) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- stored items of any shape; tests assert on them
 }
 
+/** The day's aggregate items, each merged across its shards as the API reads it. */
 async function aggregates(tenant: string, day: string) {
-  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day) } }));
-  return r.Items ?? [];
+  return (await readAggregateDay(tenant, day)) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- as above
 }
 
 beforeAll(async () => {
@@ -173,7 +174,7 @@ describe('analytics processor', () => {
     const event = analyticsEvent({ type: 'HEALTH_CHECK', category: 'SYSTEM_EVENT', properties: {}, requestId: randomUUID() });
     await send(stack.queueUrl('analytics'), [envelope(event)]);
     await runBatch(stack.queueUrl('analytics'));
-    const stored = await db.send(new GetCommand({ TableName: stack.tableName('analytics'), Key: { pk: `EVENT#${SYSTEM_TENANT}#${event.detail.timestamp.slice(0, 10)}`, sk: `${event.detail.timestamp}#${eventIdOf(event)}` } }));
+    const stored = await db.send(new GetCommand({ TableName: stack.tableName('analytics'), Key: eventKey(SYSTEM_TENANT, event.detail.timestamp, eventIdOf(event)) }));
     expect(stored.Item?.tenant).toBe(SYSTEM_TENANT);
   });
 

@@ -11,6 +11,9 @@ import type { EventCategory } from './event.ts';
 import { bucketAttribute, bucketOf, HISTOGRAM_PREFIX } from './histogram.ts';
 import {
   aggregatePartition,
+  aggregatePartitions,
+  aggregateShardOf,
+  eventPartitions,
   aggregateRetentionDays,
   aggregateSortKey,
   eventKey,
@@ -21,6 +24,7 @@ import {
   USER_DAY_MINUTE_PREFIX,
   USER_DAY_TYPE_PREFIX,
   userDayPartition,
+  userDayPartitions,
   timeParts,
   userPartition,
   type Granularity,
@@ -51,6 +55,8 @@ export interface EventToStore {
 /** The sums one transaction adds to one aggregate item. */
 interface AggregateDelta {
   granularity: Granularity;
+  /** The aggregate shard this batch adds to (./keys.ts). */
+  shard: number;
   event: ValidAnalyticsEvent;
   tenant: string;
   count: number;
@@ -76,6 +82,7 @@ export const SAMPLE_SLOTS = 3;
 /** The sums one transaction adds to one function's hourly performance item. */
 interface FunctionDelta {
   event: ValidAnalyticsEvent;
+  shard: number;
   tenant: string;
   functionName: string;
   memoryLimitMB: number;
@@ -105,6 +112,7 @@ const IMPORT_COUNTS: Record<string, string[]> = {
 const IMPORT_ID = /^[0-9a-f-]{36}$/;
 
 interface ImportDelta {
+  shard: number;
   tenant: string;
   day: string;
   importId: string;
@@ -120,23 +128,23 @@ const increment = (histogram: Map<number, number>, value: number) => {
 };
 const numberProperty = (properties: Record<string, unknown>, name: string) => (typeof properties[name] === 'number' ? (properties[name] as number) : undefined);
 
-function aggregateKey(granularity: Granularity, event: ValidAnalyticsEvent, tenant: string) {
+function aggregateKey(granularity: Granularity, event: ValidAnalyticsEvent, tenant: string, shard: number) {
   const { metadata } = event.detail;
   return {
-    pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day),
+    pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day, shard),
     sk: aggregateSortKey(granularity, event.detail.timestamp, event.eventType, metadata.eventCategory, metadata.errorType),
   };
 }
 
-function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, duplicate: boolean, extras: boolean): void {
+function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, duplicate: boolean, extras: boolean, shard: number): void {
   for (const granularity of ['MINUTE', 'HOUR'] as const) {
     // Duplicates are a diagnostic counted per minute only.
     if (duplicate && granularity === 'HOUR') continue;
-    const key = aggregateKey(granularity, item.event, item.enrichment.tenant);
+    const key = aggregateKey(granularity, item.event, item.enrichment.tenant, shard);
     const id = `${key.pk}|${key.sk}`;
     let delta = deltas.get(id);
     if (!delta) {
-      delta = { granularity, event: item.event, tenant: item.enrichment.tenant, count: 0, failures: 0, duplicates: 0, durationCount: 0, durationSum: 0, buckets: new Map(), lagBuckets: new Map(), samples: new Map() };
+      delta = { granularity, shard, event: item.event, tenant: item.enrichment.tenant, count: 0, failures: 0, duplicates: 0, durationCount: 0, durationSum: 0, buckets: new Map(), lagBuckets: new Map(), samples: new Map() };
       deltas.set(id, delta);
     }
     if (duplicate) {
@@ -161,19 +169,19 @@ function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, du
   }
 }
 
-function functionKey(event: ValidAnalyticsEvent, tenant: string, functionName: string) {
-  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day), sk: functionSortKey(event.detail.timestamp, functionName) };
+function functionKey(event: ValidAnalyticsEvent, tenant: string, functionName: string, shard: number) {
+  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day, shard), sk: functionSortKey(event.detail.timestamp, functionName) };
 }
 
 /** Per function and hour: invocations (events), cold starts with their init duration, RSS and heap distributions. */
-function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrichment }: EventToStore): void {
+function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrichment }: EventToStore, shard: number): void {
   const properties = event.detail.metadata.properties;
   const functionName = TYPE_NAME.test(properties.functionName) ? properties.functionName : 'unknown';
-  const key = functionKey(event, enrichment.tenant, functionName);
+  const key = functionKey(event, enrichment.tenant, functionName, shard);
   const id = `${key.pk}|${key.sk}`;
   let delta = deltas.get(id);
   if (!delta) {
-    delta = { event, tenant: enrichment.tenant, functionName, memoryLimitMB: 0, invocations: 0, coldStarts: 0, measured: 0, rss: new Map(), heap: new Map(), init: new Map() };
+    delta = { event, shard, tenant: enrichment.tenant, functionName, memoryLimitMB: 0, invocations: 0, coldStarts: 0, measured: 0, rss: new Map(), heap: new Map(), init: new Map() };
     deltas.set(id, delta);
   }
   delta.invocations++;
@@ -193,7 +201,7 @@ function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrich
 }
 
 function userDayKey(tenant: string, day: string, userId: string) {
-  return { pk: userDayPartition(tenant, day), sk: userId };
+  return { pk: userDayPartition(tenant, day, userId), sk: userId };
 }
 
 function addToUserDayDeltas(deltas: Map<string, UserDayDelta>, { event, enrichment }: EventToStore): void {
@@ -233,19 +241,19 @@ function userDayUpdate(delta: UserDayDelta) {
   };
 }
 
-function importKey(tenant: string, day: string, importId: string) {
-  return { pk: aggregatePartition(tenant, day), sk: `IMPORT#${importId}` };
+function importKey(tenant: string, day: string, importId: string, shard: number) {
+  return { pk: aggregatePartition(tenant, day, shard), sk: `IMPORT#${importId}` };
 }
 
 /** Per import and day: events, the API's accepted/rejected, the worker's batch counts, the start and the outcome. */
-function addToImportDeltas(deltas: Map<string, ImportDelta>, { event, enrichment }: EventToStore): void {
+function addToImportDeltas(deltas: Map<string, ImportDelta>, { event, enrichment }: EventToStore, shard: number): void {
   const properties = event.detail.metadata.properties;
   const importId = properties.importId;
   if (typeof importId !== 'string' || !IMPORT_ID.test(importId) || !event.eventType.startsWith('IMPORT_')) return;
   const timestamp = event.detail.timestamp;
   const day = timestamp.slice(0, 10);
   const id = `${enrichment.tenant}|${day}|${importId}`;
-  const delta = deltas.get(id) ?? { tenant: enrichment.tenant, day, importId, timestamp, adds: new Map(), sets: new Map() };
+  const delta = deltas.get(id) ?? { shard, tenant: enrichment.tenant, day, importId, timestamp, adds: new Map(), sets: new Map() };
   deltas.set(id, delta);
   const add = (name: string, value: unknown) => {
     if (typeof value === 'number' && Number.isFinite(value)) delta.adds.set(name, (delta.adds.get(name) ?? 0) + value);
@@ -278,7 +286,7 @@ function importUpdate(delta: ImportDelta) {
   }
   return {
     TableName: config.analyticsTable(),
-    Key: importKey(delta.tenant, delta.day, delta.importId),
+    Key: importKey(delta.tenant, delta.day, delta.importId, delta.shard),
     UpdateExpression: `${adds.clauses.length > 0 ? `ADD ${adds.clauses.join(', ')} ` : ''}SET ${sets.join(', ')}`,
     ExpressionAttributeNames: { ...names, ...adds.names },
     ExpressionAttributeValues: { ...values, ...adds.values },
@@ -318,7 +326,7 @@ function functionUpdate(delta: FunctionDelta) {
   adds.addHistogram(delta.init, HISTOGRAM_PREFIX.initDuration);
   return {
     TableName: config.analyticsTable(),
-    Key: functionKey(delta.event, delta.tenant, delta.functionName),
+    Key: functionKey(delta.event, delta.tenant, delta.functionName, delta.shard),
     // memoryLimitMB: the configured limit; the largest seen this hour (a deploy may change it).
     UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt, #functionName = :functionName, #bucket = :bucket, #limit = if_not_exists(#limit, :limit)`,
     ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt', '#functionName': 'functionName', '#bucket': 'bucket', '#limit': 'memoryLimitMB' },
@@ -359,7 +367,7 @@ function aggregateUpdate(delta: AggregateDelta) {
   }
   return {
     TableName: config.analyticsTable(),
-    Key: aggregateKey(granularity, event, delta.tenant),
+    Key: aggregateKey(granularity, event, delta.tenant, delta.shard),
     UpdateExpression: `ADD ${adds.clauses.join(', ')} SET ${sets.join(', ')}`,
     ExpressionAttributeNames: { ...names, ...adds.names },
     ExpressionAttributeValues: { ...values, ...adds.values },
@@ -423,15 +431,17 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
     const deltas = new Map<string, AggregateDelta>();
     const functionDeltas = new Map<string, FunctionDelta>();
     const extras = insightAggregates();
-    for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
-    for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
+    // One aggregate shard for the whole batch: its aggregates are summed once, on one partition (./keys.ts).
+    const shard = aggregateShardOf([...pending, ...duplicates].map((index) => items[index]!.enrichment.eventId).sort()[0] ?? '');
+    for (const index of pending) addToDeltas(deltas, items[index]!, false, extras, shard);
+    for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras, shard);
     const userDayDeltas = new Map<string, UserDayDelta>();
     const importDeltas = new Map<string, ImportDelta>();
     if (extras) {
       for (const index of pending) {
-        addToFunctionDeltas(functionDeltas, items[index]!);
+        addToFunctionDeltas(functionDeltas, items[index]!, shard);
         addToUserDayDeltas(userDayDeltas, items[index]!);
-        addToImportDeltas(importDeltas, items[index]!);
+        addToImportDeltas(importDeltas, items[index]!, shard);
       }
     }
     try {
@@ -483,9 +493,65 @@ async function queryAll(input: QueryCommandInput): Promise<Record<string, unknow
 
 const num = (value: unknown) => (typeof value === 'number' ? value : 0);
 
+/** Attributes of an aggregate that are not sums: the partial items' largest is the aggregate's. */
+const NOT_SUMMED = new Set(['expiresAt', 'memoryLimitMB']);
+
+/**
+ * The partial items one aggregate has in its shards (./keys.ts), as the one item an
+ * unsharded table would hold: numbers added (counts, sums, histogram buckets), sets joined,
+ * the largest expiry and memory limit, and any other value (names, samples, an import's
+ * outcome) from the first partial item that has it. Items are grouped by sort key, in the
+ * order they came.
+ */
+export function mergeShards(items: Record<string, unknown>[]): Record<string, unknown>[] {
+  const merged = new Map<string, Record<string, unknown>>();
+  for (const item of items) {
+    const into = merged.get(String(item.sk));
+    if (!into) {
+      merged.set(String(item.sk), { ...item });
+      continue;
+    }
+    for (const [name, value] of Object.entries(item)) {
+      const have = into[name];
+      if (typeof value === 'number' && typeof have === 'number') into[name] = NOT_SUMMED.has(name) ? Math.max(have, value) : have + value;
+      else if (value instanceof Set && have instanceof Set) into[name] = new Set([...have, ...value]);
+      else if (have === undefined) into[name] = value;
+    }
+  }
+  return [...merged.values()];
+}
+
+/** The same query on every shard of a day's aggregates, merged. */
+async function queryAggregateShards(tenant: string, day: string, input: Omit<QueryCommandInput, 'TableName' | 'KeyConditionExpression'> & { sortKeyCondition: string }): Promise<Record<string, unknown>[]> {
+  const { sortKeyCondition, ExpressionAttributeValues, ...rest } = input;
+  const pages = await Promise.all(
+    aggregatePartitions(tenant, day).map((pk) =>
+      queryAll({ ...rest, TableName: config.analyticsTable(), KeyConditionExpression: `pk = :pk AND ${sortKeyCondition}`, ExpressionAttributeValues: { ...ExpressionAttributeValues, ':pk': pk } }),
+    ),
+  );
+  return mergeShards(pages.flat());
+}
+
+/** A tenant's stored raw events of one day (sort key, i.e. timestamp, in [from, to] if given), from every shard: for tests and tools. */
+export async function readDayEvents(tenant: string, day: string, from = ' ', to = '\uffff'): Promise<Record<string, unknown>[]> {
+  const pages = await Promise.all(
+    eventPartitions(tenant, day).map((pk) =>
+      queryAll({ TableName: config.analyticsTable(), KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to', ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': to } }),
+    ),
+  );
+  return pages.flat();
+}
+
+/** Every aggregate item of a tenant's day (all kinds), merged across shards: for tests and tools. */
+export function readAggregateDay(tenant: string, day: string): Promise<Record<string, unknown>[]> {
+  return queryAggregateShards(tenant, day, { sortKeyCondition: 'sk > :none', ExpressionAttributeValues: { ':none': ' ' } });
+}
+
 /**
  * Aggregate rows of one granularity whose bucket starts in [from, to). `from`/`to` are
- * ISO timestamps already aligned to the granularity. One Query per day, never a scan.
+ * ISO timestamps already aligned to the granularity. One Query per day and aggregate shard
+ * (in parallel; SHARDS.aggregates in ./keys.ts), never a scan; the shards' partial items
+ * are merged.
  */
 export async function readAggregates(tenant: string, granularity: Granularity, from: string, to: string): Promise<AggregateRow[]> {
   if (from >= to) return [];
@@ -496,11 +562,10 @@ export async function readAggregates(tenant: string, granularity: Granularity, f
     const slot = (iso: string) => (granularity === 'MINUTE' ? iso.slice(11, 16) : iso.slice(11, 13));
     const start = day === from.slice(0, 10) ? slot(from) : granularity === 'MINUTE' ? '00:00' : '00';
     const end = day === lastIncluded.slice(0, 10) ? slot(lastIncluded) : granularity === 'MINUTE' ? '23:59' : '23';
-    const items = await queryAll({
-      TableName: config.analyticsTable(),
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :start AND :end',
+    const items = await queryAggregateShards(tenant, day, {
+      sortKeyCondition: 'sk BETWEEN :start AND :end',
       FilterExpression: 'expiresAt > :now',
-      ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':start': `${granularity}#${start}#`, ':end': `${granularity}#${end}#\uffff`, ':now': nowSeconds },
+      ExpressionAttributeValues: { ':start': `${granularity}#${start}#`, ':end': `${granularity}#${end}#\uffff`, ':now': nowSeconds },
     });
     for (const item of items) {
       rows.push({
@@ -552,7 +617,7 @@ export async function readUserEvents(tenant: string, userId: string, from: strin
 
 /**
  * The per-function hourly performance items (FUNCTION#<hh>#<name>) whose hour starts in
- * [from, to), both hour-aligned ISO timestamps. One Query per day of the range.
+ * [from, to), both hour-aligned ISO timestamps. One Query per day of the range and shard, merged.
  */
 export async function readFunctionAggregates(tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
   if (from >= to) return [];
@@ -563,37 +628,41 @@ export async function readFunctionAggregates(tenant: string, from: string, to: s
     const start = day === from.slice(0, 10) ? from.slice(11, 13) : '00';
     const end = day === lastHour.slice(0, 10) ? lastHour.slice(11, 13) : '23';
     reads.push(
-      queryAll({
-        TableName: config.analyticsTable(),
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :start AND :end',
+      queryAggregateShards(tenant, day, {
+        sortKeyCondition: 'sk BETWEEN :start AND :end',
         FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':start': `FUNCTION#${start}#`, ':end': `FUNCTION#${end}#\uffff`, ':now': nowSeconds },
+        ExpressionAttributeValues: { ':start': `FUNCTION#${start}#`, ':end': `FUNCTION#${end}#\uffff`, ':now': nowSeconds },
       }),
     );
   }
   return (await Promise.all(reads)).flat();
 }
 
-/** Every user's item of one day (UDAY#<tenant>#<day>), or one user's: one Query, paged by DynamoDB's 1 MB. */
+/** Every user's item of one day (the day's UDAY partitions), or one user's (one partition): paged by DynamoDB's 1 MB. */
 export async function readUserDays(tenant: string, day: string, userId?: string): Promise<Record<string, unknown>[]> {
-  return queryAll({
-    TableName: config.analyticsTable(),
-    KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
-    FilterExpression: 'expiresAt > :now',
-    ExpressionAttributeValues: { ':pk': userDayPartition(tenant, day), ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
-  });
+  const partitions = userId ? [userDayPartition(tenant, day, userId)] : userDayPartitions(tenant, day);
+  const pages = await Promise.all(
+    partitions.map((pk) =>
+      queryAll({
+        TableName: config.analyticsTable(),
+        KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':pk': pk, ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
+      }),
+    ),
+  );
+  return pages.flat();
 }
 
-/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: one Query per day. */
+/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: one Query per day and shard, merged. */
 export async function readImportAggregates(tenant: string, days: string[]): Promise<Record<string, unknown>[]> {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const pages = await Promise.all(
     days.map((day) =>
-      queryAll({
-        TableName: config.analyticsTable(),
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      queryAggregateShards(tenant, day, {
+        sortKeyCondition: 'begins_with(sk, :prefix)',
         FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':prefix': 'IMPORT#', ':now': nowSeconds },
+        ExpressionAttributeValues: { ':prefix': 'IMPORT#', ':now': nowSeconds },
       }),
     ),
   );
