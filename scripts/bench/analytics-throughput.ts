@@ -30,8 +30,8 @@ export interface AnalyticsThroughput {
 
 const context = { functionName: 'bench', functionVersion: '$LATEST', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 10_000 };
 
-/** The benchmarks' i-th analytics event: two route types, one failure in 17, 200 users, one tenant. */
-export function benchAnalyticsEvent(i: number) {
+/** The benchmarks' i-th analytics event: two route types, one failure in 17, `users` users (200), one tenant. */
+export function benchAnalyticsEvent(i: number, users = 200) {
   return buildAnalyticsEvent({
     type: i % 2 ? 'ITEM_GET' : 'ITEM_PUT',
     action: i % 2 ? 'EXECUTE' : 'WRITE',
@@ -40,7 +40,7 @@ export function benchAnalyticsEvent(i: number) {
     status: i % 17 ? 'SUCCESS' : 'FAILURE',
     ...(i % 17 ? {} : { errorType: 'NOT_FOUND' }),
     durationMs: 1 + (i % 40),
-    userId: `user-${i % 200}`,
+    userId: `user-${i % users}`,
     requestId: `req-${i}`,
     context,
     properties: { tenant: 'bench', collection: 'bench' },

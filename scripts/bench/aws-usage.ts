@@ -79,6 +79,8 @@ interface Written {
   key: Wire;
   transactional: boolean;
   put?: Wire;
+  /** A Put on the condition that the item does not exist yet: nothing to replace. */
+  createOnly?: boolean;
   /** Position in a TransactWriteItems. */
   action?: number;
 }
@@ -96,7 +98,8 @@ function writtenItems(operation: string, body: Record<string, unknown>, keyOf: (
         const [kind, detail] = Object.entries(action)[0]!;
         const table = String(detail.TableName);
         const written = { table, transactional: true, action: position };
-        return kind === 'Put' ? [{ ...written, key: keyOf(table, detail.Item as Wire), put: detail.Item as Wire }] : [{ ...written, key: detail.Key as Wire }];
+        const createOnly = /attribute_not_exists/.test(String(detail.ConditionExpression ?? ''));
+        return kind === 'Put' ? [{ ...written, key: keyOf(table, detail.Item as Wire), put: detail.Item as Wire, createOnly }] : [{ ...written, key: detail.Key as Wire }];
       });
     case 'BatchWriteItem':
       return Object.entries(body.RequestItems as Record<string, Array<Record<string, Record<string, Wire>>>>).flatMap(([table, requests]) =>
@@ -149,9 +152,35 @@ export interface KeyCharge {
  * sent: the items' images are read first (with `reader`, against the emulator itself). A Put
  * is charged for the larger of the stored and the new item, a Delete for the stored one; an
  * Update for the stored item (the new image is not known before it is applied: our ADD
- * updates grow an item by a few bytes, so this may miss a KB boundary now and then).
+ * updates grow an item by a few bytes, so this may miss a KB boundary now and then). A
+ * stored image is read again after `rereadAfter` uses (the simulation's many updates of one
+ * aggregate need not each read it); a create-only Put reads nothing, and with `fresh` nor does
+ * the first write of an item.
  */
-export function writeCharges(tables: Record<string, TableShape>, reader: DynamoDBClient): (operation: string, body: Record<string, unknown>) => Promise<KeyCharge[]> {
+export function writeCharges(
+  tables: Record<string, TableShape>,
+  reader: DynamoDBClient,
+  options: { rereadAfter?: number; /** Items not written through these charges yet do not exist (a fresh tenant): no read. */ fresh?: boolean } = {},
+): (operation: string, body: Record<string, unknown>) => Promise<KeyCharge[]> {
+  const rereadAfter = options.rereadAfter ?? 1;
+  const images = new Map<string, { item: Record<string, unknown> | undefined; uses: number }>();
+  const stored = async (w: Written) => {
+    if (w.createOnly) return undefined;
+    const id = `${w.table}|${JSON.stringify(w.key)}`;
+    const known = images.get(id);
+    if (!known && options.fresh) {
+      images.set(id, { item: undefined, uses: 1 });
+      return undefined;
+    }
+    if (known && known.uses < rereadAfter) {
+      known.uses++;
+      return known.item;
+    }
+    const { Item } = await reader.send(new GetItemCommand({ TableName: w.table, Key: w.key, ConsistentRead: true }));
+    const item = Item ? unmarshall(Item) : undefined;
+    images.set(id, { item, uses: 1 });
+    return item;
+  };
   const shape = (table: string) => {
     const found = tables[table];
     if (!found) throw new Error(`no table shape for ${table}`);
@@ -162,8 +191,7 @@ export function writeCharges(tables: Record<string, TableShape>, reader: DynamoD
     const written = writtenItems(operation, body, keyOf);
     const charges = await Promise.all(
       written.map(async (w): Promise<KeyCharge[]> => {
-        const { Item } = await reader.send(new GetItemCommand({ TableName: w.table, Key: w.key, ConsistentRead: true }));
-        const before = Item ? unmarshall(Item) : undefined;
+        const before = await stored(w);
         const after = w.put ? unmarshall(w.put) : operation === 'DeleteItem' || (operation === 'BatchWriteItem' && !w.put) ? undefined : before;
         const key = unmarshall(w.key);
         const table = shape(w.table);

@@ -208,7 +208,7 @@ function routeRequests(state: { imports: string[]; cancellable: string[] }): Rec
 }
 
 /** Every route, one after another in the order of routeRequests (which creates before it reads, patches and deletes). */
-async function measureRoutes(meter: CostMeter, stack: ProvisionedStack): Promise<Record<string, OperationUse>> {
+async function measureRoutes(meter: CostMeter, stack: ProvisionedStack, only: (routeKey: RouteKey) => boolean = () => true): Promise<Record<string, OperationUse>> {
   const analyticsProcessor = await handlerOf<SqsHandler>(queues.analytics.consumer);
   const appEventsConsumer = await handlerOf<SqsHandler>(queues['app-events'].consumer);
   const state = { imports: [] as string[], cancellable: [] as string[] };
@@ -221,7 +221,7 @@ async function measureRoutes(meter: CostMeter, stack: ProvisionedStack): Promise
     state.cancellable.push(String(body.importId));
   }
   await meter.drain(stack, 'analytics', analyticsProcessor);
-  for (const routeKey of Object.keys(requests) as RouteKey[]) {
+  for (const routeKey of (Object.keys(requests) as RouteKey[]).filter(only)) {
     const fn = routes[routeKey].function;
     const handler = await handlerOf<ApiHandler>(fn);
     results[routeKey] = await meter.measure(PER_ROUTE, async () => {
@@ -251,7 +251,7 @@ async function measureAnalyticsEvents(meter: CostMeter, stack: ProvisionedStack,
 }
 
 /** The naive processor: one PutItem per event, the envelope as it came (no transaction, no aggregates, no exactly-once). */
-function naiveProcessor(stack: ProvisionedStack): SqsHandler {
+export function naiveProcessor(stack: ProvisionedStack): SqsHandler {
   return async (event) => {
     for (const record of event.Records) {
       const detail = (JSON.parse(record.body) as { detail: { detail: { timestamp: string } } }).detail;
@@ -291,14 +291,16 @@ async function measureImport(meter: CostMeter, stack: ProvisionedStack, items: n
 }
 
 /** The naive importer: one PutItem per item. */
-async function measureNaiveImport(meter: CostMeter, stack: ProvisionedStack, items: number): Promise<OperationUse> {
+export async function naiveImport(stack: ProvisionedStack, items: number): Promise<void> {
   const now = new Date().toISOString();
-  return meter.measure(items, async () => {
-    for (let i = 0; i < items; i++) {
-      const data = { name: `Item number ${i}`, score: i % 1000, city: ['Paris', 'Lyon', 'Nantes'][i % 3], tags: ['bulk', `g${i % 50}`] };
-      await dynamo().send(new PutCommand({ TableName: stack.tableName('data'), Item: toItemRecord('bench', { collection: 'naive', id: `item-${i}`, data, version: 1, createdAt: now, updatedAt: now }) }));
-    }
-  });
+  for (let i = 0; i < items; i++) {
+    const data = { name: `Item number ${i}`, score: i % 1000, city: ['Paris', 'Lyon', 'Nantes'][i % 3], tags: ['bulk', `g${i % 50}`] };
+    await dynamo().send(new PutCommand({ TableName: stack.tableName('data'), Item: toItemRecord('bench', { collection: 'naive', id: `item-${i}`, data, version: 1, createdAt: now, updatedAt: now }) }));
+  }
+}
+
+async function measureNaiveImport(meter: CostMeter, stack: ProvisionedStack, items: number): Promise<OperationUse> {
+  return meter.measure(items, () => naiveImport(stack, items));
 }
 
 export async function measureCosts(endpoint: string, sizes: { analyticsEvents: number; importItems: number }): Promise<CostResults> {
@@ -313,6 +315,15 @@ export async function measureCosts(endpoint: string, sizes: { analyticsEvents: n
   const uses: Record<string, OperationUse> = {};
   for (const [route, use] of Object.entries(await measureRoutes(meter, stack))) uses[`route ${route}`] = use;
   uses.analytics_event = await measureAnalyticsEvents(meter, stack, sizes.analyticsEvents, processor);
+  // The same with the analytics keys unsharded (before docs/SCALE.md's write shards): the event, and the analytics reads.
+  process.env.ANALYTICS_KEY_SHARDS = '1';
+  try {
+    uses.analytics_event_unsharded = await measureAnalyticsEvents(meter, stack, sizes.analyticsEvents, processor);
+    const unsharded = await measureRoutes(meter, stack, (routeKey) => routeKey.startsWith('GET /analytics/'));
+    for (const [route, use] of Object.entries(unsharded)) uses[`route ${route} (unsharded)`] = use;
+  } finally {
+    delete process.env.ANALYTICS_KEY_SHARDS;
+  }
   uses.analytics_event_naive = await measureAnalyticsEvents(meter, stack, sizes.analyticsEvents, naiveProcessor(stack));
   uses.import_item = await measureImport(meter, stack, sizes.importItems);
   uses.import_item_naive = await measureNaiveImport(meter, stack, sizes.importItems);

@@ -24,23 +24,28 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { readAggregates } from '../../functions/shared/analytics/store.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { JOB_SORT_KEY, jobPartition } from '../../functions/shared/imports/jobs.ts';
+import { collectionPartition } from '../../functions/shared/items/keys.ts';
 import { accountOfQueueUrl, toEnvelope } from '../../functions/shared/events/publisher.ts';
 import { apiEvent, lambdaContext } from '../../tests/support/invoke.ts';
 import { startFaultProxy, type CapacityStats, type FaultProxy } from '../../tests/support/fault-proxy.ts';
 import { clientConfig, type ProvisionedStack } from '../local/provision.ts';
 import { queues, routes } from '../local/topology.ts';
 import { benchAnalyticsEvent } from './analytics-throughput.ts';
+import { shardCount, type ShardedKind } from '../../functions/shared/analytics/keys.ts';
 import { tableShapesOf, writeCharges } from './aws-usage.ts';
 import { freshStack, region } from './fixtures.ts';
 
 /** DynamoDB's per-partition write limit (developer guide, "Partitions and data distribution"); one item lives in one partition. */
 export const PARTITION_WRITE_UNITS_PER_SECOND = 1000;
+/** Users the simulated tenant's events come from: a tenant sending thousands of events a second has many. */
+const SIMULATED_USERS = 5000;
+/** Uses of an item's stored image before the charges read it again (./aws-usage.ts writeCharges). */
+const IMAGE_REREAD_AFTER = 10;
 
 export interface ScalePoint {
   offered_per_s: number;
@@ -54,7 +59,7 @@ export interface ScalePoint {
 }
 
 export interface ScaleModel {
-  /** Write units one operation puts on each of its hottest partitions (up to 5). */
+  /** Write units one operation puts on one partition of each of its hottest families (up to 5; a sharded family's units divided by its shards). */
   partitions: Array<{ key: string; units_per_operation: number }>;
   /** Write units one operation puts on its hottest partition and its hottest item. */
   hottest_partition: { key: string; units_per_operation: number };
@@ -81,6 +86,8 @@ interface Pending {
 
 /** The proxy in capacity mode on a simulated clock, and this process's SDK clients sent through it. */
 async function throttledStack(endpoint: string, label: string, limits: { partition: number; burstSeconds: number }) {
+  // The handlers' warnings (a visibility change refused for a simulated receipt handle) are expected here.
+  console.warn = () => undefined;
   const stack = await freshStack(endpoint, label);
   let now = 0;
   const proxy: FaultProxy = await startFaultProxy({
@@ -91,7 +98,7 @@ async function throttledStack(endpoint: string, label: string, limits: { partiti
       burstSeconds: limits.burstSeconds,
       clock: () => now,
       billing: 'on-demand',
-      charges: writeCharges(tableShapesOf(stack), new DynamoDBClient(clientConfig({ endpoint, region }))),
+      charges: writeCharges(tableShapesOf(stack), new DynamoDBClient(clientConfig({ endpoint, region })), { rereadAfter: IMAGE_REREAD_AFTER, fresh: true }),
     },
   });
   process.env.AWS_ENDPOINT_URL = proxy.url;
@@ -162,22 +169,54 @@ function point(pending: Pending[], offered: number, warmUp: number, measured: nu
 
 const totalThrottled = (stats: CapacityStats | undefined) => Object.values(stats?.throttled ?? {}).reduce((a, b) => a + b, 0);
 
-/** The hottest partition and item of a run without limits: units per operation, and the rate at which they reach DynamoDB's limit. */
+/** The analytics key families spread over write shards (functions/shared/analytics/keys.ts), by their prefix. */
+const SHARDED_FAMILIES: Array<[RegExp, ShardedKind]> = [
+  [/^EVENT#/, 'events'],
+  [/^AGG#/, 'aggregates'],
+  [/^UDAY#/, 'userDays'],
+];
+
+/**
+ * A key's family (its partition key without the shard suffix) and how many partitions the
+ * family is spread over: a hashed spread puts 1/shards of the family's units on each.
+ */
+function familyOf(key: string): { family: string; shards: number } {
+  const [table = '', pk = '', ...rest] = key.split('|');
+  for (const [prefix, kind] of SHARDED_FAMILIES) {
+    if (prefix.test(pk)) {
+      const family = pk.split('#').slice(0, 3).join('#'); // EVENT#<tenant>#<day>
+      return { family: [table, family, ...rest].join('|'), shards: shardCount(kind) };
+    }
+  }
+  return { family: key, shards: 1 };
+}
+
+/**
+ * The model from a run without limits: the write units one operation puts on each family
+ * of partitions (and of items), divided by the partitions it is spread over; the ceiling is
+ * where the hottest reaches DynamoDB's 1,000 units a second.
+ */
 function modelOf(stats: CapacityStats, operations: number): ScaleModel {
-  const entries = Object.entries(stats.unitsByKey).map(([key, units]) => ({ key, units, isItem: key.split('|').length === 3 }));
-  const partitions = entries.filter((e) => !e.isItem).sort((a, b) => b.units - a.units);
-  const items = entries.filter((e) => e.isItem).sort((a, b) => b.units - a.units);
+  const families = new Map<string, { units: number; shards: number; isItem: boolean }>();
+  for (const [key, units] of Object.entries(stats.unitsByKey)) {
+    const { family, shards } = familyOf(key);
+    const f = families.get(family) ?? { units: 0, shards, isItem: key.split('|').length === 3 };
+    f.units += units;
+    families.set(family, f);
+  }
+  const perPartition = [...families.entries()].map(([key, f]) => ({ key, isItem: f.isItem, units: f.units / f.shards / operations }));
+  const partitions = perPartition.filter((e) => !e.isItem).sort((a, b) => b.units - a.units);
+  const items = perPartition.filter((e) => e.isItem).sort((a, b) => b.units - a.units);
   const partition = partitions[0] ?? { key: '', units: 0 };
   const item = items[0] ?? { key: '', units: 0 };
-  const perOperation = (units: number) => Number((units / operations).toFixed(3));
-  const hottest = Math.max(partition.units, item.units) / operations;
+  const round = (units: number) => Number(units.toPrecision(3));
   // Keys name this run's tables and tenant; the shape is what matters.
-  const shape = (key: string) => key.replace(/^[^|/]*-(data|analytics)/, '$1');
+  const shape = (key: string) => key.replace(/^[^|/]*-(data|analytics)/, '$1').replace(/#model#|#scale#/, '#<tenant>#').replace(/\d{4}-\d{2}-\d{2}/, '<day>');
   return {
-    partitions: partitions.slice(0, 5).map((p) => ({ key: shape(p.key), units_per_operation: perOperation(p.units) })),
-    hottest_partition: { key: shape(partition.key), units_per_operation: perOperation(partition.units) },
-    hottest_item: { key: shape(item.key), units_per_operation: perOperation(item.units) },
-    ceiling_per_s: Math.round(PARTITION_WRITE_UNITS_PER_SECOND / hottest),
+    partitions: partitions.slice(0, 5).map((p) => ({ key: shape(p.key), units_per_operation: round(p.units) })),
+    hottest_partition: { key: shape(partition.key), units_per_operation: round(partition.units) },
+    hottest_item: { key: shape(item.key), units_per_operation: round(item.units) },
+    ceiling_per_s: Math.round(PARTITION_WRITE_UNITS_PER_SECOND / Math.max(partition.units, item.units)),
   };
 }
 
@@ -186,7 +225,7 @@ function modelOf(stats: CapacityStats, operations: number): ScaleModel {
 async function analyticsMessages(stack: ProvisionedStack, tenant: string, events: number, offered: number, batchSize: number): Promise<Pending[]> {
   const account = accountOfQueueUrl(stack.queueUrl('analytics'));
   return Array.from({ length: events }, (_, i) => {
-    const event = benchAnalyticsEvent(i);
+    const event = benchAnalyticsEvent(i, SIMULATED_USERS);
     event.detail.metadata.properties.tenant = tenant;
     const body = JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) }, account));
     return { message: { MessageId: `${tenant}-${i}`, Body: body }, availableAt: Math.floor(i / batchSize) * (batchSize / offered), receives: 0 };
@@ -213,6 +252,10 @@ async function aggregatedEvents(tenant: string): Promise<number> {
   return rows.reduce((sum, row) => sum + row.count, 0);
 }
 
+/** Windows of simulated time: each long enough for many batches, each bucket holding more than one request's units. */
+export const ANALYTICS_WINDOW: SimulationWindow = { warmUpSeconds: 0.02, measuredSeconds: 0.1, burstSeconds: 0.05 };
+export const IMPORT_WINDOW: SimulationWindow = { warmUpSeconds: 0.4, measuredSeconds: 1, burstSeconds: 0.4 };
+
 export interface SimulationWindow {
   /** Simulated seconds before measuring (spends the buckets' burst), then measured. */
   warmUpSeconds: number;
@@ -220,8 +263,23 @@ export interface SimulationWindow {
   burstSeconds: number;
 }
 
-/** The analytics processor at each offered rate (events per second of one tenant). */
-export async function simulateAnalytics(endpoint: string, rates: number[], window: SimulationWindow, modelEvents: number): Promise<ScaleRun> {
+/**
+ * The analytics processor at each offered rate (events per second of one tenant), with the
+ * analytics keys sharded (./functions/shared/analytics/keys.ts) or not (before).
+ */
+export async function simulateAnalytics(endpoint: string, layout: 'sharded' | 'unsharded', rates: number[], window: SimulationWindow, modelEvents: number): Promise<ScaleRun> {
+  const previous = process.env.ANALYTICS_KEY_SHARDS;
+  if (layout === 'unsharded') process.env.ANALYTICS_KEY_SHARDS = '1';
+  else delete process.env.ANALYTICS_KEY_SHARDS;
+  try {
+    return await simulateAnalyticsLayout(endpoint, rates, window, modelEvents);
+  } finally {
+    if (previous === undefined) delete process.env.ANALYTICS_KEY_SHARDS;
+    else process.env.ANALYTICS_KEY_SHARDS = previous;
+  }
+}
+
+async function simulateAnalyticsLayout(endpoint: string, rates: number[], window: SimulationWindow, modelEvents: number): Promise<ScaleRun> {
   const { handler } = (await import('../../functions/analytics/handler.ts')) as unknown as { handler: Handler };
   const { retryDelaySeconds } = await import('../../functions/analytics/handler.ts');
   const batchSize = queues.analytics.batchSize;
@@ -294,6 +352,19 @@ async function queuedImport(stack: ProvisionedStack, sqs: SQSClient, collection:
   return { importId, messages };
 }
 
+async function itemsOf(direct: DynamoDBDocumentClient, stack: ProvisionedStack, collection: string): Promise<Array<{ id: unknown; version: unknown }>> {
+  const items: Array<{ id: unknown; version: unknown }> = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await direct.send(
+      new QueryCommand({ TableName: stack.tableName('data'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': collectionPartition('scale', collection) }, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
+    for (const item of page.Items ?? []) if (String(item.sk).startsWith('ITEM#')) items.push({ id: item.id, version: item.version });
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
 const itemsIn = (message: Message) => (JSON.parse(message.Body!) as { items: unknown[] }).items.length;
 
 /** The import worker at each offered rate (items per second into one collection). */
@@ -321,10 +392,12 @@ export async function simulateImport(endpoint: string, rates: number[], window: 
         if (t < start + window.warmUpSeconds + window.measuredSeconds) throttledInWindow = totalThrottled(sim.proxy.capacityStats());
       }, () => Number(Attributes?.VisibilityTimeout ?? 30));
       for (const p of pending) p.storedAt! -= start;
-      const { Item } = await sim.direct.send(new GetCommand({ TableName: sim.stack.tableName('data'), Key: { pk: jobPartition('scale', importId), sk: JOB_SORT_KEY }, ConsistentRead: true }));
-      const written = Number(Item?.succeeded ?? 0);
-      if (written !== items) throw new Error(`import at ${offered}/s: ${items} items sent, ${written} written (job ${JSON.stringify(Item)})`);
-      measure(pending, sim.proxy, throttledBefore, throttledInWindow, written);
+      // Every item written, once: the collection holds exactly the imported ids, at version 1.
+      const written = await itemsOf(sim.direct, sim.stack, collection);
+      if (written.length !== items || new Set(written.map((i) => i.id)).size !== items || written.some((i) => i.version !== 1)) {
+        throw new Error(`import ${importId} at ${offered}/s: ${items} items sent, ${written.length} in the collection`);
+      }
+      measure(pending, sim.proxy, throttledBefore, throttledInWindow, written.length);
     } finally {
       await sim.close();
     }
@@ -342,6 +415,32 @@ export async function simulateImport(endpoint: string, rates: number[], window: 
   return { model: model!, points, ceiling_per_s: Math.max(0, ...points.map((p) => p.throughput_per_s)) };
 }
 
+/**
+ * The naive designs' models (runs without limits): an analytics processor writing one PutItem
+ * per event (all of a tenant's day in one partition), an importer writing one PutItem per item.
+ */
+export async function modelNaive(endpoint: string, operations: number): Promise<{ analytics: ScaleModel; import: ScaleModel }> {
+  const { naiveProcessor, naiveImport } = await import('./cost.ts');
+  const previous = process.env.ANALYTICS_KEY_SHARDS;
+  process.env.ANALYTICS_KEY_SHARDS = '1'; // the naive layout has one partition per tenant and day
+  const free = await throttledStack(endpoint, 'scale-naive', { partition: 1e12, burstSeconds: 1 });
+  try {
+    const arn = `arn:aws:sqs:${region}:${accountOfQueueUrl(free.stack.queueUrl('analytics'))}:${free.stack.queueUrl('analytics').split('/').pop()}`;
+    const pending = await analyticsMessages(free.stack, 'model', operations, 1000, queues.analytics.batchSize);
+    await drive(pending, queues.analytics.batchSize, arn, naiveProcessor(free.stack) as Handler, free.setNow, () => free.visibilitySeconds);
+    const analytics = modelOf(free.proxy.capacityStats()!, operations);
+    const importProxyBefore = structuredClone(free.proxy.capacityStats()!);
+    await naiveImport(free.stack, operations);
+    const after = free.proxy.capacityStats()!;
+    const importOnly: CapacityStats = { throttled: {}, admitted: 0, unitsByKey: Object.fromEntries(Object.entries(after.unitsByKey).map(([key, units]) => [key, units - (importProxyBefore.unitsByKey[key] ?? 0)]).filter(([, units]) => (units as number) > 0)) };
+    return { analytics, import: modelOf(importOnly, operations) };
+  } finally {
+    await free.close();
+    if (previous === undefined) delete process.env.ANALYTICS_KEY_SHARDS;
+    else process.env.ANALYTICS_KEY_SHARDS = previous;
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { freePort, startMoto } = await import('../local/moto.ts');
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -353,13 +452,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const out = (line: string) => write(`${line}\n`);
   try {
     const which = process.argv.includes('--import') ? 'import' : 'analytics';
-    if (which === 'analytics') {
-      const r = await simulateAnalytics(emulator.endpoint, [250, 500, 1000], { warmUpSeconds: 0.1, measuredSeconds: 0.4, burstSeconds: 0.1 }, 200);
-      out(JSON.stringify(r, null, 1));
-    } else {
-      const r = await simulateImport(emulator.endpoint, [250, 500, 1000], { warmUpSeconds: 0.4, measuredSeconds: 1, burstSeconds: 0.4 }, 490);
-      out(JSON.stringify(r, null, 1));
-    }
+    const layout = process.argv.includes('--before') ? 'unsharded' : 'sharded';
+    const rates = (process.argv.find((a) => a.startsWith('--rates='))?.slice('--rates='.length) ?? '').split(',').filter(Boolean).map(Number);
+    const started = performance.now();
+    const r =
+      which === 'analytics'
+        ? await simulateAnalytics(emulator.endpoint, layout, rates, ANALYTICS_WINDOW, 500)
+        : await simulateImport(emulator.endpoint, rates, IMPORT_WINDOW, 490);
+    out(JSON.stringify(r, null, 1));
+    out(`${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await emulator.stop();
   }

@@ -480,15 +480,33 @@ export interface AggregateRow {
   item: Record<string, unknown>;
 }
 
+/**
+ * Queries in flight at once in this process: a read over many days queries every shard of
+ * each (./keys.ts), and hundreds of parallel requests would queue for the SDK's sockets and
+ * run into its request timeout instead of finishing sooner.
+ */
+const MAX_QUERIES_IN_FLIGHT = 16;
+let queriesInFlight = 0;
+const waitingForQuery: Array<() => void> = [];
+
 async function queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(new QueryCommand({ ...input, ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}) }));
-    items.push(...((page.Items ?? []) as Record<string, unknown>[]));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
+  // A finishing query hands its slot straight to the next waiting one.
+  if (queriesInFlight >= MAX_QUERIES_IN_FLIGHT) await new Promise<void>((resolve) => waitingForQuery.push(resolve));
+  else queriesInFlight++;
+  try {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(new QueryCommand({ ...input, ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}) }));
+      items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  } finally {
+    const next = waitingForQuery.shift();
+    if (next) next();
+    else queriesInFlight--;
+  }
 }
 
 const num = (value: unknown) => (typeof value === 'number' ? value : 0);
