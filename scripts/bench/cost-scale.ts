@@ -32,6 +32,23 @@ export interface CostScale {
 }
 
 export async function measureCostAndScale(endpoint: string, quick: boolean, progress: (line: string) => void = () => undefined): Promise<CostScale> {
+  // The functions log JSON lines straight to stdout (thousands in the simulations): not printed here.
+  const stdout = process.stdout.write;
+  const quiet = (() => true) as typeof process.stdout.write;
+  process.stdout.write = quiet;
+  const say = (line: string) => {
+    process.stdout.write = stdout;
+    progress(line);
+    process.stdout.write = quiet;
+  };
+  try {
+    return await measureAll(endpoint, quick, say);
+  } finally {
+    process.stdout.write = stdout;
+  }
+}
+
+async function measureAll(endpoint: string, quick: boolean, progress: (line: string) => void): Promise<CostScale> {
   progress('  cost per operation (every route, an analytics event, an imported item; ours and naive)');
   const costs = await measureCosts(endpoint, { analyticsEvents: quick ? 50 : 100, importItems: quick ? 500 : 1000 });
   progress('  simulated ceilings: analytics before (one partition per tenant and day)');
@@ -160,7 +177,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const write = process.stdout.write.bind(process.stdout);
   const out = (line: string) => write(`${line}\n`);
   console.log = () => undefined;
-  process.stdout.write = (() => true) as typeof process.stdout.write; // the functions' JSON log lines
   const emulator = await startMoto({ port: await freePort() });
   try {
     const r = await measureCostAndScale(emulator.endpoint, process.argv.includes('--quick'), out);
