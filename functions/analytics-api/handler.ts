@@ -175,7 +175,8 @@ function decodeCursor(cursor: string, tenant: string, userPk: string): Record<st
     const key = v.parse(cursorKeySchema, JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     if (key.userPk !== userPk) throw new Error('cursor for another user');
     // Exactly the key of an event of this tenant (see eventItem): an edited one is a 400, not a query the store refuses.
-    if (key.sk !== key.userSk || key.pk !== eventKey(tenant, key.userSk, '').pk || !ISO_PREFIX.test(key.userSk)) throw new Error('not an event key');
+    const [timestamp = '', eventId = ''] = key.userSk.split('#');
+    if (key.sk !== key.userSk || key.pk !== eventKey(tenant, timestamp, eventId).pk || !ISO_PREFIX.test(key.userSk)) throw new Error('not an event key');
     return key;
   } catch {
     throw validationFailed([{ field: 'query.cursor', issue: 'is not a cursor this request returned' }]);

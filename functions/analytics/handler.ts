@@ -30,6 +30,7 @@ import { deadLetterAttributes, deadLetterMarkOf } from '../shared/analytics/dead
 import { withAfterResponse } from '../shared/after-response.ts';
 import { storeEvents, type Enrichment, type EventToStore, type StoreOutcome } from '../shared/analytics/store.ts';
 import { sqs } from '../shared/aws-clients.ts';
+import { isRetryableTransactionFailure, isTransient } from '../shared/aws-errors.ts';
 import { config } from '../shared/config.ts';
 import { countMetrics, log } from '../shared/log.ts';
 import { redact } from '../shared/redact.ts';
@@ -122,8 +123,9 @@ function describeError(error: unknown) {
 
 /**
  * Validates every record, then stores the valid ones in one transaction. When that fails
- * for a reason other than a retryable conflict (say one event DynamoDB will not take), the
- * events are stored one by one, so only the culprit fails.
+ * for a reason other than a transient one (say one event DynamoDB will not take), the
+ * events are stored one by one, so only the culprit fails; a throttled or unavailable
+ * table fails the batch's valid records, for SQS to deliver again.
  */
 async function processRecords(records: SQSRecord[], errors: Map<number, unknown>): Promise<Outcome[]> {
   const outcomes: Outcome[] = records.map(() => 'failed');
@@ -148,6 +150,13 @@ async function processRecords(records: SQSRecord[], errors: Map<number, unknown>
     const stored = await storeEvents(valid.map((v) => v.item));
     valid.forEach((v, i) => (outcomes[v.index] = stored[i]!));
   } catch (error) {
+    // Throttled or unavailable: storing the events one by one would send ten times the requests
+    // to a partition that is already over its rate (and cost more units per event, since each
+    // would update its aggregates alone). The whole batch is retried later instead.
+    if (isTransient(error) || isRetryableTransactionFailure(error)) {
+      log.warn('batch transaction failed transiently; the batch will be retried', describeError(error));
+      return outcomes;
+    }
     log.warn('batch transaction failed; storing events one by one', describeError(error));
     for (const { index, item } of valid) {
       try {

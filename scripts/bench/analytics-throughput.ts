@@ -30,24 +30,28 @@ export interface AnalyticsThroughput {
 
 const context = { functionName: 'bench', functionVersion: '$LATEST', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 10_000 };
 
+/** The benchmarks' i-th analytics event: two route types, one failure in 17, `users` users (200), one tenant. */
+export function benchAnalyticsEvent(i: number, users = 200) {
+  return buildAnalyticsEvent({
+    type: i % 2 ? 'ITEM_GET' : 'ITEM_PUT',
+    action: i % 2 ? 'EXECUTE' : 'WRITE',
+    category: i % 2 ? 'QUERY' : 'USER_ACTION',
+    source: 'event-flows.bench',
+    status: i % 17 ? 'SUCCESS' : 'FAILURE',
+    ...(i % 17 ? {} : { errorType: 'NOT_FOUND' }),
+    durationMs: 1 + (i % 40),
+    userId: `user-${i % users}`,
+    requestId: `req-${i}`,
+    context,
+    properties: { tenant: 'bench', collection: 'bench' },
+  });
+}
+
 async function fill(endpoint: string, stack: ProvisionedStack, events: number): Promise<void> {
   const sqs = new SQSClient(clientConfig({ endpoint, region }));
   await pool(Math.ceil(events / 10), 4, async (batch) => {
     const entries = Array.from({ length: Math.min(10, events - batch * 10) }, (_, j) => {
-      const i = batch * 10 + j;
-      const event = buildAnalyticsEvent({
-        type: i % 2 ? 'ITEM_GET' : 'ITEM_PUT',
-        action: i % 2 ? 'EXECUTE' : 'WRITE',
-        category: i % 2 ? 'QUERY' : 'USER_ACTION',
-        source: 'event-flows.bench',
-        status: i % 17 ? 'SUCCESS' : 'FAILURE',
-        ...(i % 17 ? {} : { errorType: 'NOT_FOUND' }),
-        durationMs: 1 + (i % 40),
-        userId: `user-${i % 200}`,
-        requestId: `req-${i}`,
-        context,
-        properties: { tenant: 'bench', collection: 'bench' },
-      });
+      const event = benchAnalyticsEvent(batch * 10 + j);
       return { Id: String(j), MessageBody: JSON.stringify(toEnvelope({ Source: event.source, DetailType: event.eventType, Detail: JSON.stringify(event) }, accountOfQueueUrl(stack.queueUrl('analytics')))) };
     });
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queueUrl('analytics'), Entries: entries }));

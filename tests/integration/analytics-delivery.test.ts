@@ -4,11 +4,10 @@
  * to the processor), or, when SQS is down too, to an UNDELIVERED_EVENT log line that
  * scripts/replay-log.ts re-ingests. Every path ends with the events stored exactly once.
  */
+import { readDayEvents } from '../../functions/shared/analytics/store.ts';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as analyticsHandler } from '../../functions/analytics/handler.ts';
@@ -24,14 +23,12 @@ import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
 let stack: ProvisionedStack;
 let sqs: SQSClient;
-let db: DynamoDBDocumentClient;
 /** Nothing listens on port 9 (discard) on loopback: connections are refused at once. */
 const refused = { endpoint: 'http://127.0.0.1:9', region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 };
 
 beforeAll(async () => {
   stack = await provisionTestStack();
   sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
-  db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
 });
 
 afterEach(() => {
@@ -68,10 +65,8 @@ async function pump(): Promise<number> {
 }
 
 async function storedRequestIds(tenant: string): Promise<string[]> {
-  const r = await db.send(
-    new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${new Date().toISOString().slice(0, 10)}` } }),
-  );
-  return (r.Items ?? []).map((i) => i.event.requestId as string).sort();
+  const items = await readDayEvents(tenant, new Date().toISOString().slice(0, 10));
+  return items.map((i) => (i.event as { requestId: string }).requestId).sort();
 }
 
 function captureLogs() {

@@ -11,13 +11,14 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as analyticsHandler } from '../../functions/analytics/handler.ts';
 import { handler as queryHandler } from '../../functions/query/handler.ts';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
+import { readDayEvents } from '../../functions/shared/analytics/store.ts';
 import { RATIO } from '../../functions/shared/analytics/histogram.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { toEnvelope } from '../../functions/shared/events/publisher.ts';
@@ -36,7 +37,6 @@ const random = seeded(seed);
 
 let stack: ProvisionedStack;
 let sqs: SQSClient;
-let db: DynamoDBDocumentClient;
 const tenant = `dlq-${randomUUID().slice(0, 8)}`;
 const admin: Claims = { sub: 'root', tenant, scope: 'admin' };
 
@@ -46,7 +46,6 @@ beforeAll(async () => {
   process.env.ANALYTICS_RETRY_BASE_SECONDS = '0';
   setAwsClients({});
   sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
-  db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
   vi.spyOn(console, 'log').mockImplementation(() => undefined);
   vi.spyOn(console, 'error').mockImplementation(() => undefined);
 }, 60_000);
@@ -111,10 +110,8 @@ const requestIdOf = (message: Message) => (JSON.parse(message.Body!) as { detail
 async function storedItems(): Promise<Record<string, unknown>[]> {
   const days = new Set([new Date(Date.now() - 3_600_000).toISOString().slice(0, 10), new Date().toISOString().slice(0, 10)]);
   const items: Record<string, unknown>[] = [];
-  for (const day of days) {
-    const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${day}` } }));
-    items.push(...(r.Items ?? []));
-  }
+  // Every write shard of the day (functions/shared/analytics/keys.ts).
+  for (const day of days) items.push(...(await readDayEvents(tenant, day)));
   return items;
 }
 

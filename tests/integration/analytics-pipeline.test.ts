@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { readDayEvents } from '../../functions/shared/analytics/store.ts';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -74,8 +75,7 @@ async function pumpAnalytics(expected: number): Promise<number> {
 
 async function storedFor(tenant: string): Promise<Array<Record<string, any>>> { // eslint-disable-line @typescript-eslint/no-explicit-any -- DynamoDB items
   const day = new Date().toISOString().slice(0, 10);
-  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${day}` } }));
-  return r.Items ?? [];
+  return (await readDayEvents(tenant, day)) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- as above
 }
 
 describe('analytics pipeline', () => {

@@ -5,19 +5,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler, retryDelaySeconds } from '../../functions/analytics/handler.ts';
 import { buildAnalyticsEvent, type AnalyticsEvent, type AnalyticsInput } from '../../functions/shared/analytics/event.ts';
-import { aggregatePartition, eventIdOf, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
+import { eventIdOf, eventKey, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
+import { readAggregateDay, readDayEvents } from '../../functions/shared/analytics/store.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
 import { toSqsRecord } from '../../scripts/local/event-source-mapping.ts';
 import { localAccountId } from '../../scripts/local/lambda-context.ts';
 import { eventPatternFor, rules } from '../../scripts/local/topology.ts';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
 let stack: ProvisionedStack;
@@ -77,14 +79,14 @@ async function runBatch(queueUrl: string, messages?: Message[]) {
   return { result, batch };
 }
 
+/** Every shard of the day's raw events (functions/shared/analytics/keys.ts). */
 async function rawEvents(tenant: string, day: string) {
-  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${day}` } }));
-  return r.Items ?? [];
+  return (await readDayEvents(tenant, day)) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- stored items of any shape; tests assert on them
 }
 
+/** The day's aggregate items, each merged across its shards as the API reads it. */
 async function aggregates(tenant: string, day: string) {
-  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day) } }));
-  return r.Items ?? [];
+  return (await readAggregateDay(tenant, day)) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any -- as above
 }
 
 beforeAll(async () => {
@@ -172,7 +174,7 @@ describe('analytics processor', () => {
     const event = analyticsEvent({ type: 'HEALTH_CHECK', category: 'SYSTEM_EVENT', properties: {}, requestId: randomUUID() });
     await send(stack.queueUrl('analytics'), [envelope(event)]);
     await runBatch(stack.queueUrl('analytics'));
-    const stored = await db.send(new GetCommand({ TableName: stack.tableName('analytics'), Key: { pk: `EVENT#${SYSTEM_TENANT}#${event.detail.timestamp.slice(0, 10)}`, sk: `${event.detail.timestamp}#${eventIdOf(event)}` } }));
+    const stored = await db.send(new GetCommand({ TableName: stack.tableName('analytics'), Key: eventKey(SYSTEM_TENANT, event.detail.timestamp, eventIdOf(event)) }));
     expect(stored.Item?.tenant).toBe(SYSTEM_TENANT);
   });
 
@@ -242,6 +244,24 @@ describe('analytics processor', () => {
       expect(second.batchItemFailures).toEqual([]);
     } finally {
       delete process.env.ANALYTICS_RETRY_BASE_SECONDS;
+    }
+  });
+
+  it('fails a throttled batch as a whole, without a request per event to the throttled table', async () => {
+    const proxy = await startFaultProxy({ upstream: awsEndpoint() });
+    proxy.setRules([{ target: 'DynamoDB_20120810.TransactWriteItems', fault: { kind: 'throttle', code: 'ThrottlingException' } }]);
+    const throttled = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientConfig({ endpoint: proxy.url, region }), maxAttempts: 3 }), { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
+    setAwsClients({ dynamo: throttled });
+    try {
+      await send(stack.queueUrl('analytics'), Array.from({ length: 5 }, () => envelope(analyticsEvent())));
+      const { result, batch } = await runBatch(stack.queueUrl('analytics'));
+      expect(batch).toHaveLength(5);
+      expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(batch.map((m) => m.MessageId).sort());
+      // The SDK's 3 attempts of the batch's one transaction; storing the 5 events one by one would have sent 15 more.
+      expect(proxy.stats().operations['DynamoDB_20120810.TransactWriteItems']).toBe(3);
+    } finally {
+      setAwsClients({});
+      await proxy.close();
     }
   });
 

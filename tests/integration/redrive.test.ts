@@ -3,10 +3,9 @@
  * the DLQ after maxReceiveCount receives while its batch-mates are stored; a dry run lists
  * it without moving it; once the cause is fixed, a redrive brings it back and it is stored.
  */
+import { readDayEvents } from '../../functions/shared/analytics/store.ts';
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as analyticsHandler } from '../../functions/analytics/handler.ts';
@@ -19,7 +18,6 @@ import { awsEndpoint, provisionTestStack, region } from '../support/stack.ts';
 
 let stack: ProvisionedStack;
 let sqs: SQSClient;
-let db: DynamoDBDocumentClient;
 const context = { functionName: 'fn', functionVersion: '1', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 1000 };
 
 beforeAll(async () => {
@@ -27,7 +25,6 @@ beforeAll(async () => {
   stack = await provisionTestStack({ visibilityTimeoutSeconds: 1 });
   setAwsClients({});
   sqs = new SQSClient(clientConfig({ endpoint: awsEndpoint(), region }));
-  db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig({ endpoint: awsEndpoint(), region })));
 });
 afterAll(() => {
   delete process.env.ANALYTICS_RETENTION_DAYS_QUERY;
@@ -59,8 +56,7 @@ async function depth(url: string): Promise<number> {
 }
 
 async function stored(tenant: string) {
-  const r = await db.send(new QueryCommand({ TableName: stack.tableName('analytics'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `EVENT#${tenant}#${new Date().toISOString().slice(0, 10)}` } }));
-  return r.Items ?? [];
+  return readDayEvents(tenant, new Date().toISOString().slice(0, 10));
 }
 
 describe('redrive', () => {

@@ -5,7 +5,24 @@ import { describe, expect, it, vi } from 'vitest';
 import { frontEndCategory, requestCategory } from '../../functions/shared/analytics/classify.ts';
 import { buildAnalyticsEvent } from '../../functions/shared/analytics/event.ts';
 import { bucketOf, bucketValue, histogramOf, percentile, RATIO, type Histogram } from '../../functions/shared/analytics/histogram.ts';
-import { aggregateSortKey, canonicalJson, eventIdOf, eventKey, expiresAt, retentionDays, tenantOf, SYSTEM_TENANT } from '../../functions/shared/analytics/keys.ts';
+import {
+  aggregatePartition,
+  aggregatePartitions,
+  aggregateShardOf,
+  aggregateSortKey,
+  canonicalJson,
+  eventIdOf,
+  eventKey,
+  eventPartitions,
+  expiresAt,
+  retentionDays,
+  SHARDS,
+  shardOf,
+  tenantOf,
+  SYSTEM_TENANT,
+  userDayPartition,
+  userDayPartitions,
+} from '../../functions/shared/analytics/keys.ts';
 import { analyticsEventSchema, describeIssues, envelopeSchema } from '../../functions/shared/analytics/schema.ts';
 import { ApiError, errorTypeOf, toApiError } from '../../functions/shared/http/errors.ts';
 
@@ -51,8 +68,34 @@ describe('event identity and keys', () => {
     expect(eventIdOf({ ...event, requestId: 'r2' })).not.toBe(eventIdOf(event));
   });
 
+  it('spreads a day over write shards by event id, user id and batch; shard 0 and ANALYTICS_KEY_SHARDS=1 keep the unsharded keys', () => {
+    const ids = Array.from({ length: 6400 }, (_, i) => eventIdOf({ i }));
+    const perShard = new Map<string, number>();
+    for (const id of ids) perShard.set(eventKey('t1', '2026-01-02T00:00:00.000Z', id).pk, (perShard.get(eventKey('t1', '2026-01-02T00:00:00.000Z', id).pk) ?? 0) + 1);
+    expect([...perShard.keys()].sort()).toEqual(eventPartitions('t1', '2026-01-02').sort());
+    // Even: every shard within 40% of its share of 100.
+    for (const n of perShard.values()) expect(Math.abs(n - 100)).toBeLessThan(40);
+    expect(eventPartitions('t1', '2026-01-02')).toContain('EVENT#t1#2026-01-02');
+    expect(eventKey('t1', '2026-01-02T00:00:00.000Z', ids[0]!)).toEqual(eventKey('t1', '2026-01-02T00:00:00.000Z', ids[0]!));
+    expect(userDayPartitions('t1', '2026-01-02')).toHaveLength(SHARDS.userDays);
+    expect(userDayPartitions('t1', '2026-01-02')).toContain(userDayPartition('t1', '2026-01-02', 'alice'));
+    expect(aggregatePartitions('t1', '2026-01-02')).toHaveLength(SHARDS.aggregates);
+    expect(aggregatePartition('t1', '2026-01-02', 0)).toBe('AGG#t1#2026-01-02');
+    expect(aggregatePartition('t1', '2026-01-02', 5)).toBe('AGG#t1#2026-01-02#5');
+    vi.stubEnv('ANALYTICS_KEY_SHARDS', '1');
+    try {
+      expect(eventKey('t1', '2026-01-02T00:00:00.000Z', ids[0]!).pk).toBe('EVENT#t1#2026-01-02');
+      expect(userDayPartition('t1', '2026-01-02', 'alice')).toBe('UDAY#t1#2026-01-02');
+      expect(aggregatePartitions('t1', '2026-01-02')).toEqual(['AGG#t1#2026-01-02']);
+      expect(aggregateShardOf('anything')).toBe(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it('builds tenant-scoped keys', () => {
-    expect(eventKey('t1', event.detail.timestamp, 'abc')).toEqual({ pk: 'EVENT#t1#2026-01-02', sk: '2026-01-02T03:04:05.678Z#abc' });
+    const shard = shardOf('abc', SHARDS.events);
+    expect(eventKey('t1', event.detail.timestamp, 'abc')).toEqual({ pk: `EVENT#t1#2026-01-02${shard === 0 ? '' : `#${shard}`}`, sk: '2026-01-02T03:04:05.678Z#abc' });
     expect(aggregateSortKey('MINUTE', event.detail.timestamp, 'ITEM_GET_ANALYTICS', 'QUERY', undefined)).toBe('MINUTE#03:04#ITEM_GET_ANALYTICS#QUERY#-');
     expect(aggregateSortKey('HOUR', event.detail.timestamp, 'X_ANALYTICS', 'QUERY', 'NOT_FOUND')).toBe('HOUR#03#X_ANALYTICS#QUERY#NOT_FOUND');
     expect(tenantOf({ tenant: 't1' })).toBe('t1');

@@ -1,14 +1,25 @@
 /**
  * The analytics table's layout (table keys pk/sk, GSI byUser(userPk, userSk), TTL expiresAt):
  *
- *   raw event   pk  EVENT#<tenant>#<yyyy-mm-dd>          sk      <timestamp>#<eventId>
- *               userPk USER#<tenant>#<userId>            userSk  <timestamp>#<eventId>   (when the event has a user)
- *   aggregate   pk  AGG#<tenant>#<yyyy-mm-dd>            sk      MINUTE#<hh:mm>#<eventType>#<category>#<errorType|->
- *                                                        sk      HOUR#<hh>#<eventType>#<category>#<errorType|->
- *                                                        sk      FUNCTION#<hh>#<functionName>   (invocations, cold starts, memory)
- *                                                        sk      IMPORT#<importId>              (an import's progress)
- *                                                        sk      REDRIVE#<hh>#<eventType>       (events stored after a DLQ redrive)
- *   user-day    pk  UDAY#<tenant>#<yyyy-mm-dd>           sk      <userId>   (the user's active minutes and event types that day)
+ *   raw event   pk  EVENT#<tenant>#<yyyy-mm-dd>[#<shard>]   sk      <timestamp>#<eventId>
+ *               userPk USER#<tenant>#<userId>               userSk  <timestamp>#<eventId>   (when the event has a user)
+ *   aggregate   pk  AGG#<tenant>#<yyyy-mm-dd>[#<shard>]     sk      MINUTE#<hh:mm>#<eventType>#<category>#<errorType|->
+ *                                                           sk      HOUR#<hh>#<eventType>#<category>#<errorType|->
+ *                                                           sk      FUNCTION#<hh>#<functionName>   (invocations, cold starts, memory)
+ *                                                           sk      IMPORT#<importId>              (an import's progress)
+ *                                                           sk      REDRIVE#<hh>#<eventType>       (events stored after a DLQ redrive)
+ *   user-day    pk  UDAY#<tenant>#<yyyy-mm-dd>[#<shard>]    sk      <userId>   (the user's active minutes and event types that day)
+ *
+ * Write shards (docs/SCALE.md): DynamoDB takes about 1,000 write units a second per
+ * partition, and every event of a tenant's day would otherwise land in the same three
+ * partitions. So each is split into SHARDS[kind] partition keys; shard 0 keeps the unsharded
+ * key (`EVENT#<tenant>#<day>`), the others add `#<shard>`. A raw event's shard comes from
+ * its id and a user-day's from the user id, so a redelivered event meets its stored copy and
+ * a user has one item a day; an aggregate's shard is chosen per stored batch, so one
+ * aggregate (a minute of one event type, say) has up to SHARDS.aggregates partial items,
+ * which the reads in ./store.ts query together and add up. `ANALYTICS_KEY_SHARDS=1` writes
+ * the unsharded layout (the scale benchmark's "before"); data written with more shards is
+ * only read back with as many (the count may grow, never shrink).
  *
  * Every key starts with the tenant, so a read can only ever see one tenant's analytics.
  * Events without a tenant (health checks, background work) belong to SYSTEM_TENANT; other
@@ -51,16 +62,49 @@ export function timeParts(iso: string): { day: string; hour: string; minute: str
   return { day: iso.slice(0, 10), hour: iso.slice(11, 13), minute: iso.slice(11, 16) };
 }
 
+/** Partitions per tenant and day: 64 × 1,000 write units a second for raw events and for user-days, 32 × for aggregates. */
+export const SHARDS = { events: 64, userDays: 64, aggregates: 32 } as const;
+export type ShardedKind = keyof typeof SHARDS;
+
+export function shardCount(kind: ShardedKind, env: NodeJS.ProcessEnv = process.env): number {
+  return env.ANALYTICS_KEY_SHARDS === '1' ? 1 : SHARDS[kind];
+}
+
+/** A value's shard: stable, and spread evenly over `shards`. */
+export function shardOf(value: string, shards: number): number {
+  if (shards <= 1) return 0;
+  return parseInt(createHash('sha256').update(value).digest('hex').slice(0, 8), 16) % shards;
+}
+
+const withShard = (base: string, shard: number) => (shard === 0 ? base : `${base}#${shard}`);
+const allShards = (base: string, kind: ShardedKind) => Array.from({ length: shardCount(kind) }, (_, shard) => withShard(base, shard));
+
 export function eventKey(tenant: string, timestamp: string, eventId: string) {
-  return { pk: `EVENT#${tenant}#${timestamp.slice(0, 10)}`, sk: `${timestamp}#${eventId}` };
+  return { pk: withShard(`EVENT#${tenant}#${timestamp.slice(0, 10)}`, shardOf(eventId, shardCount('events'))), sk: `${timestamp}#${eventId}` };
+}
+
+/** Every partition holding a tenant's raw events of one day. */
+export function eventPartitions(tenant: string, day: string): string[] {
+  return allShards(`EVENT#${tenant}#${day}`, 'events');
 }
 
 export function userPartition(tenant: string, userId: string): string {
   return `USER#${tenant}#${userId}`;
 }
 
-export function aggregatePartition(tenant: string, day: string): string {
-  return `AGG#${tenant}#${day}`;
+/** One aggregate partition of a tenant's day (shard 0: the unsharded key). */
+export function aggregatePartition(tenant: string, day: string, shard = 0): string {
+  return withShard(`AGG#${tenant}#${day}`, shard);
+}
+
+/** Every partition holding a tenant's aggregates of one day. */
+export function aggregatePartitions(tenant: string, day: string): string[] {
+  return allShards(`AGG#${tenant}#${day}`, 'aggregates');
+}
+
+/** The aggregate shard a stored batch adds to, from something that identifies the batch. */
+export function aggregateShardOf(batch: string): number {
+  return shardOf(batch, shardCount('aggregates'));
 }
 
 export function aggregateSortKey(granularity: Granularity, timestamp: string, eventType: string, category: EventCategory, errorType: string | undefined): string {
@@ -69,8 +113,13 @@ export function aggregateSortKey(granularity: Granularity, timestamp: string, ev
 }
 
 /** One item per user and day: minute counts `m<minute of day>` and, per event type, the set of its minutes `T:<eventType>`. */
-export function userDayPartition(tenant: string, day: string): string {
-  return `UDAY#${tenant}#${day}`;
+export function userDayPartition(tenant: string, day: string, userId: string): string {
+  return withShard(`UDAY#${tenant}#${day}`, shardOf(userId, shardCount('userDays')));
+}
+
+/** Every partition holding a tenant's user-days of one day. */
+export function userDayPartitions(tenant: string, day: string): string[] {
+  return allShards(`UDAY#${tenant}#${day}`, 'userDays');
 }
 export const USER_DAY_TYPE_PREFIX = 'T:';
 export const USER_DAY_MINUTE_PREFIX = 'm';

@@ -12,6 +12,9 @@ import type { EventCategory } from './event.ts';
 import { bucketAttribute, bucketOf, HISTOGRAM_PREFIX } from './histogram.ts';
 import {
   aggregatePartition,
+  aggregatePartitions,
+  aggregateShardOf,
+  eventPartitions,
   aggregateRetentionDays,
   aggregateSortKey,
   eventKey,
@@ -25,6 +28,7 @@ import {
   USER_DAY_MINUTE_PREFIX,
   USER_DAY_TYPE_PREFIX,
   userDayPartition,
+  userDayPartitions,
   timeParts,
   userPartition,
   type Granularity,
@@ -57,6 +61,8 @@ export interface EventToStore {
 /** The sums one transaction adds to one aggregate item. */
 interface AggregateDelta {
   granularity: Granularity;
+  /** The aggregate shard this batch adds to (./keys.ts). */
+  shard: number;
   event: ValidAnalyticsEvent;
   tenant: string;
   count: number;
@@ -82,6 +88,7 @@ export const SAMPLE_SLOTS = 3;
 /** The sums one transaction adds to one function's hourly performance item. */
 interface FunctionDelta {
   event: ValidAnalyticsEvent;
+  shard: number;
   tenant: string;
   functionName: string;
   memoryLimitMB: number;
@@ -111,6 +118,7 @@ const IMPORT_COUNTS: Record<string, string[]> = {
 const IMPORT_ID = /^[0-9a-f-]{36}$/;
 
 interface ImportDelta {
+  shard: number;
   tenant: string;
   day: string;
   importId: string;
@@ -123,6 +131,8 @@ interface ImportDelta {
 /** What one transaction adds to one REDRIVE item: events stored from a redriven copy, and how long after their first failure. */
 interface RedriveDelta {
   event: ValidAnalyticsEvent;
+  /** The aggregate shard this batch adds to (./keys.ts). */
+  shard: number;
   tenant: string;
   stored: number;
   recoveryMsSum: number;
@@ -139,23 +149,23 @@ const increment = (histogram: Map<number, number>, value: number) => {
 };
 const numberProperty = (properties: Record<string, unknown>, name: string) => (typeof properties[name] === 'number' ? (properties[name] as number) : undefined);
 
-function aggregateKey(granularity: Granularity, event: ValidAnalyticsEvent, tenant: string) {
+function aggregateKey(granularity: Granularity, event: ValidAnalyticsEvent, tenant: string, shard: number) {
   const { metadata } = event.detail;
   return {
-    pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day),
+    pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day, shard),
     sk: aggregateSortKey(granularity, event.detail.timestamp, event.eventType, metadata.eventCategory, metadata.errorType),
   };
 }
 
-function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, duplicate: boolean, extras: boolean): void {
+function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, duplicate: boolean, extras: boolean, shard: number): void {
   for (const granularity of ['MINUTE', 'HOUR'] as const) {
     // Duplicates are a diagnostic counted per minute only.
     if (duplicate && granularity === 'HOUR') continue;
-    const key = aggregateKey(granularity, item.event, item.enrichment.tenant);
+    const key = aggregateKey(granularity, item.event, item.enrichment.tenant, shard);
     const id = `${key.pk}|${key.sk}`;
     let delta = deltas.get(id);
     if (!delta) {
-      delta = { granularity, event: item.event, tenant: item.enrichment.tenant, count: 0, failures: 0, duplicates: 0, durationCount: 0, durationSum: 0, buckets: new Map(), lagBuckets: new Map(), samples: new Map() };
+      delta = { granularity, shard, event: item.event, tenant: item.enrichment.tenant, count: 0, failures: 0, duplicates: 0, durationCount: 0, durationSum: 0, buckets: new Map(), lagBuckets: new Map(), samples: new Map() };
       deltas.set(id, delta);
     }
     if (duplicate) {
@@ -180,19 +190,19 @@ function addToDeltas(deltas: Map<string, AggregateDelta>, item: EventToStore, du
   }
 }
 
-function functionKey(event: ValidAnalyticsEvent, tenant: string, functionName: string) {
-  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day), sk: functionSortKey(event.detail.timestamp, functionName) };
+function functionKey(event: ValidAnalyticsEvent, tenant: string, functionName: string, shard: number) {
+  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day, shard), sk: functionSortKey(event.detail.timestamp, functionName) };
 }
 
 /** Per function and hour: invocations (events), cold starts with their init duration, RSS and heap distributions. */
-function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrichment }: EventToStore): void {
+function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrichment }: EventToStore, shard: number): void {
   const properties = event.detail.metadata.properties;
   const functionName = TYPE_NAME.test(properties.functionName) ? properties.functionName : 'unknown';
-  const key = functionKey(event, enrichment.tenant, functionName);
+  const key = functionKey(event, enrichment.tenant, functionName, shard);
   const id = `${key.pk}|${key.sk}`;
   let delta = deltas.get(id);
   if (!delta) {
-    delta = { event, tenant: enrichment.tenant, functionName, memoryLimitMB: 0, invocations: 0, coldStarts: 0, measured: 0, rss: new Map(), heap: new Map(), init: new Map() };
+    delta = { event, shard, tenant: enrichment.tenant, functionName, memoryLimitMB: 0, invocations: 0, coldStarts: 0, measured: 0, rss: new Map(), heap: new Map(), init: new Map() };
     deltas.set(id, delta);
   }
   delta.invocations++;
@@ -212,7 +222,7 @@ function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrich
 }
 
 function userDayKey(tenant: string, day: string, userId: string) {
-  return { pk: userDayPartition(tenant, day), sk: userId };
+  return { pk: userDayPartition(tenant, day, userId), sk: userId };
 }
 
 function addToUserDayDeltas(deltas: Map<string, UserDayDelta>, { event, enrichment }: EventToStore): void {
@@ -252,19 +262,19 @@ function userDayUpdate(delta: UserDayDelta) {
   };
 }
 
-function redriveKey(event: ValidAnalyticsEvent, tenant: string) {
-  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day), sk: redriveSortKey(event.detail.timestamp, event.eventType) };
+function redriveKey(event: ValidAnalyticsEvent, tenant: string, shard: number) {
+  return { pk: aggregatePartition(tenant, timeParts(event.detail.timestamp).day, shard), sk: redriveSortKey(event.detail.timestamp, event.eventType) };
 }
 
 /**
  * Only for events this transaction stores for the first time: the conditional Put of the
  * event is what makes a redriven event count once, however many copies come back.
  */
-function addToRedriveDeltas(deltas: Map<string, RedriveDelta>, { event, enrichment, deadLetter }: EventToStore): void {
+function addToRedriveDeltas(deltas: Map<string, RedriveDelta>, { event, enrichment, deadLetter }: EventToStore, shard: number): void {
   if (!deadLetter) return;
-  const key = redriveKey(event, enrichment.tenant);
+  const key = redriveKey(event, enrichment.tenant, shard);
   const id = `${key.pk}|${key.sk}`;
-  const delta = deltas.get(id) ?? { event, tenant: enrichment.tenant, stored: 0, recoveryMsSum: 0, recovery: new Map(), causes: new Map() };
+  const delta = deltas.get(id) ?? { event, shard, tenant: enrichment.tenant, stored: 0, recoveryMsSum: 0, recovery: new Map(), causes: new Map() };
   deltas.set(id, delta);
   const recoveryMs = Math.max(0, Date.parse(enrichment.receivedAt) - Date.parse(deadLetter.failedAt));
   delta.stored++;
@@ -282,26 +292,26 @@ function redriveUpdate(delta: RedriveDelta) {
   const timestamp = delta.event.detail.timestamp;
   return {
     TableName: config.analyticsTable(),
-    Key: redriveKey(delta.event, delta.tenant),
+    Key: redriveKey(delta.event, delta.tenant, delta.shard),
     UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt, #eventType = :eventType, #bucket = :bucket`,
     ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt', '#eventType': 'eventType', '#bucket': 'bucket' },
     ExpressionAttributeValues: { ...adds.values, ':expiresAt': expiresAt(timestamp, aggregateRetentionDays()), ':eventType': delta.event.eventType, ':bucket': timestamp.slice(0, 13) },
   };
 }
 
-function importKey(tenant: string, day: string, importId: string) {
-  return { pk: aggregatePartition(tenant, day), sk: `IMPORT#${importId}` };
+function importKey(tenant: string, day: string, importId: string, shard: number) {
+  return { pk: aggregatePartition(tenant, day, shard), sk: `IMPORT#${importId}` };
 }
 
 /** Per import and day: events, the API's accepted/rejected, the worker's batch counts, the start and the outcome. */
-function addToImportDeltas(deltas: Map<string, ImportDelta>, { event, enrichment }: EventToStore): void {
+function addToImportDeltas(deltas: Map<string, ImportDelta>, { event, enrichment }: EventToStore, shard: number): void {
   const properties = event.detail.metadata.properties;
   const importId = properties.importId;
   if (typeof importId !== 'string' || !IMPORT_ID.test(importId) || !event.eventType.startsWith('IMPORT_')) return;
   const timestamp = event.detail.timestamp;
   const day = timestamp.slice(0, 10);
   const id = `${enrichment.tenant}|${day}|${importId}`;
-  const delta = deltas.get(id) ?? { tenant: enrichment.tenant, day, importId, timestamp, adds: new Map(), sets: new Map() };
+  const delta = deltas.get(id) ?? { shard, tenant: enrichment.tenant, day, importId, timestamp, adds: new Map(), sets: new Map() };
   deltas.set(id, delta);
   const add = (name: string, value: unknown) => {
     if (typeof value === 'number' && Number.isFinite(value)) delta.adds.set(name, (delta.adds.get(name) ?? 0) + value);
@@ -334,7 +344,7 @@ function importUpdate(delta: ImportDelta) {
   }
   return {
     TableName: config.analyticsTable(),
-    Key: importKey(delta.tenant, delta.day, delta.importId),
+    Key: importKey(delta.tenant, delta.day, delta.importId, delta.shard),
     UpdateExpression: `${adds.clauses.length > 0 ? `ADD ${adds.clauses.join(', ')} ` : ''}SET ${sets.join(', ')}`,
     ExpressionAttributeNames: { ...names, ...adds.names },
     ExpressionAttributeValues: { ...values, ...adds.values },
@@ -374,7 +384,7 @@ function functionUpdate(delta: FunctionDelta) {
   adds.addHistogram(delta.init, HISTOGRAM_PREFIX.initDuration);
   return {
     TableName: config.analyticsTable(),
-    Key: functionKey(delta.event, delta.tenant, delta.functionName),
+    Key: functionKey(delta.event, delta.tenant, delta.functionName, delta.shard),
     // memoryLimitMB: the configured limit; the largest seen this hour (a deploy may change it).
     UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt, #functionName = :functionName, #bucket = :bucket, #limit = if_not_exists(#limit, :limit)`,
     ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt', '#functionName': 'functionName', '#bucket': 'bucket', '#limit': 'memoryLimitMB' },
@@ -415,7 +425,7 @@ function aggregateUpdate(delta: AggregateDelta) {
   }
   return {
     TableName: config.analyticsTable(),
-    Key: aggregateKey(granularity, event, delta.tenant),
+    Key: aggregateKey(granularity, event, delta.tenant, delta.shard),
     UpdateExpression: `ADD ${adds.clauses.join(', ')} SET ${sets.join(', ')}`,
     ExpressionAttributeNames: { ...names, ...adds.names },
     ExpressionAttributeValues: { ...values, ...adds.values },
@@ -500,17 +510,19 @@ export function storeTransaction(items: EventToStore[], pending: number[], dupli
   const deltas = new Map<string, AggregateDelta>();
   const functionDeltas = new Map<string, FunctionDelta>();
   const extras = insightAggregates();
-  for (const index of pending) addToDeltas(deltas, items[index]!, false, extras);
-  for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras);
+  // One aggregate shard for the whole batch: its aggregates are summed once, on one partition (./keys.ts).
+  const shard = aggregateShardOf([...pending, ...duplicates].map((index) => items[index]!.enrichment.eventId).sort()[0] ?? '');
+  for (const index of pending) addToDeltas(deltas, items[index]!, false, extras, shard);
+  for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras, shard);
   const userDayDeltas = new Map<string, UserDayDelta>();
   const importDeltas = new Map<string, ImportDelta>();
   const redriveDeltas = new Map<string, RedriveDelta>();
   if (extras) {
     for (const index of pending) {
-      addToFunctionDeltas(functionDeltas, items[index]!);
+      addToFunctionDeltas(functionDeltas, items[index]!, shard);
       addToUserDayDeltas(userDayDeltas, items[index]!);
-      addToImportDeltas(importDeltas, items[index]!);
-      addToRedriveDeltas(redriveDeltas, items[index]!);
+      addToImportDeltas(importDeltas, items[index]!, shard);
+      addToRedriveDeltas(redriveDeltas, items[index]!, shard);
     }
   }
   return [
@@ -539,22 +551,96 @@ export interface AggregateRow {
   item: Record<string, unknown>;
 }
 
+/**
+ * Queries in flight at once in this process: a read over many days queries every shard of
+ * each (./keys.ts), and hundreds of parallel requests would queue for the SDK's sockets and
+ * run into its request timeout instead of finishing sooner.
+ */
+const MAX_QUERIES_IN_FLIGHT = 16;
+let queriesInFlight = 0;
+const waitingForQuery: Array<() => void> = [];
+
 async function queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo().send(new QueryCommand({ ...input, ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}) }));
-    items.push(...((page.Items ?? []) as Record<string, unknown>[]));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
+  // A finishing query hands its slot straight to the next waiting one.
+  if (queriesInFlight >= MAX_QUERIES_IN_FLIGHT) await new Promise<void>((resolve) => waitingForQuery.push(resolve));
+  else queriesInFlight++;
+  try {
+    const items: Record<string, unknown>[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo().send(new QueryCommand({ ...input, ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}) }));
+      items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  } finally {
+    const next = waitingForQuery.shift();
+    if (next) next();
+    else queriesInFlight--;
+  }
 }
 
 const num = (value: unknown) => (typeof value === 'number' ? value : 0);
 
+/** Attributes of an aggregate that are not sums: the partial items' largest is the aggregate's. */
+const NOT_SUMMED = new Set(['expiresAt', 'memoryLimitMB']);
+
+/**
+ * The partial items one aggregate has in its shards (./keys.ts), as the one item an
+ * unsharded table would hold: numbers added (counts, sums, histogram buckets), sets joined,
+ * the largest expiry and memory limit, and any other value (names, samples, an import's
+ * outcome) from the first partial item that has it. Items are grouped by sort key, in the
+ * order they came.
+ */
+export function mergeShards(items: Record<string, unknown>[]): Record<string, unknown>[] {
+  const merged = new Map<string, Record<string, unknown>>();
+  for (const item of items) {
+    const into = merged.get(String(item.sk));
+    if (!into) {
+      merged.set(String(item.sk), { ...item });
+      continue;
+    }
+    for (const [name, value] of Object.entries(item)) {
+      const have = into[name];
+      if (typeof value === 'number' && typeof have === 'number') into[name] = NOT_SUMMED.has(name) ? Math.max(have, value) : have + value;
+      else if (value instanceof Set && have instanceof Set) into[name] = new Set([...have, ...value]);
+      else if (have === undefined) into[name] = value;
+    }
+  }
+  return [...merged.values()];
+}
+
+/** The same query on every shard of a day's aggregates, merged. */
+async function queryAggregateShards(tenant: string, day: string, input: Omit<QueryCommandInput, 'TableName' | 'KeyConditionExpression'> & { sortKeyCondition: string }): Promise<Record<string, unknown>[]> {
+  const { sortKeyCondition, ExpressionAttributeValues, ...rest } = input;
+  const pages = await Promise.all(
+    aggregatePartitions(tenant, day).map((pk) =>
+      queryAll({ ...rest, TableName: config.analyticsTable(), KeyConditionExpression: `pk = :pk AND ${sortKeyCondition}`, ExpressionAttributeValues: { ...ExpressionAttributeValues, ':pk': pk } }),
+    ),
+  );
+  return mergeShards(pages.flat());
+}
+
+/** A tenant's stored raw events of one day (sort key, i.e. timestamp, in [from, to] if given), from every shard: for tests and tools. */
+export async function readDayEvents(tenant: string, day: string, from = ' ', to = '\uffff'): Promise<Record<string, unknown>[]> {
+  const pages = await Promise.all(
+    eventPartitions(tenant, day).map((pk) =>
+      queryAll({ TableName: config.analyticsTable(), KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to', ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': to } }),
+    ),
+  );
+  return pages.flat();
+}
+
+/** Every aggregate item of a tenant's day (all kinds), merged across shards: for tests and tools. */
+export function readAggregateDay(tenant: string, day: string): Promise<Record<string, unknown>[]> {
+  return queryAggregateShards(tenant, day, { sortKeyCondition: 'sk > :none', ExpressionAttributeValues: { ':none': ' ' } });
+}
+
 /**
  * Aggregate rows of one granularity whose bucket starts in [from, to). `from`/`to` are
- * ISO timestamps already aligned to the granularity. One Query per day, never a scan.
+ * ISO timestamps already aligned to the granularity. One Query per day and aggregate shard
+ * (in parallel; SHARDS.aggregates in ./keys.ts), never a scan; the shards' partial items
+ * are merged.
  */
 export async function readAggregates(tenant: string, granularity: Granularity, from: string, to: string): Promise<AggregateRow[]> {
   if (from >= to) return [];
@@ -565,11 +651,10 @@ export async function readAggregates(tenant: string, granularity: Granularity, f
     const slot = (iso: string) => (granularity === 'MINUTE' ? iso.slice(11, 16) : iso.slice(11, 13));
     const start = day === from.slice(0, 10) ? slot(from) : granularity === 'MINUTE' ? '00:00' : '00';
     const end = day === lastIncluded.slice(0, 10) ? slot(lastIncluded) : granularity === 'MINUTE' ? '23:59' : '23';
-    const items = await queryAll({
-      TableName: config.analyticsTable(),
-      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :start AND :end',
+    const items = await queryAggregateShards(tenant, day, {
+      sortKeyCondition: 'sk BETWEEN :start AND :end',
       FilterExpression: 'expiresAt > :now',
-      ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':start': `${granularity}#${start}#`, ':end': `${granularity}#${end}#\uffff`, ':now': nowSeconds },
+      ExpressionAttributeValues: { ':start': `${granularity}#${start}#`, ':end': `${granularity}#${end}#\uffff`, ':now': nowSeconds },
     });
     for (const item of items) {
       rows.push({
@@ -621,7 +706,8 @@ export async function readUserEvents(tenant: string, userId: string, from: strin
 
 /**
  * The hourly items of one kind (`<prefix><hh>#...`: FUNCTION#, REDRIVE#) whose hour starts
- * in [from, to), both hour-aligned ISO timestamps. One Query per day of the range.
+ * in [from, to), both hour-aligned ISO timestamps. One Query per day of the range and
+ * aggregate shard, merged.
  */
 async function readHourlyItems(prefix: string, tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
   if (from >= to) return [];
@@ -632,47 +718,51 @@ async function readHourlyItems(prefix: string, tenant: string, from: string, to:
     const start = day === from.slice(0, 10) ? from.slice(11, 13) : '00';
     const end = day === lastHour.slice(0, 10) ? lastHour.slice(11, 13) : '23';
     reads.push(
-      queryAll({
-        TableName: config.analyticsTable(),
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :start AND :end',
+      queryAggregateShards(tenant, day, {
+        sortKeyCondition: 'sk BETWEEN :start AND :end',
         FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':start': `${prefix}${start}#`, ':end': `${prefix}${end}#\uffff`, ':now': nowSeconds },
+        ExpressionAttributeValues: { ':start': `${prefix}${start}#`, ':end': `${prefix}${end}#\uffff`, ':now': nowSeconds },
       }),
     );
   }
   return (await Promise.all(reads)).flat();
 }
 
-/** The per-function hourly performance items (FUNCTION#<hh>#<name>) in [from, to): one Query per day. */
+/** The per-function hourly performance items (FUNCTION#<hh>#<name>) in [from, to): one Query per day and shard. */
 export function readFunctionAggregates(tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
   return readHourlyItems(FUNCTION_PREFIX, tenant, from, to);
 }
 
-/** The hourly items of events stored after a DLQ redrive (REDRIVE#<hh>#<eventType>) in [from, to): one Query per day. */
+/** The hourly items of events stored after a DLQ redrive (REDRIVE#<hh>#<eventType>) in [from, to): one Query per day and shard. */
 export function readRedriveAggregates(tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
   return readHourlyItems(REDRIVE_PREFIX, tenant, from, to);
 }
 
-/** Every user's item of one day (UDAY#<tenant>#<day>), or one user's: one Query, paged by DynamoDB's 1 MB. */
+/** Every user's item of one day (the day's UDAY partitions), or one user's (one partition): paged by DynamoDB's 1 MB. */
 export async function readUserDays(tenant: string, day: string, userId?: string): Promise<Record<string, unknown>[]> {
-  return queryAll({
-    TableName: config.analyticsTable(),
-    KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
-    FilterExpression: 'expiresAt > :now',
-    ExpressionAttributeValues: { ':pk': userDayPartition(tenant, day), ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
-  });
+  const partitions = userId ? [userDayPartition(tenant, day, userId)] : userDayPartitions(tenant, day);
+  const pages = await Promise.all(
+    partitions.map((pk) =>
+      queryAll({
+        TableName: config.analyticsTable(),
+        KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':pk': pk, ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
+      }),
+    ),
+  );
+  return pages.flat();
 }
 
-/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: one Query per day. */
+/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: one Query per day and shard, merged. */
 export async function readImportAggregates(tenant: string, days: string[]): Promise<Record<string, unknown>[]> {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const pages = await Promise.all(
     days.map((day) =>
-      queryAll({
-        TableName: config.analyticsTable(),
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      queryAggregateShards(tenant, day, {
+        sortKeyCondition: 'begins_with(sk, :prefix)',
         FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':pk': aggregatePartition(tenant, day), ':prefix': 'IMPORT#', ':now': nowSeconds },
+        ExpressionAttributeValues: { ':prefix': 'IMPORT#', ':now': nowSeconds },
       }),
     ),
   );
