@@ -23,6 +23,7 @@ import * as v from 'valibot';
 import { withAfterResponse } from '../shared/after-response.ts';
 import { recordAnalytics } from '../shared/analytics/emitter.ts';
 import { IMPORT_EVENTS_SOURCE } from '../shared/events/domain-events.ts';
+import { describeError } from '../shared/aws-errors.ts';
 import { config } from '../shared/config.ts';
 import { publishImportProgress } from '../shared/imports/events.ts';
 import { importMaxReceiveCount } from '../shared/imports/limits.ts';
@@ -136,10 +137,6 @@ async function writtenBefore(message: ImportMessage, reason: string): Promise<At
     .filter((item) => !writtenIds.has(item.id))
     .map((item) => ({ id: item.id, reason: `not written after ${importMaxReceiveCount()} receives: ${reason}`, permanent: false, conflict: false }));
   return { plan: stored?.plan ?? { at: new Date().toISOString(), items: {} }, report: { failures, conflicts: 0, isolated: false } };
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** Writes a message's records in transactions of ≤ 100 items (one: a message holds ≤ 98); one report for the whole message. */

@@ -21,7 +21,7 @@
  * as transient failures and SQS delivers the message again.
  */
 import { batchGetAll } from '../shared/batch-get.ts';
-import { cancellationCodes, isConditionFailure, isTransient, isValidationError } from '../shared/aws-errors.ts';
+import { cancellationCodes, describeError, isConditionFailure, isTransient, isValidationError } from '../shared/aws-errors.ts';
 import { transactWrite, type TransactItems } from '../shared/imports/transact.ts';
 import type { ItemRecord } from '../shared/items/item.ts';
 
@@ -113,7 +113,7 @@ export async function writeItems(writes: readonly PlannedWrite[], options: Write
         return report;
       }
       const permanent = !isTransient(error) && isValidationError(error);
-      for (const write of pending) report.failures.push({ id: write.record.id, reason: `${permanent ? '' : "still failing after the SDK's retries: "}${describe(error)}`, permanent, conflict: false });
+      for (const write of pending) report.failures.push({ id: write.record.id, reason: `${permanent ? '' : "still failing after the SDK's retries: "}${describeError(error)}`, permanent, conflict: false });
       return report;
     }
   }
@@ -147,9 +147,4 @@ async function classifyRefused(refused: readonly PlannedWrite[], options: WriteO
       conflict: true,
     });
   }
-}
-
-function describe(error: unknown): string {
-  const e = error as { name?: string; message?: string };
-  return `${e.name ?? 'Error'}: ${e.message ?? String(error)}`.slice(0, 500);
 }

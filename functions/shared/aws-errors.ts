@@ -10,6 +10,11 @@ export function errorName(error: unknown): string {
   return e?.name && e.name !== 'Error' ? e.name : (e?.code ?? e?.name ?? 'Error');
 }
 
+/** `<name>: <message>`, bounded: it is stored as an item's failure reason. */
+export function describeError(error: unknown): string {
+  return `${errorName(error)}: ${(error as { message?: string } | undefined)?.message ?? String(error)}`.slice(0, 500);
+}
+
 export function httpStatusOf(error: unknown): number {
   return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode ?? 0;
 }
