@@ -15,7 +15,8 @@ import { config } from '../shared/config.ts';
 import { BATCH_RETENTION_SECONDS, batchSortKey, chunkSortKey, epochIn, failureSortKey, JOB_RETENTION_SECONDS, jobPartition } from '../shared/imports/jobs.ts';
 import type { ImportMessage } from '../shared/imports/messages.ts';
 import { transactWrite } from '../shared/imports/transact.ts';
-import { collectionPartition, itemSortKey } from '../shared/items/keys.ts';
+import { itemPartition, itemSortKey } from '../shared/items/keys.ts';
+import { shardOf, withShard } from '../shared/shards.ts';
 
 export interface PlannedItem {
   /** The version the import writes. */
@@ -34,8 +35,19 @@ export interface BatchPlan {
   items: Record<string, PlannedItem>;
 }
 
-/** The key of a batch's plan record. */
-export const planKeyOf = (message: ImportMessage) => ({ pk: jobPartition(message.tenant, message.importId), sk: batchSortKey(message.batchId) });
+/** The collection's item shards the message's items are written to (../shared/items/shards.ts). */
+export const itemShardsOf = (message: ImportMessage): number => message.itemShards ?? 1;
+
+/**
+ * The key of a batch's plan record. Every batch writes its plan and then its written ids
+ * (about 20 write units per 98 items), so the plans are spread over as many partition keys
+ * as the collection's items (by batch id; shard 0 is the job's own key): on one key they
+ * would stop an import at about 5,000 items a second (docs/SCALE.md).
+ */
+export const planKeyOf = (message: ImportMessage) => ({
+  pk: withShard(jobPartition(message.tenant, message.importId), shardOf(message.batchId, itemShardsOf(message))),
+  sk: batchSortKey(message.batchId),
+});
 const keyOf = planKeyOf;
 
 /**
@@ -51,10 +63,10 @@ export type BatchState = { settled: true; cancelled?: boolean } | { settled: fal
  */
 export async function loadBatch(message: ImportMessage, now = new Date().toISOString()): Promise<BatchState & { planIsNew?: boolean }> {
   const table = config.dataTable();
-  const jobPk = jobPartition(message.tenant, message.importId);
-  const itemPk = collectionPartition(message.tenant, message.collection);
-  const chunkKey = { pk: jobPk, sk: chunkSortKey(message.chunkId) };
-  const records = await batchGetAll(table, [keyOf(message), chunkKey, ...message.items.map((item) => ({ pk: itemPk, sk: itemSortKey(item.id) }))], {
+  const planKey = keyOf(message);
+  const chunkKey = { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) };
+  const shards = itemShardsOf(message);
+  const records = await batchGetAll(table, [planKey, chunkKey, ...message.items.map((item) => ({ pk: itemPartition(message.tenant, message.collection, item.id, shards), sk: itemSortKey(item.id) }))], {
     expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches, cancelled, writtenIds',
     names: { '#id': 'id', '#version': 'version', '#plan': 'plan' },
   });
@@ -64,7 +76,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
       const done = record.doneBatches;
       if (done instanceof Set && done.has(message.batch)) return { settled: true };
       if (record.cancelled === true) return { settled: true, cancelled: true };
-    } else if (record.pk === jobPk) {
+    } else if (record.pk === planKey.pk && record.sk === planKey.sk) {
       if (record.plan) return { settled: false, plan: record.plan as BatchPlan, writtenIds: record.writtenIds instanceof Set ? (record.writtenIds as Set<string>) : new Set() };
     } else existing.set(String(record.id), { version: Number(record.version), createdAt: String(record.createdAt) });
   }

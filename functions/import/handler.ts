@@ -31,7 +31,7 @@ import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messa
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
-import { failureRecords, loadBatch, planKeyOf, readPlan, savePlan, type BatchPlan } from './batches.ts';
+import { failureRecords, itemShardsOf, loadBatch, planKeyOf, readPlan, savePlan, type BatchPlan } from './batches.ts';
 import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteOptions, type WriteReport } from './writer.ts';
 
 export type MessageResult =
@@ -118,7 +118,8 @@ async function planAndWrite(message: ImportMessage): Promise<Attempt> {
     .filter((item) => !state.writtenIds.has(item.id))
     .map((item): PlannedWrite => {
       const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
-      const record = toItemRecord(message.tenant, { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at });
+      const stored = { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at };
+      const record = toItemRecord(message.tenant, stored, itemShardsOf(message));
       return { record, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
     });
   return { plan, report: await writeInParallel(writes, { tableName: config.dataTable(), planKey: planKeyOf(message) }) };

@@ -9,6 +9,19 @@ export function optionalEnv(name: string, fallback: string): string {
   return process.env[name] || fallback;
 }
 
+/** The item shards a new collection gets when ITEM_SHARDS is not set (docs/SCALE.md); at most MAX_ITEM_SHARDS. */
+export const DEFAULT_ITEM_SHARDS = 32;
+export const MAX_ITEM_SHARDS = 64;
+
+/** ITEM_SHARDS: an integer from 1 to MAX_ITEM_SHARDS, else the function refuses to start its work. */
+function itemShards(): number {
+  const raw = process.env.ITEM_SHARDS;
+  if (raw === undefined || raw === '') return DEFAULT_ITEM_SHARDS;
+  const shards = Number(raw);
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_ITEM_SHARDS) throw new Error(`ITEM_SHARDS must be an integer from 1 to ${MAX_ITEM_SHARDS}, got ${JSON.stringify(raw)}`);
+  return shards;
+}
+
 export const config = {
   dataTable: () => requireEnv('DATA_TABLE_NAME'),
   analyticsTable: () => requireEnv('ANALYTICS_TABLE_NAME'),
@@ -23,6 +36,8 @@ export const config = {
   /** Where domain events go when EventBridge will not take them (the app-events queue's DLQ). */
   appFallbackQueueUrl: () => process.env.APP_EVENTS_DLQ_URL,
   environment: () => optionalEnv('ENVIRONMENT', 'local'),
+  /** Partition keys a new collection's items are spread over; fixed per collection at its first write (items/shards.ts). */
+  itemShards,
   /** Extra field names to redact, comma-separated, on top of the built-in list. */
   redactFields: () => optionalEnv('REDACT_FIELDS', ''),
 };

@@ -295,7 +295,7 @@ export async function naiveImport(stack: ProvisionedStack, items: number): Promi
   const now = new Date().toISOString();
   for (let i = 0; i < items; i++) {
     const data = { name: `Item number ${i}`, score: i % 1000, city: ['Paris', 'Lyon', 'Nantes'][i % 3], tags: ['bulk', `g${i % 50}`] };
-    await dynamo().send(new PutCommand({ TableName: stack.tableName('data'), Item: toItemRecord('bench', { collection: 'naive', id: `item-${i}`, data, version: 1, createdAt: now, updatedAt: now }) }));
+    await dynamo().send(new PutCommand({ TableName: stack.tableName('data'), Item: toItemRecord('bench', { collection: 'naive', id: `item-${i}`, data, version: 1, createdAt: now, updatedAt: now }, 1) })); // naive: one key per collection
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../../functions/shared/aws-clients.ts';
+import { DEFAULT_ITEM_SHARDS } from '../../functions/shared/config.ts';
 import { toItemRecord } from '../../functions/shared/items/item.ts';
 import { ITEMS_PER_MESSAGE, ITEMS_PER_WRITE } from '../../functions/shared/imports/limits.ts';
 import { queues } from '../local/topology.ts';
@@ -39,7 +40,7 @@ function item(i: number) {
 function record(i: number) {
   const now = new Date().toISOString();
   const { id, data } = item(i);
-  return toItemRecord('bench', { collection: 'bench', id, data, version: 1, createdAt: now, updatedAt: now });
+  return toItemRecord('bench', { collection: 'bench', id, data, version: 1, createdAt: now, updatedAt: now }, DEFAULT_ITEM_SHARDS);
 }
 
 async function pipeline(endpoint: string, items: number): Promise<number> {

@@ -4,10 +4,12 @@
  * analytics queue is drained and the stored analytics events are counted against the
  * requests made: exactly one per request is the target.
  */
-import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { dynamo } from '../../functions/shared/aws-clients.ts';
+import { DEFAULT_ITEM_SHARDS } from '../../functions/shared/config.ts';
 import { toItemRecord } from '../../functions/shared/items/item.ts';
+import { collectionPartition, STATS_SORT_KEY } from '../../functions/shared/items/keys.ts';
 import { generateSigningKeys, mintToken } from '../local/jwt.ts';
 import { startRuntime } from '../local/runtime.ts';
 import { freshStack, queueDepth, waitFor } from './fixtures.ts';
@@ -29,8 +31,10 @@ export async function measureLoad(endpoint: string, options: { connections: numb
   const stack = await freshStack(endpoint, 'load');
   // Seed directly, so that only the measured requests produce analytics events.
   const now = new Date().toISOString();
+  // The collection's STATS record says where its items are (functions/shared/items/shards.ts).
+  await dynamo().send(new PutCommand({ TableName: stack.tableName('data'), Item: { pk: collectionPartition(TENANT, 'load'), sk: STATS_SORT_KEY, itemShards: DEFAULT_ITEM_SHARDS, itemCount: IDS } }));
   for (let i = 0; i < IDS; i += 25) {
-    const items = Array.from({ length: 25 }, (_, j) => ({ PutRequest: { Item: toItemRecord(TENANT, { collection: 'load', id: `i${i + j}`, data: { n: i + j }, version: 1, createdAt: now, updatedAt: now }) } }));
+    const items = Array.from({ length: 25 }, (_, j) => ({ PutRequest: { Item: toItemRecord(TENANT, { collection: 'load', id: `i${i + j}`, data: { n: i + j }, version: 1, createdAt: now, updatedAt: now }, DEFAULT_ITEM_SHARDS) } }));
     await dynamo().send(new BatchWriteCommand({ RequestItems: { [stack.tableName('data')]: items } }));
   }
   const keys = await generateSigningKeys();

@@ -21,6 +21,7 @@
  *   read, twice for a transactional one.
  */
 import { dynamoItemSize } from '../../functions/shared/dynamo-size.ts';
+import { DEFAULT_ITEM_SHARDS } from '../../functions/shared/config.ts';
 import { toItemRecord } from '../../functions/shared/items/item.ts';
 import type { IndexDeclaration, TableDeclaration } from '../local/topology.ts';
 
@@ -98,8 +99,8 @@ export function putWriteUnits(dataBytes: number, projection: Projection): { crea
   const at = new Date('2026-11-29T12:00:00.000Z').toISOString();
   const later = new Date('2026-11-29T12:00:01.000Z').toISOString();
   const data = { text: 'x'.repeat(Math.max(0, dataBytes - 12)) }; // {"text":"…"} is dataBytes of JSON
-  const created = toItemRecord('acme', { collection: 'books', id: 'item-1', data, version: 1, createdAt: at, updatedAt: at });
-  const replaced = toItemRecord('acme', { collection: 'books', id: 'item-1', data, version: 2, createdAt: at, updatedAt: later });
+  const created = toItemRecord('acme', { collection: 'books', id: 'item-1', data, version: 1, createdAt: at, updatedAt: at }, DEFAULT_ITEM_SHARDS);
+  const replaced = toItemRecord('acme', { collection: 'books', id: 'item-1', data, version: 2, createdAt: at, updatedAt: later }, DEFAULT_ITEM_SHARDS);
   return {
     create: writeUnits(table, undefined, created, true),
     replace: writeUnits(table, created, replaced, true),

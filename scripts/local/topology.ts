@@ -9,6 +9,7 @@
  * `event-flows-dev-data`, ...).
  */
 import declared from '../../terraform/modules/event-flows/topology.json' with { type: 'json' };
+import { DEFAULT_ITEM_SHARDS } from '../../functions/shared/config.ts';
 export interface IndexDeclaration {
   name: string;
   hashKey: string;
@@ -162,6 +163,8 @@ export function functionEnvironment(names: {
   bus: (b: BusName) => string;
   queueUrl: (q: QueueName | `${QueueName}-dlq`) => string;
   environment: string;
+  /** Partition keys a new collection's items are spread over (Terraform's item_shards). */
+  itemShards?: number;
 }): Record<string, string> {
   return {
     ENVIRONMENT: names.environment,
@@ -175,5 +178,6 @@ export function functionEnvironment(names: {
     ANALYTICS_QUEUE_URL: names.queueUrl('analytics'),
     IMPORT_DLQ_URL: names.queueUrl('import-dlq'),
     IMPORT_MAX_RECEIVE_COUNT: String(queues.import.maxReceiveCount),
+    ITEM_SHARDS: String(names.itemShards ?? DEFAULT_ITEM_SHARDS),
   };
 }

@@ -29,5 +29,6 @@ module "event_flows" {
   analytics_allowed_account_ids     = var.analytics_allowed_account_ids
   analytics_allowed_organization_id = var.analytics_allowed_organization_id
   analytics_retention_days          = var.analytics_retention_days
+  item_shards                       = var.item_shards
   alarm_emails                      = var.alarm_emails
 }

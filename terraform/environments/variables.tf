@@ -98,6 +98,12 @@ variable "alarm_emails" {
   default     = []
 }
 
+variable "item_shards" {
+  description = "Partition keys a new collection's items are spread over (1-64); affects new collections only. See the event-flows module's README and docs/SCALE.md."
+  type        = number
+  default     = 32
+}
+
 variable "analytics_retention_days" {
   description = "Optional analytics retention overrides in days, by environment variable (ANALYTICS_RETENTION_DAYS_<CATEGORY>, ANALYTICS_RETENTION_DAYS, ANALYTICS_AGGREGATE_RETENTION_DAYS); see docs/DEPLOY.md."
   type        = map(number)

@@ -23,7 +23,7 @@ beforeAll(async () => {
 
 const at = '2026-11-29T12:00:00.000Z';
 /** An item of the data table whose DynamoDB size is between 2 and 3 KB. */
-const record = (updatedAt: string) => toItemRecord('acme', { collection: 'books', id: 'b1', data: { text: 'x'.repeat(2500) }, version: 1, createdAt: at, updatedAt });
+const record = (updatedAt: string) => toItemRecord('acme', { collection: 'books', id: 'b1', data: { text: 'x'.repeat(2500) }, version: 1, createdAt: at, updatedAt }, 1);
 
 describe('the cost middleware', () => {
   it('charges a transactional create 2 units per KB plus one unit per keys-only index entry', async () => {

@@ -19,6 +19,7 @@ import { toMessages, type ImportMessage } from '../../functions/shared/imports/m
 import { validateItems } from '../../functions/shared/imports/items.ts';
 import { importMaxReceiveCount } from '../../functions/shared/imports/limits.ts';
 import { deleteItem, getCollectionStats, getItem, putItem } from '../../functions/shared/items/repository.ts';
+import { itemPartition } from '../../functions/shared/items/keys.ts';
 import { loadBatch, savePlan } from '../../functions/import/batches.ts';
 import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
@@ -294,7 +295,7 @@ describe('import worker', () => {
     expect((await getCollectionStats(tenant, 'replace')).itemCount).toBe(13);
     // Same stored shape as the write path's records (toItemRecord): keys and index sort keys.
     const { Item } = await DynamoDBDocumentClient.from(new DynamoDBClient({})).send(
-      new GetCommand({ TableName: stack.tableName('data'), Key: { pk: 'TENANT#acme#COLLECTION#replace', sk: 'ITEM#s-1' } }),
+      new GetCommand({ TableName: stack.tableName('data'), Key: { pk: itemPartition('acme', 'replace', 's-1', second.job.itemShards), sk: 'ITEM#s-1' } }),
     );
     expect(Object.keys(Item ?? {}).sort()).toEqual(['collection', 'createdAt', 'createdSort', 'data', 'id', 'pk', 'sk', 'tenant', 'updatedAt', 'updatedSort', 'version']);
     expect(Item?.createdSort).toBe(`${Item?.createdAt}#s-1`);

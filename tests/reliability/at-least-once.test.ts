@@ -14,7 +14,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
@@ -33,6 +33,7 @@ import type { ProvisionedStack } from '../../scripts/local/provision.ts';
 import { apiEvent, invoke, lambdaContext, type Claims } from '../support/invoke.ts';
 import { captureConsole, directClients, newTally, publishTally, runs, timeoutFor } from '../support/reliability-harness.ts';
 import { provisionTestStack } from '../support/stack.ts';
+import { storedItems } from '../support/stored-items.ts';
 
 const tally = newTally('at-least-once');
 let stack: ProvisionedStack;
@@ -229,9 +230,7 @@ describe('at-least-once delivery', () => {
           tally.requestsMade++;
           expect(status.body).toMatchObject({ status: 'COMPLETED', total: n, processed: n, succeeded: n, failed: 0, created: n });
 
-          const { Items = [] } = await clients.dynamo.send(
-            new QueryCommand({ TableName: stack.tableName('data'), KeyConditionExpression: 'pk = :pk AND begins_with(sk, :item)', ExpressionAttributeValues: { ':pk': `TENANT#${admin.tenant}#COLLECTION#${collection}`, ':item': 'ITEM#' }, ConsistentRead: true }),
-          );
+          const Items = await storedItems(clients.dynamo, stack.tableName('data'), admin.tenant, collection);
           const ids = Items.map((i) => String(i.id)).sort();
           const missing = items.map((i) => i.id).filter((id) => !ids.includes(id));
           tally.itemsLost += missing.length;

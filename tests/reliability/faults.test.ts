@@ -14,7 +14,6 @@
  *      (scripts/redrive.ts), with every item stored exactly once.
  */
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
@@ -38,6 +37,7 @@ import {
   type ReliabilityStack,
 } from '../support/reliability-harness.ts';
 import { awsEndpoint, region } from '../support/stack.ts';
+import { storedItem } from '../support/stored-items.ts';
 
 const tally = newTally('faults');
 const API_TIMEOUT_MS = functions.query.timeoutSeconds * 1000; // query and write: 10 s
@@ -137,12 +137,12 @@ describe('faults between the functions and DynamoDB/EventBridge/SQS', () => {
         if (f.kind === 'latency') expect(answer.status, 'latency alone must not fail a request').toBeLessThan(300);
         // A confirmed write is in the table.
         if ((op === 'put' || op === 'patch') && answer.status < 300) {
-          const { Item } = await clients.dynamo.send(new GetCommand({ TableName: local.stack.tableName('data'), Key: { pk: 'TENANT#faults#COLLECTION#faulty', sk: `ITEM#${id}` }, ConsistentRead: true }));
+          const Item = await storedItem(clients.dynamo, local.stack.tableName('data'), 'faults', 'faulty', id);
           if ((Item?.data as { v?: number } | undefined)?.v !== 1) tally.itemsLost++;
           expect(Item?.data).toEqual({ v: 1 });
         }
         if (op === 'delete' && answer.status === 204) {
-          const { Item } = await clients.dynamo.send(new GetCommand({ TableName: local.stack.tableName('data'), Key: { pk: 'TENANT#faults#COLLECTION#faulty', sk: `ITEM#${id}` }, ConsistentRead: true }));
+          const Item = await storedItem(clients.dynamo, local.stack.tableName('data'), 'faults', 'faulty', id);
           expect(Item).toBeUndefined();
         }
       }),

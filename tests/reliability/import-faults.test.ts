@@ -10,7 +10,6 @@
  * in the job's failures with a reason, never both and never neither; the job's counters
  * match what is stored; nothing is left in the import DLQ unexplained.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redrive } from '../../scripts/redrive.ts';
@@ -27,6 +26,7 @@ import {
   startStackBehindFaultProxy,
   type ReliabilityStack,
 } from '../support/reliability-harness.ts';
+import { storedItems } from '../support/stored-items.ts';
 
 const tally = newTally('import-faults');
 let proxy: FaultProxy;
@@ -114,9 +114,7 @@ describe('an import under DynamoDB faults, then recovery and redrive', () => {
           if (moved.moved > 0) await new Promise((r) => setTimeout(r, 4000));
 
           const job = await view(importId);
-          const { Items = [] } = await clients.dynamo.send(
-            new QueryCommand({ TableName: local.stack.tableName('data'), KeyConditionExpression: 'pk = :pk AND begins_with(sk, :item)', ExpressionAttributeValues: { ':pk': `TENANT#imports#COLLECTION#${collection}`, ':item': 'ITEM#' }, ConsistentRead: true }),
-          );
+          const Items = await storedItems(clients.dynamo, local.stack.tableName('data'), 'imports', collection);
           tally.requestsMade++;
           const failuresAnswer = await http(local.baseUrl, 'GET', `/imports/${importId}/failures?limit=100`, { token: admin });
           const failures = (failuresAnswer.json as { failures: Array<{ id: string; reason: string }> }).failures;

@@ -19,7 +19,6 @@
  * Quick form (npm test): answers dropped once applied. Full form (RELIABILITY_FULL=1): also
  * answers held past the client's 2 s request timeout.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +41,7 @@ import { startFaultProxy, type Fault, type FaultProxy } from '../support/fault-p
 import { apiEvent, invoke, lambdaContext, type Claims } from '../support/invoke.ts';
 import { captureConsole, directClients, fullRun, newTally, observeEventBridge, publishTally } from '../support/reliability-harness.ts';
 import { awsEndpoint, provisionTestStack } from '../support/stack.ts';
+import { storedItems } from '../support/stored-items.ts';
 
 const tally = newTally('lost-answers');
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems', 'BatchWriteItem'].map((op) => `DynamoDB_20120810.${op}`));
@@ -304,9 +304,7 @@ describe('a write whose answer is lost is applied once, answered once, announced
         else if ((outcome as { batchItemFailures: unknown[] }).batchItemFailures.length > 0) found.push({ text: 'the worker reported its message failed' });
         const view = await getJob(admin.tenant, job.importId);
         if (view?.status !== 'COMPLETED' || view.succeeded !== 3 || view.created !== 3) found.push({ text: `job ${view?.status}, succeeded ${view?.succeeded}, created ${view?.created}`, double: (view?.succeeded ?? 0) > 3 || (view?.created ?? 0) > 3 });
-        const { Items = [] } = await clients.dynamo.send(
-          new QueryCommand({ TableName: stack.tableName('data'), KeyConditionExpression: 'pk = :pk AND begins_with(sk, :item)', ExpressionAttributeValues: { ':pk': `TENANT#${admin.tenant}#COLLECTION#${job.collection}`, ':item': 'ITEM#' }, ConsistentRead: true }),
-        );
+        const Items = await storedItems(clients.dynamo, stack.tableName('data'), admin.tenant, job.collection);
         if (Items.length !== 3 || Items.some((i) => i.version !== 1)) found.push({ text: `items stored: ${Items.map((i) => `${i.id}@${i.version}`).join(' ')}`, double: Items.some((i) => Number(i.version) > 1) });
         const stats = await getCollectionStats(admin.tenant, job.collection);
         if (stats.itemCount !== 3) found.push({ text: `collection stats count ${stats.itemCount} items, not 3`, double: stats.itemCount > 3 });

@@ -17,12 +17,12 @@ import {
   expiresAt,
   retentionDays,
   SHARDS,
-  shardOf,
   tenantOf,
   SYSTEM_TENANT,
   userDayPartition,
   userDayPartitions,
 } from '../../functions/shared/analytics/keys.ts';
+import { shardOf } from '../../functions/shared/shards.ts';
 import { analyticsEventSchema, describeIssues, envelopeSchema } from '../../functions/shared/analytics/schema.ts';
 import { ApiError, errorTypeOf, toApiError } from '../../functions/shared/http/errors.ts';
 

@@ -6,7 +6,7 @@ import { ITEMS_PER_MESSAGE, MAX_IMPORT_ITEM_DATA_BYTES, SQS_MAX_MESSAGE_BYTES } 
 import { groupForSend, splitIntoBatches, toMessages } from '../../functions/shared/imports/messages.ts';
 import { retryDelay } from '../../scripts/import/http.ts';
 
-const job = { tenant: 'acme', collection: 'c', importId: '00000000-0000-4000-8000-000000000000' };
+const job = { tenant: 'acme', collection: 'c', importId: '00000000-0000-4000-8000-000000000000', itemShards: 32 };
 
 const target = { tenant: 'acme', collection: 'books' };
 

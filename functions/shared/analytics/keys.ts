@@ -28,6 +28,7 @@
 import { createHash } from 'node:crypto';
 import type { EventCategory } from './event.ts';
 import { TENANT_NAME } from './schema.ts';
+import { shardOf, withShard } from '../shards.ts';
 
 export const SYSTEM_TENANT = '_system';
 export type Granularity = 'MINUTE' | 'HOUR';
@@ -70,13 +71,6 @@ export function shardCount(kind: ShardedKind, env: NodeJS.ProcessEnv = process.e
   return env.ANALYTICS_KEY_SHARDS === '1' ? 1 : SHARDS[kind];
 }
 
-/** A value's shard: stable, and spread evenly over `shards`. */
-export function shardOf(value: string, shards: number): number {
-  if (shards <= 1) return 0;
-  return parseInt(createHash('sha256').update(value).digest('hex').slice(0, 8), 16) % shards;
-}
-
-const withShard = (base: string, shard: number) => (shard === 0 ? base : `${base}#${shard}`);
 const allShards = (base: string, kind: ShardedKind) => Array.from({ length: shardCount(kind) }, (_, shard) => withShard(base, shard));
 
 export function eventKey(tenant: string, timestamp: string, eventId: string) {

@@ -1,5 +1,5 @@
 /**
- * Import jobs in the data table. One partition per job, scoped by tenant, so another
+ * Import jobs in the data table. One partition per job (its batch plans aside), scoped by tenant, so another
  * tenant's importId simply is not there (404):
  *
  *   pk = TENANT#<tenant>#IMPORT#<importId>
@@ -7,7 +7,9 @@
  *   sk = CHUNK#<chunkId>        one accepted request chunk: content hash, its batch count and
  *                               its progress counters (processed, succeeded, failed, created,
  *                               batchesDone and the set of batch numbers done)
- *   sk = BATCH#<batchId>        one queue message's plan (versions decided before writing)
+ *   sk = BATCH#<batchId>        one queue message's plan (versions decided before writing),
+ *                               under pk `...#IMPORT#<importId>[#<shard>]`: spread over the
+ *                               collection's item shards by batch id (../../import/batches.ts)
  *   sk = FAILURE#<batchId>#<n>  an item that failed after the last retry
  *
  * Why counters live on the chunk and not on the job: a batch is settled by ONE conditional
@@ -30,6 +32,7 @@ import { dynamo } from '../aws-clients.ts';
 import { isConditionFailure } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { badRequest } from '../http/errors.ts';
+import { reserveImportShards } from '../items/shards.ts';
 import { advanceLastWriteAt, applyImportToStats, itemCountUpdate } from '../items/stats.ts';
 import { MAX_CHUNKS_PER_JOB } from './limits.ts';
 import { transactWrite } from './transact.ts';
@@ -67,6 +70,8 @@ export interface ImportJob extends Counters {
   importId: string;
   tenant: string;
   collection: string;
+  /** The collection's item shards, fixed when the job was created (../items/shards.ts); its messages carry it to the worker. */
+  itemShards: number;
   status: ImportStatus;
   chunks: number;
   batchesTotal: number;
@@ -152,14 +157,19 @@ export function isSettled(job: ImportJob): boolean {
   return job.status === 'PROCESSING' && job.chunksQueueing.length === 0 && job.batchesDone >= job.batchesTotal;
 }
 
+/**
+ * A new OPEN job. The collection's shard count is fixed first (recorded on its STATS item if
+ * it has none), so the worker writes each item to its shard without reading it.
+ */
 export async function createJob(tenant: string, collection: string, createdBy: string): Promise<ImportJob> {
+  const itemShards = await reserveImportShards(tenant, collection);
   const now = new Date().toISOString();
   const importId = randomUUID();
   await transactWrite([
     {
       Put: {
         TableName: config.dataTable(),
-        Item: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY, importId, tenant, collection, status: 'OPEN', createdBy, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
+        Item: { pk: jobPartition(tenant, importId), sk: JOB_SORT_KEY, importId, tenant, collection, itemShards, status: 'OPEN', createdBy, createdAt: now, updatedAt: now, expiresAt: epochIn(JOB_RETENTION_SECONDS) },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     },
@@ -168,6 +178,7 @@ export async function createJob(tenant: string, collection: string, createdBy: s
     importId,
     tenant,
     collection,
+    itemShards,
     status: 'OPEN',
     total: 0,
     processed: 0,
@@ -201,6 +212,8 @@ export async function getJob(tenant: string, importId: string, options: { withPr
     importId,
     tenant,
     collection: String(record.collection),
+    // Jobs created before item shards wrote every item under the collection's one key.
+    itemShards: Number(record.itemShards ?? 1),
     status: record.status as ImportStatus,
     total: num(record, 'total'),
     processed: num(record, 'processed'),

@@ -4,6 +4,7 @@
  * batches, and the chunk's set of settled batch numbers makes a second delivery a no-op.
  */
 import * as v from 'valibot';
+import { MAX_ITEM_SHARDS } from '../config.ts';
 import { ITEMS_PER_MESSAGE, MESSAGE_ENVELOPE_BYTES, MESSAGES_PER_SEND_BATCH, SQS_MAX_MESSAGE_BYTES } from './limits.ts';
 import type { AcceptedItem, ImportItem } from './items.ts';
 
@@ -11,6 +12,8 @@ export const ImportMessageSchema = v.object({
   v: v.literal(1),
   tenant: v.string(),
   collection: v.string(),
+  /** The collection's item shards (../items/shards.ts), fixed when the job was created; absent (messages queued before shards): 1. */
+  itemShards: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_ITEM_SHARDS))),
   importId: v.string(),
   chunkId: v.string(),
   /** The batch's number within its chunk. */
@@ -51,11 +54,12 @@ export function splitIntoBatches<T extends { bytes: number }>(
   return batches;
 }
 
-export function toMessages(job: { tenant: string; collection: string; importId: string }, chunkId: string, items: readonly AcceptedItem[]): ImportMessage[] {
+export function toMessages(job: { tenant: string; collection: string; importId: string; itemShards: number }, chunkId: string, items: readonly AcceptedItem[]): ImportMessage[] {
   return splitIntoBatches(items).map((batch, n) => ({
     v: 1,
     tenant: job.tenant,
     collection: job.collection,
+    itemShards: job.itemShards,
     importId: job.importId,
     chunkId,
     batch: n,

@@ -1,7 +1,9 @@
 /** An item as the API shows it, and as the data table stores it. */
 import { dynamoItemSize, MAX_DYNAMO_ITEM_BYTES } from '../dynamo-size.ts';
 import { payloadTooLarge } from '../http/errors.ts';
-import { collectionPartition, itemSortKey, timeSortKey } from './keys.ts';
+import { MAX_ITEM_SHARDS } from '../config.ts';
+import { withShard } from '../shards.ts';
+import { collectionPartition, itemPartition, itemSortKey, timeSortKey } from './keys.ts';
 
 export interface Item {
   collection: string;
@@ -20,9 +22,10 @@ export interface ItemRecord extends Item {
   updatedSort: string;
 }
 
-export function toItemRecord(tenant: string, item: Item): ItemRecord {
+/** The stored record of `item` in a collection spread over `shards` partition keys (./shards.ts). */
+export function toItemRecord(tenant: string, item: Item, shards: number): ItemRecord {
   return {
-    pk: collectionPartition(tenant, item.collection),
+    pk: itemPartition(tenant, item.collection, item.id, shards),
     sk: itemSortKey(item.id),
     tenant,
     ...item,
@@ -54,7 +57,9 @@ const LARGEST_VERSION = Number.MAX_SAFE_INTEGER;
  */
 export function storedItemSize(tenant: string, address: { collection: string; id: string }, data: Record<string, unknown>): number {
   const at = '9999-12-31T23:59:59.999Z';
-  return dynamoItemSize(toItemRecord(tenant, { collection: address.collection, id: address.id, data, version: LARGEST_VERSION, createdAt: at, updatedAt: at }));
+  const record = toItemRecord(tenant, { collection: address.collection, id: address.id, data, version: LARGEST_VERSION, createdAt: at, updatedAt: at }, 1);
+  // The longest partition key the item could get: the highest shard's suffix.
+  return dynamoItemSize({ ...record, pk: withShard(collectionPartition(tenant, address.collection), MAX_ITEM_SHARDS - 1) });
 }
 
 /** 413 with the figure when the item DynamoDB would store is over its 400 KB limit. */

@@ -23,7 +23,8 @@ import { RETRY_POLICIES } from '../retry.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { itemCountUpdate } from './stats.ts';
 import { toItem, toItemRecord, type Item } from './item.ts';
-import { collectionPartition, ITEM_PREFIX, itemSortKey, SORT_INDEXES, STATS_SORT_KEY, timeSortKey, type SortField } from './keys.ts';
+import { collectionPartition, collectionPartitions, ITEM_PREFIX, itemPartition, itemSortKey, SORT_INDEXES, STATS_SORT_KEY, timeSortKey, type SortField } from './keys.ts';
+import { forgetCollectionShards, readCollectionShards, shardsForWrite, type CollectionShards } from './shards.ts';
 
 export interface ItemAddress {
   tenant: string;
@@ -31,12 +32,18 @@ export interface ItemAddress {
   id: string;
 }
 
-function keyOf(address: ItemAddress) {
-  return { pk: collectionPartition(address.tenant, address.collection), sk: itemSortKey(address.id) };
+function keyOf(address: ItemAddress, shards: number) {
+  return { pk: itemPartition(address.tenant, address.collection, address.id, shards), sk: itemSortKey(address.id) };
 }
 
+/** One GetItem on the item's shard; a collection without a STATS item was never written: no item, no further read. */
 export async function getItem(address: ItemAddress): Promise<Item | undefined> {
-  const { Item: record } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(address), ConsistentRead: true }));
+  const shards = await readCollectionShards(address.tenant, address.collection);
+  return shards ? readItem(address, shards.shards) : undefined;
+}
+
+async function readItem(address: ItemAddress, shards: number): Promise<Item | undefined> {
+  const { Item: record } = await dynamo().send(new GetCommand({ TableName: config.dataTable(), Key: keyOf(address, shards), ConsistentRead: true }));
   return record ? toItem(record) : undefined;
 }
 
@@ -45,13 +52,14 @@ export async function getItem(address: ItemAddress): Promise<Item | undefined> {
  * undefined: no item) is still what is stored. Creates keep nothing; replacements keep
  * createdAt. The condition failing means someone wrote in between (isConditionFailure).
  */
-async function writeNextVersion(address: ItemAddress, current: Item | undefined, data: Record<string, unknown>): Promise<Item> {
+async function writeNextVersion(address: ItemAddress, shards: CollectionShards, current: Item | undefined, data: Record<string, unknown>): Promise<Item> {
   const now = new Date().toISOString();
   if (!current) {
     const item: Item = { collection: address.collection, id: address.id, data, version: 1, createdAt: now, updatedAt: now };
     await transactWrite([
-      { Put: { TableName: config.dataTable(), Item: toItemRecord(address.tenant, item), ConditionExpression: 'attribute_not_exists(pk)' } },
-      itemCountUpdate(address.tenant, address.collection, 1),
+      { Put: { TableName: config.dataTable(), Item: toItemRecord(address.tenant, item, shards.shards), ConditionExpression: 'attribute_not_exists(pk)' } },
+      // Records the collection's shard count on its first write; refuses if another first write recorded another.
+      itemCountUpdate(address.tenant, address.collection, 1, shards),
     ]);
     return item;
   }
@@ -60,7 +68,7 @@ async function writeNextVersion(address: ItemAddress, current: Item | undefined,
     {
       Update: {
         TableName: config.dataTable(),
-        Key: keyOf(address),
+        Key: keyOf(address, shards.shards),
         UpdateExpression: 'SET #data = :data, #version = :next, updatedAt = :now, updatedSort = :updatedSort',
         ConditionExpression: '#version = :read',
         ExpressionAttributeNames: { '#data': 'data', '#version': 'version' },
@@ -82,15 +90,18 @@ async function changeItem(
   decide: (current: Item | undefined) => Record<string, unknown>,
 ): Promise<{ item: Item; created: boolean }> {
   for (let attempt = 0; attempt < RETRY_POLICIES.optimisticWrite.attempts; attempt++) {
-    const current = await getItem(address);
+    const shards = await shardsForWrite(address.tenant, address.collection);
+    const current = shards.state === 'new' ? undefined : await readItem(address, shards.shards);
     if (expectedVersion !== undefined && current?.version !== expectedVersion) {
       throw preconditionFailed(current ? `the item's version is ${current.version}, not ${expectedVersion}` : `the item's version is not ${expectedVersion}`);
     }
     const data = decide(current);
     try {
-      return { item: await writeNextVersion(address, current, data), created: !current };
+      return { item: await writeNextVersion(address, shards, current, data), created: !current };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
+      // Perhaps another first write recorded the collection's shard count meanwhile: read it again.
+      forgetCollectionShards(address.tenant, address.collection);
       if (expectedVersion !== undefined) throw preconditionFailed(`the item changed; its version is no longer ${expectedVersion}`);
     }
   }
@@ -131,21 +142,22 @@ export async function patchItem(
 /** Deletes an item and returns it as it was; 404 when it is not there, 412 when If-Match names another version. */
 export async function deleteItem(address: ItemAddress, expectedVersion?: number): Promise<Item> {
   for (let attempt = 0; attempt < RETRY_POLICIES.optimisticWrite.attempts; attempt++) {
-    const current = await getItem(address);
-    if (!current) throw notFound(`no item ${address.id} in ${address.collection}`);
+    const shards = await readCollectionShards(address.tenant, address.collection);
+    const current = shards ? await readItem(address, shards.shards) : undefined;
+    if (!shards || !current) throw notFound(`no item ${address.id} in ${address.collection}`);
     if (expectedVersion !== undefined && current.version !== expectedVersion) throw preconditionFailed(`the item's version is ${current.version}, not ${expectedVersion}`);
     try {
       await transactWrite([
         {
           Delete: {
             TableName: config.dataTable(),
-            Key: keyOf(address),
+            Key: keyOf(address, shards.shards),
             ConditionExpression: '#version = :read',
             ExpressionAttributeNames: { '#version': 'version' },
             ExpressionAttributeValues: { ':read': current.version },
           },
         },
-        itemCountUpdate(address.tenant, address.collection, -1),
+        itemCountUpdate(address.tenant, address.collection, -1, shards),
       ]);
       return current;
     } catch (error) {
@@ -168,69 +180,148 @@ export interface ListOptions {
 /** Most items one list call reads while filters skip items, so a rare match cannot run it past its timeout. */
 export const MAX_ITEMS_EVALUATED = 10_000;
 
+/** Shard queries a list runs at once. */
+const SHARD_QUERY_CONCURRENCY = 8;
+/** About how many items a filtered list reads per round (spread over the shards), as it did with one partition. */
+const FILTERED_ROUND_ITEMS = 100;
+
+/** One partition key of the collection as the list reads it: what it returned and has not been merged yet, and where it stopped. */
+interface ShardReader {
+  pk: string;
+  buffered: Record<string, unknown>[];
+  startKey?: Record<string, unknown>;
+  /** The sort value of the last item the shard's queries evaluated (filtered out or not). */
+  frontier?: string;
+  exhausted: boolean;
+  queries: number;
+}
+
 /**
- * One page of a collection. The page is filled even when filters skip items: we keep
- * querying until `limit` items matched (reading one more to know whether a next page
- * exists) or the collection ends. The cursor is the key of the last item returned.
+ * One page of a collection, in the order of its sort across all its shards (./shards.ts).
+ *
+ * Each shard is queried lazily with a small Limit (its share of the page, plus one), and a
+ * shard is queried again only when its buffered items run out before the page is full; the
+ * shards' items are merged by their sort value, which is global (the id for id order,
+ * `<timestamp>#<id>` for the time orders). So the cursor is one position, the last item
+ * returned: each shard then continues strictly after it. A page is filled even when filters
+ * skip items, reading one more item to know whether a next page exists, until the
+ * collection ends or MAX_ITEMS_EVALUATED items were read; a page stopped by that budget
+ * returns a cursor at the first position not yet read in every shard, so the next page
+ * resumes exactly there.
  *
  * Sorted by id, the table itself is queried (filters run in DynamoDB). Sorted by time, the
  * index is queried: it projects keys only (a copy of every item, up to 400 KB, in each of
- * two indexes would make every write pay three times), so each page of keys is fetched
+ * two indexes would make every write pay three times), so each round's keys are fetched
  * with BatchGetItem and the filters are applied here, with the same equality DynamoDB uses.
  */
 export async function listItems(tenant: string, collection: string, options: ListOptions): Promise<{ items: Item[]; nextCursor: string | null; evaluated: number }> {
   const partition = collectionPartition(tenant, collection);
+  const start = options.cursor ? decodeCursor(options.cursor, { partition, sort: options.sort, order: options.order }) : undefined;
+  const shards = await readCollectionShards(tenant, collection);
+  if (!shards) return { items: [], nextCursor: null, evaluated: 0 }; // never written
   const index = SORT_INDEXES[options.sort];
+  const sortAttribute = index ? index.attribute : 'sk';
+  const sortOf = (record: Record<string, unknown>) => String(record[sortAttribute]);
+  const asc = options.order === 'asc';
+  const before = (a: string, b: string) => (asc ? a < b : a > b);
+  const after = start?.[sortAttribute];
   const filter = buildFilter(options.filters);
   const filtering = Object.keys(options.filters).length > 0;
-  const base: QueryCommandInput = {
+  const keyCondition = after !== undefined ? `#pk = :pk AND #sort ${asc ? '>' : '<'} :after` : index ? '#pk = :pk' : '#pk = :pk AND begins_with(#sort, :itemPrefix)';
+  const base: Omit<QueryCommandInput, 'ExpressionAttributeValues'> & { ExpressionAttributeValues: Record<string, unknown> } = {
     TableName: config.dataTable(),
     ...(index ? { IndexName: index.indexName } : {}),
-    KeyConditionExpression: index ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :itemPrefix)',
-    ExpressionAttributeNames: { '#pk': 'pk', ...(index ? {} : { '#sk': 'sk', ...filter.names }) },
-    ExpressionAttributeValues: { ':pk': partition, ...(index ? {} : { ':itemPrefix': ITEM_PREFIX, ...filter.values }) },
+    KeyConditionExpression: keyCondition,
+    ExpressionAttributeNames: { '#pk': 'pk', ...(keyCondition.includes('#sort') ? { '#sort': sortAttribute } : {}), ...(index ? {} : filter.names) },
+    ExpressionAttributeValues: { ...(after !== undefined ? { ':after': after } : index ? {} : { ':itemPrefix': ITEM_PREFIX }), ...(index ? {} : filter.values) },
     ...(!index && filter.expression ? { FilterExpression: filter.expression } : {}),
-    ScanIndexForward: options.order === 'asc',
-    // Read one page without filters or with; strongly consistent reads are only possible on the table.
+    ScanIndexForward: asc,
+    // Strongly consistent reads are only possible on the table.
     ...(index ? {} : { ConsistentRead: true }),
   };
-  const keyAttributes = index ? ['pk', 'sk', index.attribute] : ['pk', 'sk'];
-  const keyOfRecord = (record: Record<string, unknown>) => Object.fromEntries(keyAttributes.map((name) => [name, String(record[name])]));
 
+  const readers: ShardReader[] = collectionPartitions(tenant, collection, shards.shards).map((pk) => ({ pk, buffered: [], exhausted: false, queries: 0 }));
   const matched: Record<string, unknown>[] = [];
-  let startKey: Record<string, string> | undefined = options.cursor ? decodeCursor(options.cursor, { partition, sort: options.sort, order: options.order }) : undefined;
   let evaluated = 0;
-  let exhausted = false;
-  while (matched.length <= options.limit && evaluated < MAX_ITEMS_EVALUATED) {
+
+  /** Queries each reader once more (a few at a time) and buffers what it returned, with the items for index keys. */
+  const refill = async (stalled: ShardReader[]) => {
     const wanted = options.limit + 1 - matched.length;
-    const { Items = [], LastEvaluatedKey, ScannedCount = 0 } = await dynamo().send(
-      new QueryCommand({ ...base, Limit: filtering ? Math.max(wanted, 100) : wanted, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
-    );
-    evaluated += ScannedCount;
-    const records = index ? await withItems(Items, index.attribute) : Items;
-    for (const record of records) {
-      if (index && filtering && !matchesFilters(record, options.filters)) continue;
-      matched.push(record);
-      if (matched.length > options.limit) break;
+    const share = Math.ceil(wanted / shards.shards) + 1;
+    const pages = await inParallel(stalled, SHARD_QUERY_CONCURRENCY, async (reader) => {
+      // A shard that needs reading again holds more than its share: ask it for twice as much each time.
+      const grown = Math.max(share, filtering ? Math.ceil(FILTERED_ROUND_ITEMS / shards.shards) : 0) * 2 ** reader.queries;
+      const limit = Math.min(grown, filtering ? 1000 : wanted);
+      reader.queries++;
+      const { Items = [], LastEvaluatedKey, ScannedCount = 0 } = await dynamo().send(
+        new QueryCommand({ ...base, ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':pk': reader.pk }, Limit: limit, ...(reader.startKey ? { ExclusiveStartKey: reader.startKey } : {}) }),
+      );
+      evaluated += ScannedCount;
+      // Past the last item, ascending from a cursor, the table holds the collection's STATS record: the shard ends there.
+      const items = Items.filter((record) => String(record.sk).startsWith(ITEM_PREFIX));
+      const stillItems = LastEvaluatedKey !== undefined && String(LastEvaluatedKey.sk).startsWith(ITEM_PREFIX) && items.length === Items.length;
+      reader.startKey = stillItems ? LastEvaluatedKey : undefined;
+      reader.frontier = stillItems ? sortOf(LastEvaluatedKey) : undefined;
+      reader.exhausted = !stillItems;
+      return items;
+    });
+    const records = index ? await withItems(pages.flat(), index.attribute) : pages.flat();
+    const byReader = new Map(stalled.map((reader) => [reader.pk, reader]));
+    for (const record of records) byReader.get(String(record.pk))!.buffered.push(record);
+  };
+
+  let budgetSpent = false;
+  while (matched.length <= options.limit) {
+    const stalled = readers.filter((reader) => reader.buffered.length === 0 && !reader.exhausted);
+    if (stalled.length > 0 && evaluated < MAX_ITEMS_EVALUATED) {
+      await refill(stalled);
+      continue;
     }
-    if (matched.length > options.limit) break;
-    if (!LastEvaluatedKey) {
-      exhausted = true;
-      break;
-    }
-    startKey = LastEvaluatedKey as Record<string, string>;
+    budgetSpent = stalled.length > 0;
+    // The next item in the list's order: the earliest head among the shards' buffers.
+    let next: ShardReader | undefined;
+    for (const reader of readers) if (reader.buffered.length > 0 && (!next || before(sortOf(reader.buffered[0]!), sortOf(next.buffered[0]!)))) next = reader;
+    if (!next) break;
+    // Out of budget: a shard not read that far might hold an earlier item.
+    if (budgetSpent && stalled.some((reader) => !before(sortOf(next.buffered[0]!), reader.frontier!))) break;
+    const record = next.buffered.shift()!;
+    if (index && filtering && !matchesFilters(record, options.filters)) continue;
+    matched.push(record);
   }
 
   const page = matched.slice(0, options.limit);
-  let nextKey: Record<string, string> | undefined;
-  if (matched.length > options.limit) nextKey = keyOfRecord(page[page.length - 1]!);
-  // The evaluation budget ran out before the page filled: continue from where we stopped.
-  else if (!exhausted && startKey) nextKey = startKey;
+  let position: Record<string, string> | undefined;
+  if (matched.length > options.limit) position = positionOf(page[page.length - 1]!, sortAttribute, partition);
+  else if (budgetSpent) {
+    // The earliest place a shard stopped reading: everything before it in every shard was merged.
+    const frontiers = readers.filter((reader) => reader.buffered.length === 0 && !reader.exhausted).map((reader) => reader.startKey!);
+    const earliest = frontiers.reduce((a, b) => (before(sortOf(b), sortOf(a)) ? b : a));
+    position = positionOf(earliest, sortAttribute, partition);
+  }
   return {
     items: page.map(toItem),
-    nextCursor: nextKey ? encodeCursor({ sort: options.sort, order: options.order, key: nextKey }) : null,
+    nextCursor: position ? encodeCursor({ sort: options.sort, order: options.order, key: position }) : null,
     evaluated,
   };
+}
+
+/** A cursor's key: the collection (not the shard: the cursor continues in every shard) and the item's sort values. */
+function positionOf(record: Record<string, unknown>, sortAttribute: string, partition: string): Record<string, string> {
+  return { pk: partition, sk: String(record.sk), ...(sortAttribute === 'sk' ? {} : { [sortAttribute]: String(record[sortAttribute]) }) };
+}
+
+/** `work` over `inputs`, at most `concurrency` at a time; results in the inputs' order. */
+async function inParallel<T, R>(inputs: readonly T[], concurrency: number, work: (input: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(inputs.length);
+  let nextIndex = 0;
+  const worker = async () => {
+    while (nextIndex < inputs.length) {
+      const i = nextIndex++;
+      results[i] = await work(inputs[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
+  return results;
 }
 
 /**

@@ -27,20 +27,27 @@ import { dynamo } from '../aws-clients.ts';
 import { isConditionFailure } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { collectionPartition, STATS_SORT_KEY } from './keys.ts';
+import { shardsCondition, type CollectionShards } from './shards.ts';
 
 export function statsKey(tenant: string, collection: string) {
   return { pk: collectionPartition(tenant, collection), sk: STATS_SORT_KEY };
 }
 
-/** The Update that adds `delta` to a collection's itemCount; for use inside the item's own transaction. */
-export function itemCountUpdate(tenant: string, collection: string, delta: number) {
+/**
+ * The Update that adds `delta` to a collection's itemCount; for use inside the item's own
+ * transaction. With `shards` (the count the item's key was made with) it also records that
+ * count on a collection's first write, and refuses unless it is the collection's count.
+ */
+export function itemCountUpdate(tenant: string, collection: string, delta: number, shards?: CollectionShards) {
+  const check = shards ? shardsCondition(shards) : undefined;
   return {
     Update: {
       TableName: config.dataTable(),
       Key: statsKey(tenant, collection),
-      UpdateExpression: 'ADD itemCount :delta SET #tenant = :tenant, #collection = :collection',
+      UpdateExpression: `ADD itemCount :delta SET #tenant = :tenant, #collection = :collection${check?.set ? `, ${check.set}` : ''}`,
+      ...(check ? { ConditionExpression: check.condition } : {}),
       ExpressionAttributeNames: { '#collection': 'collection', '#tenant': 'tenant' },
-      ExpressionAttributeValues: { ':delta': delta, ':tenant': tenant, ':collection': collection },
+      ExpressionAttributeValues: { ':delta': delta, ':tenant': tenant, ':collection': collection, ...check?.values },
     },
   };
 }

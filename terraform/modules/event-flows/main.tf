@@ -18,6 +18,8 @@ locals {
     IMPORT_DLQ_URL       = module.queue["import"].dlq_url
     # The import worker must know the last receive before SQS moves a message to the DLQ.
     IMPORT_MAX_RECEIVE_COUNT = tostring(local.queues["import"].max_receive_count)
+    # Partition keys of a new collection's items (functions/shared/items/shards.ts).
+    ITEM_SHARDS = tostring(var.item_shards)
   }
   # Optional retention overrides, read by the analytics function only (shared/analytics/keys.ts).
   analytics_environment = { for name, days in var.analytics_retention_days : name => tostring(days) }

@@ -138,6 +138,17 @@ variable "analytics_retention_days" {
   }
 }
 
+variable "item_shards" {
+  description = "Partition keys a new collection's items are spread over, by a hash of the item id (docs/SCALE.md): each takes about 1,000 write units a second, so 32 let one collection import about 10,000 items a second; every list call reads each of them. Fixed per collection at its first write and recorded with it: changing this affects new collections only. Collections written before sharding keep 1."
+  type        = number
+  default     = 32
+
+  validation {
+    condition     = var.item_shards >= 1 && var.item_shards <= 64 && floor(var.item_shards) == var.item_shards
+    error_message = "item_shards must be a whole number from 1 to 64 (the functions refuse others)."
+  }
+}
+
 variable "alarm_emails" {
   description = "E-mail addresses subscribed to the alarm topic."
   type        = list(string)
