@@ -175,6 +175,8 @@ export interface ListOptions {
   cursor?: string;
   /** Equality filters on top-level data fields; each value matches as text or as its JSON scalar. */
   filters: Record<string, string>;
+  /** Items one call may read before it returns what it has (default MAX_ITEMS_EVALUATED). */
+  maxEvaluated?: number;
 }
 
 /** Most items one list call reads while filters skip items, so a rare match cannot run it past its timeout. */
@@ -242,16 +244,18 @@ export async function listItems(tenant: string, collection: string, options: Lis
 
   const readers: ShardReader[] = collectionPartitions(tenant, collection, shards.shards).map((pk) => ({ pk, buffered: [], exhausted: false, queries: 0 }));
   const matched: Record<string, unknown>[] = [];
+  const budget = options.maxEvaluated ?? MAX_ITEMS_EVALUATED;
   let evaluated = 0;
 
   /** Queries each reader once more (a few at a time) and buffers what it returned, with the items for index keys. */
   const refill = async (stalled: ShardReader[]) => {
     const wanted = options.limit + 1 - matched.length;
     const share = Math.ceil(wanted / shards.shards) + 1;
+    const budgetLeft = budget - evaluated;
     const pages = await inParallel(stalled, SHARD_QUERY_CONCURRENCY, async (reader) => {
       // A shard that needs reading again holds more than its share: ask it for twice as much each time.
       const grown = Math.max(share, filtering ? Math.ceil(FILTERED_ROUND_ITEMS / shards.shards) : 0) * 2 ** reader.queries;
-      const limit = Math.min(grown, filtering ? 1000 : wanted);
+      const limit = Math.max(1, Math.min(grown, filtering ? 1000 : wanted, Math.ceil(budgetLeft / stalled.length)));
       reader.queries++;
       const { Items = [], LastEvaluatedKey, ScannedCount = 0 } = await dynamo().send(
         new QueryCommand({ ...base, ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':pk': reader.pk }, Limit: limit, ...(reader.startKey ? { ExclusiveStartKey: reader.startKey } : {}) }),
@@ -273,7 +277,7 @@ export async function listItems(tenant: string, collection: string, options: Lis
   let budgetSpent = false;
   while (matched.length <= options.limit) {
     const stalled = readers.filter((reader) => reader.buffered.length === 0 && !reader.exhausted);
-    if (stalled.length > 0 && evaluated < MAX_ITEMS_EVALUATED) {
+    if (stalled.length > 0 && evaluated < budget) {
       await refill(stalled);
       continue;
     }
