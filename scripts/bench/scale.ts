@@ -24,15 +24,16 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { drainAfterResponseTasks } from '../../functions/shared/after-response.ts';
 import { readAggregates } from '../../functions/shared/analytics/store.ts';
 import { setAwsClients } from '../../functions/shared/aws-clients.ts';
-import { collectionPartition } from '../../functions/shared/items/keys.ts';
+import { config } from '../../functions/shared/config.ts';
 import { accountOfQueueUrl, toEnvelope } from '../../functions/shared/events/publisher.ts';
 import { apiEvent, lambdaContext } from '../../tests/support/invoke.ts';
 import { startFaultProxy, type CapacityStats, type FaultProxy } from '../../tests/support/fault-proxy.ts';
+import { storedItems } from '../../tests/support/stored-items.ts';
 import { clientConfig, type ProvisionedStack } from '../local/provision.ts';
 import { queues, routes } from '../local/topology.ts';
 import { benchAnalyticsEvent } from './analytics-throughput.ts';
@@ -187,6 +188,15 @@ function familyOf(key: string): { family: string; shards: number } {
       const family = pk.split('#').slice(0, 3).join('#'); // EVENT#<tenant>#<day>
       return { family: [table, family, ...rest].join('|'), shards: shardCount(kind) };
     }
+  }
+  // A collection's items (and their index entries) spread over its item shards by id (functions/shared/items/keys.ts).
+  if (/^TENANT#[^#]+#COLLECTION#[^#]+(#\d+)?$/.test(pk) && rest.length === 0) {
+    return { family: [table, pk.split('#').slice(0, 4).join('#')].join('|'), shards: config.itemShards() };
+  }
+  // An import's batch plans on shards 1..N-1 of its job key (functions/import/batches.ts); shard 0, the job's own key, also
+  // holds its job and chunk records, so it stays a family of its own, measured as it is.
+  if (/^TENANT#[^#]+#IMPORT#[^#]+#\d+$/.test(pk) && rest.length === 0) {
+    return { family: [table, `${pk.split('#').slice(0, 4).join('#')}#<shard>`].join('|'), shards: Math.max(1, config.itemShards() - 1) };
   }
   return { family: key, shards: 1 };
 }
@@ -353,26 +363,22 @@ async function queuedImport(stack: ProvisionedStack, sqs: SQSClient, collection:
 }
 
 async function itemsOf(direct: DynamoDBDocumentClient, stack: ProvisionedStack, collection: string): Promise<Array<{ id: unknown; version: unknown }>> {
-  const items: Array<{ id: unknown; version: unknown }> = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await direct.send(
-      new QueryCommand({ TableName: stack.tableName('data'), KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': collectionPartition('scale', collection) }, ...(start ? { ExclusiveStartKey: start } : {}) }),
-    );
-    for (const item of page.Items ?? []) if (String(item.sk).startsWith('ITEM#')) items.push({ id: item.id, version: item.version });
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return (await storedItems(direct, stack.tableName('data'), 'scale', collection)).map((item) => ({ id: item.id, version: item.version }));
 }
 
 const itemsIn = (message: Message) => (JSON.parse(message.Body!) as { items: unknown[] }).items.length;
 
-/** The import worker at each offered rate (items per second into one collection). */
-export async function simulateImport(endpoint: string, rates: number[], window: SimulationWindow, modelItems: number): Promise<ScaleRun> {
+/**
+ * The import worker at each offered rate (items per second into one collection), the
+ * collection spread over `itemShards` partition keys (default: the deployment's, 32; 1 is
+ * the layout before item shards).
+ */
+export async function simulateImport(endpoint: string, rates: number[], window: SimulationWindow, modelItems: number, itemShards?: number): Promise<ScaleRun> {
   const { handler } = (await import(`../../functions/${queues.import.consumer}/handler.ts`)) as { handler: Handler };
   const batchSize = queues.import.batchSize;
   const run = async (label: string, limit: number, burstSeconds: number, offered: number, items: number, measure: (pending: Pending[], proxy: FaultProxy, throttledBefore: number, throttledInWindow: number, stored: number) => void) => {
     const sim = await throttledStack(endpoint, label, { partition: limit, burstSeconds });
+    if (itemShards !== undefined) process.env.ITEM_SHARDS = String(itemShards); // after the stack's environment, which sets the default
     try {
       const collection = `c${offered}`;
       const { importId, messages } = await queuedImport(sim.stack, sim.sqs, collection, items);
@@ -458,7 +464,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r =
       which === 'analytics'
         ? await simulateAnalytics(emulator.endpoint, layout, rates, ANALYTICS_WINDOW, 500)
-        : await simulateImport(emulator.endpoint, rates, IMPORT_WINDOW, 490);
+        : await simulateImport(emulator.endpoint, rates, IMPORT_WINDOW, 490, layout === 'unsharded' ? 1 : undefined);
     out(JSON.stringify(r, null, 1));
     out(`${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {

@@ -29,7 +29,7 @@ export interface CollectionShards {
 /** Recorded and legacy counts never change; bounded so a container serving many collections does not grow without end. */
 const known = new Map<string, CollectionShards>();
 const MAX_CACHED = 10_000;
-const cacheKey = (tenant: string, collection: string) => `${tenant}\u0000${collection}`;
+const cacheKey = (tenant: string, collection: string) => `${config.dataTable()}\u0000${tenant}\u0000${collection}`;
 
 function remember(tenant: string, collection: string, shards: CollectionShards): CollectionShards {
   if (known.size >= MAX_CACHED) known.clear();
