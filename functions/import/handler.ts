@@ -31,6 +31,7 @@ import { ImportMessageSchema, type ImportMessage } from '../shared/imports/messa
 import { toItemRecord } from '../shared/items/item.ts';
 import { settleBatch } from '../shared/imports/jobs.ts';
 import { log } from '../shared/log.ts';
+import { mapBounded } from '../shared/bounded.ts';
 import { failureRecords, itemShardsOf, loadBatch, planKeyOf, readPlan, savePlan, type BatchPlan } from './batches.ts';
 import { ITEMS_PER_TRANSACTION, writeItems, type PlannedWrite, type WriteOptions, type WriteReport } from './writer.ts';
 
@@ -150,20 +151,6 @@ async function writeInParallel(writes: readonly PlannedWrite[], options: WriteOp
     conflicts: reports.reduce((n, report) => n + report.conflicts, 0),
     isolated: reports.some((report) => report.isolated),
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 async function consume(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {

@@ -177,11 +177,14 @@ const SHARDED_FAMILIES: Array<[RegExp, ShardedKind]> = [
   [/^UDAY#/, 'userDays'],
 ];
 
+/** A collection's partition key: the unsuffixed key, and the shard suffix if any. */
+const COLLECTION_KEY = /^(TENANT#[^#]+#COLLECTION#[^#]+)(#\d+)?$/;
+
 /**
  * A key's family (its partition key without the shard suffix) and how many partitions the
  * family is spread over: a hashed spread puts 1/shards of the family's units on each.
  */
-function familyOf(key: string): { family: string; shards: number } {
+function familyOf(key: string, shardedCollections: ReadonlySet<string>): { family: string; shards: number } {
   const [table = '', pk = '', ...rest] = key.split('|');
   for (const [prefix, kind] of SHARDED_FAMILIES) {
     if (prefix.test(pk)) {
@@ -190,9 +193,8 @@ function familyOf(key: string): { family: string; shards: number } {
     }
   }
   // A collection's items (and their index entries) spread over its item shards by id (functions/shared/items/keys.ts).
-  if (/^TENANT#[^#]+#COLLECTION#[^#]+(#\d+)?$/.test(pk) && rest.length === 0) {
-    return { family: [table, pk.split('#').slice(0, 4).join('#')].join('|'), shards: config.itemShards() };
-  }
+  const collection = COLLECTION_KEY.exec(pk)?.[1];
+  if (collection !== undefined && shardedCollections.has(collection) && rest.length === 0) return { family: `${table}|${collection}`, shards: config.itemShards() };
   // An import's batch plans on shards 1..N-1 of its job key (functions/import/batches.ts); shard 0, the job's own key, also
   // holds its job and chunk records, so it stays a family of its own, measured as it is.
   if (/^TENANT#[^#]+#IMPORT#[^#]+#\d+$/.test(pk) && rest.length === 0) {
@@ -207,9 +209,14 @@ function familyOf(key: string): { family: string; shards: number } {
  * where the hottest reaches DynamoDB's 1,000 units a second.
  */
 function modelOf(stats: CapacityStats, operations: number): ScaleModel {
+  // Collections written on more than their unsuffixed key (a naive import writes one key only).
+  const shardedCollections = new Set(Object.keys(stats.unitsByKey).flatMap((key) => {
+    const match = COLLECTION_KEY.exec(key.split('|')[1] ?? '');
+    return match?.[2] ? [match[1]!] : [];
+  }));
   const families = new Map<string, { units: number; shards: number; isItem: boolean }>();
   for (const [key, units] of Object.entries(stats.unitsByKey)) {
-    const { family, shards } = familyOf(key);
+    const { family, shards } = familyOf(key, shardedCollections);
     const f = families.get(family) ?? { units: 0, shards, isItem: key.split('|').length === 3 };
     f.units += units;
     families.set(family, f);

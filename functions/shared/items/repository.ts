@@ -15,6 +15,7 @@
 import { GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
 import { batchGetAll } from '../batch-get.ts';
+import { mapBounded } from '../bounded.ts';
 import { isConditionFailure } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { conflict, notFound, preconditionFailed } from '../http/errors.ts';
@@ -191,9 +192,8 @@ const FILTERED_ROUND_ITEMS = 100;
 interface ShardReader {
   pk: string;
   buffered: Record<string, unknown>[];
+  /** The last key the shard's queries evaluated (filtered out or not): where its next query starts. */
   startKey?: Record<string, unknown>;
-  /** The sort value of the last item the shard's queries evaluated (filtered out or not). */
-  frontier?: string;
   exhausted: boolean;
   queries: number;
 }
@@ -252,7 +252,7 @@ export async function listItems(tenant: string, collection: string, options: Lis
     const wanted = options.limit + 1 - matched.length;
     const share = Math.ceil(wanted / shards.shards) + 1;
     const budgetLeft = budget - evaluated;
-    const pages = await inParallel(stalled, SHARD_QUERY_CONCURRENCY, async (reader) => {
+    const pages = await mapBounded(stalled, SHARD_QUERY_CONCURRENCY, async (reader) => {
       // A shard that needs reading again holds more than its share: ask it for twice as much each time.
       const grown = Math.max(share, filtering ? Math.ceil(FILTERED_ROUND_ITEMS / shards.shards) : 0) * 2 ** reader.queries;
       const limit = Math.max(1, Math.min(grown, filtering ? 1000 : wanted, Math.ceil(budgetLeft / stalled.length)));
@@ -265,7 +265,6 @@ export async function listItems(tenant: string, collection: string, options: Lis
       const items = Items.filter((record) => String(record.sk).startsWith(ITEM_PREFIX));
       const stillItems = LastEvaluatedKey !== undefined && String(LastEvaluatedKey.sk).startsWith(ITEM_PREFIX) && items.length === Items.length;
       reader.startKey = stillItems ? LastEvaluatedKey : undefined;
-      reader.frontier = stillItems ? sortOf(LastEvaluatedKey) : undefined;
       reader.exhausted = !stillItems;
       return items;
     });
@@ -287,7 +286,7 @@ export async function listItems(tenant: string, collection: string, options: Lis
     for (const reader of readers) if (reader.buffered.length > 0 && (!next || before(sortOf(reader.buffered[0]!), sortOf(next.buffered[0]!)))) next = reader;
     if (!next) break;
     // Out of budget: a shard not read that far might hold an earlier item.
-    if (budgetSpent && stalled.some((reader) => !before(sortOf(next.buffered[0]!), reader.frontier!))) break;
+    if (budgetSpent && stalled.some((reader) => !before(sortOf(next.buffered[0]!), sortOf(reader.startKey!)))) break;
     const record = next.buffered.shift()!;
     if (index && filtering && !matchesFilters(record, options.filters)) continue;
     matched.push(record);
@@ -314,19 +313,6 @@ function positionOf(record: Record<string, unknown>, sortAttribute: string, part
   return { pk: partition, sk: String(record.sk), ...(sortAttribute === 'sk' ? {} : { [sortAttribute]: String(record[sortAttribute]) }) };
 }
 
-/** `work` over `inputs`, at most `concurrency` at a time; results in the inputs' order. */
-async function inParallel<T, R>(inputs: readonly T[], concurrency: number, work: (input: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(inputs.length);
-  let nextIndex = 0;
-  const worker = async () => {
-    while (nextIndex < inputs.length) {
-      const i = nextIndex++;
-      results[i] = await work(inputs[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
-  return results;
-}
 
 /**
  * The items behind a page of index keys, in the index's order (BatchGetItem). An item
