@@ -138,9 +138,27 @@ module "table" {
     hash_key        = index.hash_key
     range_key       = index.range_key
     projection_type = index.projection
+    warm_throughput = lookup(var.table_warm_throughput, "${each.key}/${index.name}", null)
   }]
+  warm_throughput             = lookup(var.table_warm_throughput, each.key, null)
   deletion_protection_enabled = var.table_deletion_protection
   tags                        = local.tags
+}
+
+# A misspelt table or index key would silently change nothing (lookup() falls back to null).
+check "table_warm_throughput_names_tables" {
+  assert {
+    condition     = length(setsubtract(keys(var.table_warm_throughput), local.warmable_tables)) == 0
+    error_message = "table_warm_throughput names tables or indexes the topology does not have: ${join(", ", setsubtract(keys(var.table_warm_throughput), local.warmable_tables))} (known: ${join(", ", local.warmable_tables)})."
+  }
+}
+
+# A misspelt queue key would silently change nothing (lookup() falls back to topology.json).
+check "queue_consumer_concurrency_names_queues" {
+  assert {
+    condition     = length(setsubtract(keys(var.queue_consumer_concurrency), keys(local.queues))) == 0
+    error_message = "queue_consumer_concurrency names queues the topology does not have: ${join(", ", setsubtract(keys(var.queue_consumer_concurrency), keys(local.queues)))} (known: ${join(", ", keys(local.queues))})."
+  }
 }
 
 module "queue" {
@@ -153,7 +171,7 @@ module "queue" {
   consumer_timeout_seconds = local.functions[each.value.consumer].timeout_seconds
   batch_size               = each.value.batch_size
   batching_window_seconds  = each.value.batching_window_seconds
-  maximum_concurrency      = each.value.maximum_concurrency
+  maximum_concurrency      = lookup(var.queue_consumer_concurrency, each.key, each.value.maximum_concurrency)
   # The EventBridge rules that target this queue: the queue module creates their targets and
   # admits only them in its policy (see modules/event-bus/main.tf for why the target is there).
   event_sources = { for rule_key, rule in local.rules : rule_key => {
