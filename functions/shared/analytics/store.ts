@@ -503,7 +503,7 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
       const already = pending.filter((_, position) => codes?.[position] === 'ConditionalCheckFailed');
       if (already.length === 0) {
         // Throttled: grow the shard counts now, so that the batch's retry spreads wider.
-        if (isThrottled(error, codes)) await growThrottled(writes, codes, counts);
+        if (isThrottled(error, codes)) await growThrottled(writes, codes);
         throw error;
       }
       duplicates.push(...already);
@@ -532,7 +532,7 @@ function adaptivePartitionOf(pk: string): { kind: AdaptiveKind; tenant: string; 
  * transaction, or, when it named none (the whole request throttled), every aggregate and
  * user-day partition the transaction wrote. Raw event shards are fixed (./keys.ts).
  */
-async function growThrottled(writes: TransactItems, codes: string[] | undefined, counts: Map<string, ShardCounts>): Promise<void> {
+async function growThrottled(writes: TransactItems, codes: string[] | undefined): Promise<void> {
   const named = codes?.some((code) => THROTTLED_ITEM.has(code)) ?? false;
   const grow = new Map<string, { tenant: string; day: string; kinds: Set<AdaptiveKind> }>();
   writes.forEach((write, position) => {
@@ -544,7 +544,8 @@ async function growThrottled(writes: TransactItems, codes: string[] | undefined,
     entry.kinds.add(partition.kind);
     grow.set(countsKey(partition.tenant, partition.day), entry);
   });
-  await Promise.all([...grow].map(async ([key, { tenant, day, kinds }]) => counts.set(key, await growShardCounts(tenant, day, kinds))));
+  // The grown counts are this process's from now on (./shard-counts.ts); this batch is failed and retried.
+  await Promise.all([...grow.values()].map(({ tenant, day, kinds }) => growShardCounts(tenant, day, kinds)));
 }
 
 /**
