@@ -78,16 +78,20 @@ describe('adaptive shard counts', () => {
     const days = [...new Set(batches.flat().map((item) => item.enrichment.day))];
     for (const day of days) expect(await countItem(tenant, day)).toMatchObject({ aggregates: 1, userDays: 1 });
 
+    // Each read below as a fresh reader would (a reader keeps counts for 2 s).
+    forgetShardCounts();
     const aggregates = await countCalls(() => storedCount(tenant));
     expect(aggregates.result).toBe(60);
     // 9 days in the range: their counts in one call, then one Query each (the unsharded layout's cost, plus the BatchGetItem).
     expect(aggregates.calls).toEqual({ BatchGetItem: 1, Query: 9 });
 
+    forgetShardCounts();
     const userDays = await countCalls(() => readUserDays(tenant, weekDays));
     expect(userDayEvents(userDays.result)).toBe(withUser(batches));
     expect(userDays.calls).toEqual({ BatchGetItem: 1, Query: weekDays.length });
 
     const { handler } = await import('../../functions/analytics-api/handler.ts');
+    forgetShardCounts();
     const sessions = await countCalls(
       async () =>
         (await handler(

@@ -174,9 +174,17 @@ export async function growShardCounts(tenant: string, day: string, kinds: Iterab
 }
 
 /**
+ * Counts a reader read, kept READER_MEMO_MS: one API request reads the same days in several
+ * steps (the errors route reads an hour at a time), and a count read that recently misses
+ * at most the writes of that moment, as the eventually consistent Queries after it may.
+ */
+const READER_MEMO_MS = 2000;
+const readerMemo = new Map<string, { counts: ShardCounts; at: number }>();
+
+/**
  * The counts to read each of a tenant's days with (day → counts): one strongly consistent
- * BatchGetItem for the days' count items and the layout item (100 keys a call). A day
- * without a count item is read with its starting counts.
+ * BatchGetItem for the days' count items and the layout item (100 keys a call), unless read
+ * in the last READER_MEMO_MS. A day without a count item is read with its starting counts.
  */
 export async function readerShardCounts(tenant: string, days: string[]): Promise<Map<string, ShardCounts>> {
   const counts = new Map<string, ShardCounts>();
@@ -184,8 +192,16 @@ export async function readerShardCounts(tenant: string, days: string[]): Promise
     for (const day of days) counts.set(day, ones());
     return counts;
   }
-  const unique = [...new Set(days)];
   const table = config.analyticsTable();
+  const now = Date.now();
+  const memoKey = (day: string) => `${table}|${countsKey(tenant, day)}`;
+  for (const day of days) {
+    const memo = readerMemo.get(memoKey(day));
+    if (memo && now - memo.at < READER_MEMO_MS) counts.set(day, memo.counts);
+  }
+  const unique = [...new Set(days)].filter((day) => !counts.has(day));
+  if (unique.length === 0) return counts;
+  if (readerMemo.size >= WRITER_CACHE_LIMIT) readerMemo.clear();
   const keys: Array<Record<string, string>> = unique.map((day) => shardCountKey(tenant, day));
   if (!layoutSeen.has(table)) keys.push({ ...LAYOUT_KEY });
   const items = await batchGetAll(table, keys, {
@@ -199,6 +215,7 @@ export async function readerShardCounts(tenant: string, days: string[]): Promise
     const start = startingCounts(layoutSeen.get(table), day);
     const item = byPk.get(shardCountKey(tenant, day).pk);
     counts.set(day, item ? countsOf(item, start) : start);
+    readerMemo.set(memoKey(day), { counts: counts.get(day)!, at: now });
   }
   return counts;
 }
@@ -206,5 +223,6 @@ export async function readerShardCounts(tenant: string, days: string[]): Promise
 /** Forgets what this process cached (tests that rewrite the table under a running process). */
 export function forgetShardCounts(): void {
   writerCache.clear();
+  readerMemo.clear();
   layoutSeen.clear();
 }
