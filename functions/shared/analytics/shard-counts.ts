@@ -174,12 +174,13 @@ export async function growShardCounts(tenant: string, day: string, kinds: Iterab
 }
 
 /**
- * Counts a reader read, kept READER_MEMO_MS: one API request reads the same days in several
- * steps (the errors route reads an hour at a time), and a count read that recently misses
- * at most the writes of that moment, as the eventually consistent Queries after it may.
+ * Counts a reader read (or is reading), kept READER_MEMO_MS: one API request reads the same
+ * days in several steps, some at once (summary: minutes and hours; errors: an hour at a
+ * time), and a count read that recently misses at most the writes of that moment, as the
+ * eventually consistent Queries after it may.
  */
 const READER_MEMO_MS = 2000;
-const readerMemo = new Map<string, { counts: ShardCounts; at: number }>();
+const readerMemo = new Map<string, { counts: Promise<ShardCounts>; at: number }>();
 
 /**
  * The counts to read each of a tenant's days with (day → counts): one strongly consistent
@@ -187,22 +188,25 @@ const readerMemo = new Map<string, { counts: ShardCounts; at: number }>();
  * in the last READER_MEMO_MS. A day without a count item is read with its starting counts.
  */
 export async function readerShardCounts(tenant: string, days: string[]): Promise<Map<string, ShardCounts>> {
-  const counts = new Map<string, ShardCounts>();
-  if (!adaptive()) {
-    for (const day of days) counts.set(day, ones());
-    return counts;
-  }
+  if (!adaptive()) return new Map(days.map((day) => [day, ones()]));
   const table = config.analyticsTable();
   const now = Date.now();
   const memoKey = (day: string) => `${table}|${countsKey(tenant, day)}`;
-  for (const day of days) {
+  const unread = [...new Set(days)].filter((day) => {
     const memo = readerMemo.get(memoKey(day));
-    if (memo && now - memo.at < READER_MEMO_MS) counts.set(day, memo.counts);
+    return !memo || now - memo.at >= READER_MEMO_MS;
+  });
+  if (unread.length > 0) {
+    if (readerMemo.size >= WRITER_CACHE_LIMIT) readerMemo.clear();
+    const read = readCounts(table, tenant, unread);
+    read.catch(() => unread.forEach((day) => readerMemo.delete(memoKey(day))));
+    for (const day of unread) readerMemo.set(memoKey(day), { counts: read.then((counts) => counts.get(day)!), at: now });
   }
-  const unique = [...new Set(days)].filter((day) => !counts.has(day));
-  if (unique.length === 0) return counts;
-  if (readerMemo.size >= WRITER_CACHE_LIMIT) readerMemo.clear();
-  const keys: Array<Record<string, string>> = unique.map((day) => shardCountKey(tenant, day));
+  return new Map(await Promise.all(days.map(async (day) => [day, await readerMemo.get(memoKey(day))!.counts] as const)));
+}
+
+async function readCounts(table: string, tenant: string, days: string[]): Promise<Map<string, ShardCounts>> {
+  const keys: Array<Record<string, string>> = days.map((day) => shardCountKey(tenant, day));
   if (!layoutSeen.has(table)) keys.push({ ...LAYOUT_KEY });
   const items = await batchGetAll(table, keys, {
     expression: '#pk, #sk, #a, #u, #l',
@@ -211,13 +215,13 @@ export async function readerShardCounts(tenant: string, days: string[]): Promise
   const layoutItem = items.find((item) => item.pk === LAYOUT_KEY.pk && item.sk === LAYOUT_KEY.sk);
   if (layoutItem) layoutSeen.set(table, layoutOf(layoutItem));
   const byPk = new Map(items.map((item) => [String(item.pk), item]));
-  for (const day of unique) {
-    const start = startingCounts(layoutSeen.get(table), day);
-    const item = byPk.get(shardCountKey(tenant, day).pk);
-    counts.set(day, item ? countsOf(item, start) : start);
-    readerMemo.set(memoKey(day), { counts: counts.get(day)!, at: now });
-  }
-  return counts;
+  return new Map(
+    days.map((day) => {
+      const start = startingCounts(layoutSeen.get(table), day);
+      const item = byPk.get(shardCountKey(tenant, day).pk);
+      return [day, item ? countsOf(item, start) : start];
+    }),
+  );
 }
 
 /** Forgets what this process cached (tests that rewrite the table under a running process). */
