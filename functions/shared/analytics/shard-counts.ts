@@ -224,9 +224,10 @@ async function readCounts(table: string, tenant: string, days: string[]): Promis
   );
 }
 
-/** Forgets what this process cached (tests that rewrite the table under a running process). */
-export function forgetShardCounts(): void {
-  writerCache.clear();
+/** Forgets what this process cached: all (tests that rewrite the table under a running process), or what readers keep (benchmarks measuring each request as a new one). */
+export function forgetShardCounts(which: 'all' | 'reads' = 'all'): void {
   readerMemo.clear();
+  if (which === 'reads') return;
+  writerCache.clear();
   layoutSeen.clear();
 }
