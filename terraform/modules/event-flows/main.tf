@@ -90,16 +90,20 @@ locals {
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
     "analytics" = [
-      # shared/analytics/store.ts: TransactWrite of Puts (events) and Updates (aggregates).
-      { sid = "StoreAnalytics", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.analytics_table_arn] },
+      # shared/analytics/store.ts: TransactWrite of Puts (events) and Updates (aggregates);
+      # shared/analytics/shard-counts.ts: the count items (GetItem, UpdateItem), and once per
+      # table the layout item (PutItem), after a Scan of one item to see whether the table is empty.
+      { sid = "StoreAnalytics", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Scan"], resources = [local.analytics_table_arn] },
       # analytics/handler.ts delayRetries: GetQueueUrl and ChangeMessageVisibilityBatch on the queue it polls.
       { sid = "PollAnalyticsQueue", actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"], resources = [local.analytics_queue_arn] },
       # analytics/handler.ts reject: invalid events go straight to the DLQ.
       { sid = "SendRejectedAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
     ]
     "analytics-api" = [
-      # shared/analytics/store.ts: readAggregates (Query on the table), readUserEvents (Query on byUser).
+      # shared/analytics/store.ts: readAggregates (Query on the table), readUserEvents (Query on byUser);
+      # shared/analytics/shard-counts.ts readerShardCounts: the days' shard counts (BatchGetItem).
       { sid = "ReadAnalytics", actions = ["dynamodb:Query"], resources = [local.analytics_table_arn, local.analytics_index_arns["byUser"]] },
+      { sid = "ReadAnalyticsShardCounts", actions = ["dynamodb:BatchGetItem"], resources = [local.analytics_table_arn] },
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
       # analytics-api/queues.ts: queue depths for GET /analytics/health.
