@@ -43,6 +43,8 @@ export interface Plan {
   }[];
   prior_state?: { values?: { root_module?: PlanStateModule } };
   configuration?: { root_module?: PlanConfigModule };
+  /** Results of the configuration's check blocks and validations (a failed check block only warns in `plan`). */
+  checks?: { address: { kind: string; to_display: string }; status: 'pass' | 'fail' | 'error' | 'unknown'; instances?: { problems?: { message: string }[] }[] }[];
 }
 
 export interface PlanStateModule {

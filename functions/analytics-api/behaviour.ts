@@ -50,8 +50,7 @@ const daysOf = (start: number, end: number) => {
 /** Reads the user-day items of every day of [start, end) and keeps the minutes inside the range. */
 async function activities(tenant: string, start: number, end: number, onlyUser?: string): Promise<{ users: Map<string, Activity>; reads: number; byDay: Map<string, Record<string, unknown>[]> }> {
   const days = daysOf(start, end);
-  const byDay = new Map<string, Record<string, unknown>[]>();
-  await Promise.all(days.map(async (day) => byDay.set(day, await readUserDays(tenant, day, onlyUser))));
+  const byDay = await readUserDays(tenant, days, onlyUser);
   const users = new Map<string, Activity>();
   const [first, last] = [start / MINUTE, end / MINUTE];
   for (const [day, items] of byDay) {

@@ -152,7 +152,8 @@ async function processRecords(records: SQSRecord[], errors: Map<number, unknown>
   } catch (error) {
     // Throttled or unavailable: storing the events one by one would send ten times the requests
     // to a partition that is already over its rate (and cost more units per event, since each
-    // would update its aggregates alone). The whole batch is retried later instead.
+    // would update its aggregates alone). The whole batch is retried later instead, and storeEvents
+    // has grown the throttled day's shard counts for that retry (shared/analytics/shard-counts.ts).
     if (isTransient(error) || isRetryableTransactionFailure(error)) {
       log.warn('batch transaction failed transiently; the batch will be retried', describeError(error));
       return outcomes;

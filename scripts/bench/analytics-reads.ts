@@ -14,6 +14,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { forgetShardCounts } from '../../functions/shared/analytics/shard-counts.ts';
 import { storeEvents } from '../../functions/shared/analytics/store.ts';
 import { dynamo } from '../../functions/shared/aws-clients.ts';
 import { apiEvent, lambdaContext } from '../../tests/support/invoke.ts';
@@ -145,6 +146,8 @@ async function measure(endpoint: string, events: number, calls: number, log: (li
     for (let n = 0; n < calls; n++) {
       requests = 0;
       scanned = 0;
+      // Each call as a request to a container that has not read these days' shard counts in the last 2 s: it reads them again.
+      forgetShardCounts('reads');
       const t0 = performance.now();
       const result = await call(route);
       times.push(performance.now() - t0);

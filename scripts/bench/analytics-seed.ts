@@ -14,6 +14,8 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../../functions/shared/aws-clients.ts';
 import { config } from '../../functions/shared/config.ts';
+import type { ShardCounts } from '../../functions/shared/analytics/keys.ts';
+import { writerShardCounts } from '../../functions/shared/analytics/shard-counts.ts';
 import { storeTransaction, type EventToStore } from '../../functions/shared/analytics/store.ts';
 import type { TransactItems } from '../../functions/shared/imports/transact.ts';
 import { pool } from './fixtures.ts';
@@ -87,11 +89,12 @@ export function applyTransaction(table: Map<string, Item>, writes: TransactItems
 
 /**
  * The items the processor would have written for these batches (each as one SQS batch the
- * processor stores in one transaction), in the order given. No event may repeat.
+ * processor stores in one transaction), in the order given, with these shard counts per
+ * tenant-day (./functions/shared/analytics/shard-counts.ts). No event may repeat.
  */
-export function seededItems(batches: EventToStore[][]): Item[] {
+export function seededItems(batches: EventToStore[][], counts: ReadonlyMap<string, ShardCounts>): Item[] {
   const table = new Map<string, Item>();
-  for (const batch of batches) applyTransaction(table, storeTransaction(batch, batch.map((_, i) => i), []));
+  for (const batch of batches) applyTransaction(table, storeTransaction(batch, batch.map((_, i) => i), [], counts));
   return [...table.values()];
 }
 
@@ -114,9 +117,11 @@ export async function writeItems(items: Item[], concurrency = 8): Promise<void> 
   });
 }
 
-/** Seeds the analytics table with what storing these batches would have written. Returns the number of items. */
+/** Seeds a fresh analytics table with what storing these batches would have written. Returns the number of items (the count items and the layout item too). */
 export async function seedAnalytics(batches: EventToStore[][], concurrency = 8): Promise<number> {
-  const items = seededItems(batches);
+  // The processor's own first step: the tenant-days' count items (without throttling, they stay at their starting counts).
+  const counts = await writerShardCounts(batches.flat().map((item) => ({ tenant: item.enrichment.tenant, day: item.event.detail.timestamp.slice(0, 10) })));
+  const items = seededItems(batches, counts);
   await writeItems(items, concurrency);
-  return items.length;
+  return items.length + counts.size + 1;
 }

@@ -53,7 +53,7 @@ async function measureAll(endpoint: string, quick: boolean, progress: (line: str
   const costs = await measureCosts(endpoint, { analyticsEvents: quick ? 50 : 100, importItems: quick ? 500 : 1000 });
   progress('  simulated ceilings: analytics before (one partition per tenant and day)');
   const before = await simulateAnalytics(endpoint, 'unsharded', quick ? [1000] : [250, 500, 1000, 2000], BEFORE_WINDOW, 500);
-  progress('  simulated ceilings: analytics after (write shards)');
+  progress('  simulated ceilings: analytics after (write shards, adaptive counts growing under throttling)');
   const after = await simulateAnalytics(endpoint, 'sharded', quick ? [30_000] : [10_000, 20_000, 30_000], ANALYTICS_WINDOW, 500);
   progress('  simulated ceilings: import into one collection');
   // Item shards (docs/SCALE.md): the lower rates in the longer window, the higher ones (many messages a second) in the

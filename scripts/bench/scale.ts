@@ -182,7 +182,7 @@ const COLLECTION_KEY = /^(TENANT#[^#]+#COLLECTION#[^#]+)(#\d+)?$/;
 
 /**
  * A key's family (its partition key without the shard suffix) and how many partitions the
- * family is spread over: a hashed spread puts 1/shards of the family's units on each.
+ * family is spread over at most: a hashed spread puts 1/shards of the family's units on each.
  */
 function familyOf(key: string, shardedCollections: ReadonlySet<string>): { family: string; shards: number } {
   const [table = '', pk = '', ...rest] = key.split('|');
@@ -282,7 +282,11 @@ export interface SimulationWindow {
 
 /**
  * The analytics processor at each offered rate (events per second of one tenant), with the
- * analytics keys sharded (./functions/shared/analytics/keys.ts) or not (before).
+ * analytics keys sharded (./functions/shared/analytics/keys.ts) or not (before). Sharded,
+ * each rate is a new tenant whose aggregate and user-day counts start at 1 and grow as its
+ * writes are throttled (./functions/shared/analytics/shard-counts.ts): the warm-up is where
+ * they grow. The model's run has no limits, so nothing grows there; it divides each family's
+ * units by the family's most shards (familyOf), the ceiling once the counts have grown.
  */
 export async function simulateAnalytics(endpoint: string, layout: 'sharded' | 'unsharded', rates: number[], window: SimulationWindow, modelEvents: number): Promise<ScaleRun> {
   const previous = process.env.ANALYTICS_KEY_SHARDS;

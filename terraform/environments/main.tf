@@ -17,6 +17,8 @@ module "event_flows" {
   artifacts_dir                     = var.artifacts_dir
   function_zip_paths                = var.function_zip_paths
   reserved_concurrency              = var.reserved_concurrency
+  queue_consumer_concurrency        = var.queue_consumer_concurrency
+  table_warm_throughput             = var.table_warm_throughput
   jwt_issuer                        = var.jwt_issuer
   jwt_audience                      = var.jwt_audience
   create_cognito_user_pool          = var.create_cognito_user_pool

@@ -15,6 +15,13 @@ reserved_concurrency = {
   "write" = 50
 }
 
+# The analytics queue's consumer may run 20 invocations of 10 events at once (topology.json:
+# 5). Size it from the busiest tenant's events per second and the consumer's measured batch
+# duration: docs/DEPLOY.md, "Sizing for one busy tenant".
+queue_consumer_concurrency = {
+  "analytics" = 20
+}
+
 log_retention_days           = 90
 table_deletion_protection    = true
 event_archive_retention_days = 90

@@ -26,6 +26,21 @@ variable "reserved_concurrency" {
   default     = {}
 }
 
+variable "table_warm_throughput" {
+  description = "Pre-warmed read and write units per second by table or \"<table>/<index>\"; see the event-flows module and docs/DEPLOY.md."
+  type = map(object({
+    read_units_per_second  = number
+    write_units_per_second = number
+  }))
+  default = {}
+}
+
+variable "queue_consumer_concurrency" {
+  description = "Per-queue overrides of the most concurrent invocations of each queue's consumer (import, app-events, analytics); see the event-flows module and docs/DEPLOY.md."
+  type        = map(number)
+  default     = {}
+}
+
 variable "jwt_issuer" {
   description = "Issuer URL of the JWT authorizer (when create_cognito_user_pool is false)."
   type        = string

@@ -386,7 +386,17 @@ export const staticSitesArePrivateBehindOac: PlanPolicy = (plan) => {
   return violations;
 };
 
+/** A failing `check` block is only a warning to `terraform plan`; here it fails (e.g. a tfvars override naming a queue that does not exist). */
+const everyCheckBlockPasses: PlanPolicy = (plan) =>
+  (plan.plan.checks ?? [])
+    .filter((check) => check.address.kind === 'check' && check.status !== 'pass')
+    .flatMap((check) => {
+      const problems = (check.instances ?? []).flatMap((instance) => instance.problems ?? []).map((problem) => problem.message);
+      return [`${check.address.to_display}: ${check.status}${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`];
+    });
+
 export const planPolicies: Record<string, PlanPolicy> = {
+  everyCheckBlockPasses,
   everyQueueHasRedriveOrIsDlq,
   queueVisibilityCoversConsumer,
   everyDlqHasDepthAndAgeAlarms,

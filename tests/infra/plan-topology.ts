@@ -53,13 +53,15 @@ export function topologyDifferences(plan: PlanModel): string[] {
   expectKeys('queues', [...Object.keys(topology.queues).flatMap((q) => [name(q), name(`${q}-dlq`)]), ...ruleDlqs], queues.keys());
   const mappings = plan.all('aws_lambda_event_source_mapping');
   const redrives = plan.all('aws_sqs_queue_redrive_policy');
+  // An environment may raise a consumer's concurrency (queue_consumer_concurrency in its tfvars).
+  const concurrencyOverrides = (plan.plan.variables?.queue_consumer_concurrency?.value ?? {}) as Record<string, number>;
   for (const [key, declared] of Object.entries(topology.queues)) {
     const queue = queues.get(name(key));
     if (!queue) continue;
     const mapping = mappings.find((m) => plan.referenced(m, ['event_source_arn'], 'aws_sqs_queue').includes(queue));
     expectSame(
       `queue ${key} consumer, batch size, batching window, maximum concurrency`,
-      [name(declared.consumer), declared.batchSize, declared.batchingWindowSeconds, declared.maximumConcurrency],
+      [name(declared.consumer), declared.batchSize, declared.batchingWindowSeconds, concurrencyOverrides[key] ?? declared.maximumConcurrency],
       [mapping?.values.function_name, mapping?.values.batch_size, mapping?.values.maximum_batching_window_in_seconds, mapping?.values.scaling_config?.[0]?.maximum_concurrency],
     );
     const redrive = redrives.find((r) => plan.referenced(r, ['queue_url'], 'aws_sqs_queue').includes(queue));

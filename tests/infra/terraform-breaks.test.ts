@@ -84,6 +84,32 @@ describe('terraform reports a broken copy of terraform/', { timeout: 300_000 }, 
     expect(failedStep(run)).toMatch(/^terraform plan: [\s\S]*Invalid for_each argument/);
   });
 
+  it.concurrent('a consumer-concurrency override naming no queue (a typo lookup() would ignore) fails the check-block policy', async () => {
+    const run = await planBroken('environments/dev.tfvars', (t) => `${t}\nqueue_consumer_concurrency = { analytic = 30 }\n`);
+    expect(run.failure, failedStep(run)).toBeUndefined();
+    expect(planPolicies.everyCheckBlockPasses!(new PlanModel(run.plan!))).toEqual([
+      'module.event_flows.check.queue_consumer_concurrency_names_queues: fail (queue_consumer_concurrency names queues the topology does not have: analytic (known: analytics, app-events, import).)',
+    ]);
+  });
+
+  it.concurrent('table_warm_throughput reaches the named table and index, and a misspelt key fails the check-block policy', async () => {
+    const warm = (write: number) => `{ read_units_per_second = 12000, write_units_per_second = ${write} }`;
+    const run = await planBroken('environments/dev.tfvars', (t) => `${t}\ntable_warm_throughput = { analytics = ${warm(130000)}, "analytics/byUser" = ${warm(20000)}, "data/byUser" = ${warm(5000)} }\n`);
+    expect(run.failure, failedStep(run)).toBeUndefined();
+    const plan = new PlanModel(run.plan!);
+    const analytics = plan.all('aws_dynamodb_table').find((t) => t.values.name === 'event-flows-dev-analytics');
+    expect(analytics?.values.warm_throughput).toEqual([{ read_units_per_second: 12000, write_units_per_second: 130000 }]);
+    expect(analytics?.values.global_secondary_index.map((i: { warm_throughput: unknown }) => i.warm_throughput)).toEqual([[{ read_units_per_second: 12000, write_units_per_second: 20000 }]]);
+    expect(planPolicies.everyCheckBlockPasses!(plan)).toEqual([
+      'module.event_flows.check.table_warm_throughput_names_tables: fail (table_warm_throughput names tables or indexes the topology does not have: data/byUser (known: analytics, data, analytics/byUser, data/byCreatedAt, data/byUpdatedAt).)',
+    ]);
+  });
+
+  it.concurrent('a consumer concurrency below Lambda\'s minimum of 2 fails plan', async () => {
+    const run = await planBroken('environments/dev.tfvars', (t) => `${t}\nqueue_consumer_concurrency = { analytics = 1 }\n`);
+    expect(failedStep(run)).toMatch(/^terraform plan: [\s\S]*queue_consumer_concurrency values must be whole numbers between 2 and 1000/);
+  });
+
   it.concurrent('a DLQ without its alarms (the delivery DLQs not passed to the alarms module) fails the policy on the plan', async () => {
     const run = await planBroken('modules/event-flows/main.tf', (t) => replaceOnce(t, 'flatten([for key, bus in module.event_bus : values(bus.delivery_dlq_names)]),', ''));
     expect(run.failure, failedStep(run)).toBeUndefined();

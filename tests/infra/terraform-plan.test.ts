@@ -90,6 +90,13 @@ const only = <T>(items: T[], what: string): T => {
 
 const planBreaks: PlanBreak[] = [
   {
+    policy: 'everyCheckBlockPasses',
+    description: 'a check block failed',
+    edit: (plan) => {
+      plan.checks = [...(plan.checks ?? []), { address: { kind: 'check', to_display: 'module.event_flows.check.example' }, status: 'fail', instances: [{ problems: [{ message: 'example' }] }] }];
+    },
+  },
+  {
     policy: 'everyQueueHasRedriveOrIsDlq',
     description: 'a redrive policy allows only 3 receives',
     edit: (plan) => {

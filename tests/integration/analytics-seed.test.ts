@@ -53,7 +53,7 @@ describe('seeding the analytics table for the read benchmark', () => {
     expect(written).toBe(byProcessor.length);
     // Every kind of item the store writes is in the sample.
     const kinds = new Set(byProcessor.map((item) => `${String(item.pk).split('#')[0]}:${/^[A-Z]+#/.test(String(item.sk)) ? String(item.sk).split('#')[0] : '-'}`));
-    expect([...kinds].sort()).toEqual(['AGG:FUNCTION', 'AGG:HOUR', 'AGG:IMPORT', 'AGG:MINUTE', 'AGG:REDRIVE', 'EVENT:-', 'UDAY:-']);
+    expect([...kinds].sort()).toEqual(['AGG:FUNCTION', 'AGG:HOUR', 'AGG:IMPORT', 'AGG:MINUTE', 'AGG:REDRIVE', 'EVENT:-', 'SHARDS:-', 'UDAY:-']);
     expect(seeded).toEqual(byProcessor);
   });
 });

@@ -21,6 +21,9 @@ import {
   SYSTEM_TENANT,
   userDayPartition,
   userDayPartitions,
+  userDayPartitionsOf,
+  grownShardCount,
+  shardCount,
 } from '../../functions/shared/analytics/keys.ts';
 import { shardOf } from '../../functions/shared/shards.ts';
 import { analyticsEventSchema, describeIssues, envelopeSchema } from '../../functions/shared/analytics/schema.ts';
@@ -77,20 +80,34 @@ describe('event identity and keys', () => {
     for (const n of perShard.values()) expect(Math.abs(n - 100)).toBeLessThan(40);
     expect(eventPartitions('t1', '2026-01-02')).toContain('EVENT#t1#2026-01-02');
     expect(eventKey('t1', '2026-01-02T00:00:00.000Z', ids[0]!)).toEqual(eventKey('t1', '2026-01-02T00:00:00.000Z', ids[0]!));
-    expect(userDayPartitions('t1', '2026-01-02')).toHaveLength(SHARDS.userDays);
-    expect(userDayPartitions('t1', '2026-01-02')).toContain(userDayPartition('t1', '2026-01-02', 'alice'));
-    expect(aggregatePartitions('t1', '2026-01-02')).toHaveLength(SHARDS.aggregates);
+    expect(userDayPartitions('t1', '2026-01-02', SHARDS.userDays)).toHaveLength(SHARDS.userDays);
+    expect(userDayPartitions('t1', '2026-01-02', SHARDS.userDays)).toContain(userDayPartition('t1', '2026-01-02', 'alice', SHARDS.userDays));
+    expect(aggregatePartitions('t1', '2026-01-02', SHARDS.aggregates)).toHaveLength(SHARDS.aggregates);
+    expect(aggregatePartitions('t1', '2026-01-02', 1)).toEqual(['AGG#t1#2026-01-02']);
     expect(aggregatePartition('t1', '2026-01-02', 0)).toBe('AGG#t1#2026-01-02');
     expect(aggregatePartition('t1', '2026-01-02', 5)).toBe('AGG#t1#2026-01-02#5');
     vi.stubEnv('ANALYTICS_KEY_SHARDS', '1');
     try {
       expect(eventKey('t1', '2026-01-02T00:00:00.000Z', ids[0]!).pk).toBe('EVENT#t1#2026-01-02');
-      expect(userDayPartition('t1', '2026-01-02', 'alice')).toBe('UDAY#t1#2026-01-02');
-      expect(aggregatePartitions('t1', '2026-01-02')).toEqual(['AGG#t1#2026-01-02']);
-      expect(aggregateShardOf('anything')).toBe(0);
+      expect(shardCount('userDays')).toBe(1);
+      expect(shardCount('aggregates')).toBe(1);
+      expect(grownShardCount('aggregates', 1)).toBe(1);
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+
+  it('adaptive counts grow fourfold up to the maximum, and a user-day is looked for under every count on the way', () => {
+    expect([1, 4, 16].map((n) => grownShardCount('aggregates', n))).toEqual([4, 16, SHARDS.aggregates]);
+    expect(grownShardCount('aggregates', SHARDS.aggregates)).toBe(SHARDS.aggregates);
+    expect([1, 4, 16].map((n) => grownShardCount('userDays', n))).toEqual([4, 16, 64]);
+    expect(userDayPartition('t1', '2026-01-02', 'alice', 1)).toBe('UDAY#t1#2026-01-02');
+    expect(aggregateShardOf('anything', 1)).toBe(0);
+    // Where the user's item went under each count the day had: 1, 4, 16, 64.
+    const wentTo = [1, 4, 16, 64].map((count) => userDayPartition('t1', '2026-01-02', 'alice', count));
+    expect(new Set(userDayPartitionsOf('t1', '2026-01-02', 'alice', 64))).toEqual(new Set(wentTo));
+    expect(userDayPartitionsOf('t1', '2026-01-02', 'alice', 1)).toEqual(['UDAY#t1#2026-01-02']);
+    expect(new Set(userDayPartitionsOf('t1', '2026-01-02', 'alice', 4))).toEqual(new Set(wentTo.slice(0, 2)));
   });
 
   it('builds tenant-scoped keys', () => {

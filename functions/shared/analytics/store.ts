@@ -4,7 +4,7 @@
  */
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws-clients.ts';
-import { cancellationCodes } from '../aws-errors.ts';
+import { cancellationCodes, isThrottling } from '../aws-errors.ts';
 import { config } from '../config.ts';
 import { transactWrite, type TransactItems } from '../imports/transact.ts';
 import { type DeadLetterCause, type DeadLetterMark } from './dead-letter.ts';
@@ -29,10 +29,14 @@ import {
   USER_DAY_TYPE_PREFIX,
   userDayPartition,
   userDayPartitions,
+  userDayPartitionsOf,
   timeParts,
   userPartition,
+  type AdaptiveKind,
   type Granularity,
+  type ShardCounts,
 } from './keys.ts';
+import { countsKey, growShardCounts, readerShardCounts, writerShardCounts } from './shard-counts.ts';
 import { TYPE_NAME, type ValidAnalyticsEvent } from './schema.ts';
 
 export interface Enrichment {
@@ -105,6 +109,8 @@ interface UserDayDelta {
   event: ValidAnalyticsEvent;
   tenant: string;
   userId: string;
+  /** The day's user-day shard count. */
+  shards: number;
   minutes: Map<number, number>;
   types: Map<string, Set<number>>;
 }
@@ -221,18 +227,18 @@ function addToFunctionDeltas(deltas: Map<string, FunctionDelta>, { event, enrich
   }
 }
 
-function userDayKey(tenant: string, day: string, userId: string) {
-  return { pk: userDayPartition(tenant, day, userId), sk: userId };
+function userDayKey(tenant: string, day: string, userId: string, shards: number) {
+  return { pk: userDayPartition(tenant, day, userId, shards), sk: userId };
 }
 
-function addToUserDayDeltas(deltas: Map<string, UserDayDelta>, { event, enrichment }: EventToStore): void {
+function addToUserDayDeltas(deltas: Map<string, UserDayDelta>, { event, enrichment }: EventToStore, shards: number): void {
   const userId = event.detail.userId;
   if (!userId) return;
   const timestamp = event.detail.timestamp;
   const id = `${enrichment.tenant}|${timestamp.slice(0, 10)}|${userId}`;
   let delta = deltas.get(id);
   if (!delta) {
-    delta = { event, tenant: enrichment.tenant, userId, minutes: new Map(), types: new Map() };
+    delta = { event, tenant: enrichment.tenant, userId, shards, minutes: new Map(), types: new Map() };
     deltas.set(id, delta);
   }
   const minute = minuteOfDay(timestamp);
@@ -255,7 +261,7 @@ function userDayUpdate(delta: UserDayDelta) {
   const timestamp = delta.event.detail.timestamp;
   return {
     TableName: config.analyticsTable(),
-    Key: userDayKey(delta.tenant, timestamp.slice(0, 10), delta.userId),
+    Key: userDayKey(delta.tenant, timestamp.slice(0, 10), delta.userId, delta.shards),
     UpdateExpression: `ADD ${adds.clauses.join(', ')} SET #expiresAt = :expiresAt`,
     ExpressionAttributeNames: { ...adds.names, '#expiresAt': 'expiresAt' },
     ExpressionAttributeValues: { ...adds.values, ':expiresAt': expiresAt(timestamp, aggregateRetentionDays()) },
@@ -484,45 +490,92 @@ export async function storeEvents(items: EventToStore[]): Promise<StoreOutcome[]
       pending.push(index);
     }
   });
+  const counts = await writerShardCounts(tenantDaysOf(items));
   // Each round drops at least one event (as a duplicate) or ends: bounded by the batch size.
   for (;;) {
+    const writes = storeTransaction(items, pending, duplicates, counts);
     try {
-      await transactWrite(storeTransaction(items, pending, duplicates));
+      await transactWrite(writes);
       for (const index of duplicates) outcomes[index] = 'duplicate';
       return outcomes;
     } catch (error) {
       const codes = cancellationCodes(error);
       const already = pending.filter((_, position) => codes?.[position] === 'ConditionalCheckFailed');
-      if (already.length === 0) throw error;
+      if (already.length === 0) {
+        // Throttled: grow the shard counts now, so that the batch's retry spreads wider.
+        if (isThrottled(error, codes)) await growThrottled(writes, codes);
+        throw error;
+      }
       duplicates.push(...already);
       pending = pending.filter((index) => !already.includes(index));
     }
   }
 }
 
+const THROTTLED_ITEM = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
+const isThrottled = (error: unknown, codes: string[] | undefined) => isThrottling(error) || (codes?.some((code) => THROTTLED_ITEM.has(code)) ?? false);
+
+/** The tenant-days of a batch (the events' own days: an event is stored under the day of its timestamp). */
+function tenantDaysOf(items: EventToStore[]): Array<{ tenant: string; day: string }> {
+  return items.map((item) => ({ tenant: item.enrichment.tenant, day: timeParts(item.event.detail.timestamp).day }));
+}
+
+/** The adaptive kind and tenant-day of an aggregate or user-day partition key (`AGG#<tenant>#<day>[#<shard>]`), else undefined. */
+function adaptivePartitionOf(pk: string): { kind: AdaptiveKind; tenant: string; day: string } | undefined {
+  const [prefix, tenant, day] = pk.split('#');
+  const kind = prefix === 'AGG' ? 'aggregates' : prefix === 'UDAY' ? 'userDays' : undefined;
+  return kind && tenant && day ? { kind, tenant, day } : undefined;
+}
+
+/**
+ * Grows the counts of what was throttled: the items DynamoDB named in a cancelled
+ * transaction, or, when it named none (the whole request throttled), every aggregate and
+ * user-day partition the transaction wrote. Raw event shards are fixed (./keys.ts).
+ */
+async function growThrottled(writes: TransactItems, codes: string[] | undefined): Promise<void> {
+  const named = codes?.some((code) => THROTTLED_ITEM.has(code)) ?? false;
+  const grow = new Map<string, { tenant: string; day: string; kinds: Set<AdaptiveKind> }>();
+  writes.forEach((write, position) => {
+    if (named && !THROTTLED_ITEM.has(codes?.[position] ?? '')) return;
+    const pk = String((write.Update?.Key ?? write.Put?.Item)?.pk ?? '');
+    const partition = adaptivePartitionOf(pk);
+    if (!partition) return;
+    const entry = grow.get(countsKey(partition.tenant, partition.day)) ?? { tenant: partition.tenant, day: partition.day, kinds: new Set() };
+    entry.kinds.add(partition.kind);
+    grow.set(countsKey(partition.tenant, partition.day), entry);
+  });
+  // The grown counts are this process's from now on (./shard-counts.ts); this batch is failed and retried.
+  await Promise.all([...grow.values()].map(({ tenant, day, kinds }) => growShardCounts(tenant, day, kinds)));
+}
+
 /**
  * The writes of one storing transaction (pure): a conditional Put per `pending` event (in
  * that order, so a cancellation's codes name them by position), then one Update per
- * aggregate item it touches, with `duplicates` counted as such. Also what the read
+ * aggregate item it touches, with `duplicates` counted as such. `counts` are the shard
+ * counts of the batch's tenant-days (./shard-counts.ts: writerShardCounts), recorded before
+ * this is written; a tenant-day missing from them is written to shard 0. Also what the read
  * benchmark applies to seed a table without a transaction per batch.
  */
-export function storeTransaction(items: EventToStore[], pending: number[], duplicates: number[]): TransactItems {
+export function storeTransaction(items: EventToStore[], pending: number[], duplicates: number[], counts: ReadonlyMap<string, ShardCounts>): TransactItems {
   const deltas = new Map<string, AggregateDelta>();
   const functionDeltas = new Map<string, FunctionDelta>();
   const extras = insightAggregates();
-  // One aggregate shard for the whole batch: its aggregates are summed once, on one partition (./keys.ts).
-  const shard = aggregateShardOf([...pending, ...duplicates].map((index) => items[index]!.enrichment.eventId).sort()[0] ?? '');
-  for (const index of pending) addToDeltas(deltas, items[index]!, false, extras, shard);
-  for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras, shard);
+  const countsOf = (item: EventToStore) => counts.get(countsKey(item.enrichment.tenant, timeParts(item.event.detail.timestamp).day)) ?? { aggregates: 1, userDays: 1 };
+  // One aggregate shard per tenant-day for the whole batch: its aggregates are summed once, on one partition (./keys.ts).
+  const batch = [...pending, ...duplicates].map((index) => items[index]!.enrichment.eventId).sort()[0] ?? '';
+  const shardOf = (item: EventToStore) => aggregateShardOf(batch, countsOf(item).aggregates);
+  for (const index of pending) addToDeltas(deltas, items[index]!, false, extras, shardOf(items[index]!));
+  for (const index of duplicates) addToDeltas(deltas, items[index]!, true, extras, shardOf(items[index]!));
   const userDayDeltas = new Map<string, UserDayDelta>();
   const importDeltas = new Map<string, ImportDelta>();
   const redriveDeltas = new Map<string, RedriveDelta>();
   if (extras) {
     for (const index of pending) {
-      addToFunctionDeltas(functionDeltas, items[index]!, shard);
-      addToUserDayDeltas(userDayDeltas, items[index]!);
-      addToImportDeltas(importDeltas, items[index]!, shard);
-      addToRedriveDeltas(redriveDeltas, items[index]!, shard);
+      const item = items[index]!;
+      addToFunctionDeltas(functionDeltas, item, shardOf(item));
+      addToUserDayDeltas(userDayDeltas, item, countsOf(item).userDays);
+      addToImportDeltas(importDeltas, item, shardOf(item));
+      addToRedriveDeltas(redriveDeltas, item, shardOf(item));
     }
   }
   return [
@@ -610,11 +663,11 @@ export function mergeShards(items: Record<string, unknown>[]): Record<string, un
   return [...merged.values()];
 }
 
-/** The same query on every shard of a day's aggregates, merged. */
-async function queryAggregateShards(tenant: string, day: string, input: Omit<QueryCommandInput, 'TableName' | 'KeyConditionExpression'> & { sortKeyCondition: string }): Promise<Record<string, unknown>[]> {
+/** The same query on each of a day's `shards` aggregate shards (./shard-counts.ts), merged. */
+async function queryAggregateShards(tenant: string, day: string, shards: number, input: Omit<QueryCommandInput, 'TableName' | 'KeyConditionExpression'> & { sortKeyCondition: string }): Promise<Record<string, unknown>[]> {
   const { sortKeyCondition, ExpressionAttributeValues, ...rest } = input;
   const pages = await Promise.all(
-    aggregatePartitions(tenant, day).map((pk) =>
+    aggregatePartitions(tenant, day, shards).map((pk) =>
       queryAll({ ...rest, TableName: config.analyticsTable(), KeyConditionExpression: `pk = :pk AND ${sortKeyCondition}`, ExpressionAttributeValues: { ...ExpressionAttributeValues, ':pk': pk } }),
     ),
   );
@@ -632,26 +685,36 @@ export async function readDayEvents(tenant: string, day: string, from = ' ', to 
 }
 
 /** Every aggregate item of a tenant's day (all kinds), merged across shards: for tests and tools. */
-export function readAggregateDay(tenant: string, day: string): Promise<Record<string, unknown>[]> {
-  return queryAggregateShards(tenant, day, { sortKeyCondition: 'sk > :none', ExpressionAttributeValues: { ':none': ' ' } });
+export async function readAggregateDay(tenant: string, day: string): Promise<Record<string, unknown>[]> {
+  const { aggregates } = (await readerShardCounts(tenant, [day])).get(day)!;
+  return queryAggregateShards(tenant, day, aggregates, { sortKeyCondition: 'sk > :none', ExpressionAttributeValues: { ':none': ' ' } });
+}
+
+/** The days from `first` to `last` (yyyy-mm-dd), both included. */
+function daysBetween(first: string, last: string): string[] {
+  const days: string[] = [];
+  for (let day = first; day <= last; day = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)) days.push(day);
+  return days;
 }
 
 /**
  * Aggregate rows of one granularity whose bucket starts in [from, to). `from`/`to` are
- * ISO timestamps already aligned to the granularity. One Query per day and aggregate shard
- * (in parallel; SHARDS.aggregates in ./keys.ts), never a scan; the shards' partial items
- * are merged.
+ * ISO timestamps already aligned to the granularity. One BatchGetItem for the days' shard
+ * counts (./shard-counts.ts), then one Query per day and aggregate shard the day has (in
+ * parallel), never a scan; the shards' partial items are merged.
  */
 export async function readAggregates(tenant: string, granularity: Granularity, from: string, to: string): Promise<AggregateRow[]> {
   if (from >= to) return [];
   const rows: AggregateRow[] = [];
   const nowSeconds = Math.floor(Date.now() / 1000);
   const lastIncluded = new Date(Date.parse(to) - (granularity === 'MINUTE' ? 60_000 : 3_600_000)).toISOString();
-  for (let day = from.slice(0, 10); day <= lastIncluded.slice(0, 10); day = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)) {
+  const days = daysBetween(from.slice(0, 10), lastIncluded.slice(0, 10));
+  const counts = await readerShardCounts(tenant, days);
+  for (const day of days) {
     const slot = (iso: string) => (granularity === 'MINUTE' ? iso.slice(11, 16) : iso.slice(11, 13));
     const start = day === from.slice(0, 10) ? slot(from) : granularity === 'MINUTE' ? '00:00' : '00';
     const end = day === lastIncluded.slice(0, 10) ? slot(lastIncluded) : granularity === 'MINUTE' ? '23:59' : '23';
-    const items = await queryAggregateShards(tenant, day, {
+    const items = await queryAggregateShards(tenant, day, counts.get(day)!.aggregates, {
       sortKeyCondition: 'sk BETWEEN :start AND :end',
       FilterExpression: 'expiresAt > :now',
       ExpressionAttributeValues: { ':start': `${granularity}#${start}#`, ':end': `${granularity}#${end}#\uffff`, ':now': nowSeconds },
@@ -706,19 +769,21 @@ export async function readUserEvents(tenant: string, userId: string, from: strin
 
 /**
  * The hourly items of one kind (`<prefix><hh>#...`: FUNCTION#, REDRIVE#) whose hour starts
- * in [from, to), both hour-aligned ISO timestamps. One Query per day of the range and
- * aggregate shard, merged.
+ * in [from, to), both hour-aligned ISO timestamps. The days' shard counts, then one Query
+ * per day of the range and aggregate shard, merged.
  */
 async function readHourlyItems(prefix: string, tenant: string, from: string, to: string): Promise<Record<string, unknown>[]> {
   if (from >= to) return [];
   const nowSeconds = Math.floor(Date.now() / 1000);
   const lastHour = new Date(Date.parse(to) - 3_600_000).toISOString();
   const reads: Promise<Record<string, unknown>[]>[] = [];
-  for (let day = from.slice(0, 10); day <= lastHour.slice(0, 10); day = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)) {
+  const days = daysBetween(from.slice(0, 10), lastHour.slice(0, 10));
+  const counts = await readerShardCounts(tenant, days);
+  for (const day of days) {
     const start = day === from.slice(0, 10) ? from.slice(11, 13) : '00';
     const end = day === lastHour.slice(0, 10) ? lastHour.slice(11, 13) : '23';
     reads.push(
-      queryAggregateShards(tenant, day, {
+      queryAggregateShards(tenant, day, counts.get(day)!.aggregates, {
         sortKeyCondition: 'sk BETWEEN :start AND :end',
         FilterExpression: 'expiresAt > :now',
         ExpressionAttributeValues: { ':start': `${prefix}${start}#`, ':end': `${prefix}${end}#\uffff`, ':now': nowSeconds },
@@ -738,28 +803,42 @@ export function readRedriveAggregates(tenant: string, from: string, to: string):
   return readHourlyItems(REDRIVE_PREFIX, tenant, from, to);
 }
 
-/** Every user's item of one day (the day's UDAY partitions), or one user's (one partition): paged by DynamoDB's 1 MB. */
-export async function readUserDays(tenant: string, day: string, userId?: string): Promise<Record<string, unknown>[]> {
-  const partitions = userId ? [userDayPartition(tenant, day, userId)] : userDayPartitions(tenant, day);
-  const pages = await Promise.all(
-    partitions.map((pk) =>
-      queryAll({
-        TableName: config.analyticsTable(),
-        KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
-        FilterExpression: 'expiresAt > :now',
-        ExpressionAttributeValues: { ':pk': pk, ':now': Math.floor(Date.now() / 1000), ...(userId ? { ':user': userId } : {}) },
-      }),
-    ),
+/**
+ * Every user's item of each day (the day's UDAY shards), or one user's (the few shards the
+ * user's items can be in: ./keys.ts userDayPartitionsOf), day → items, a user's partial
+ * items of a day merged into one. The days' shard counts first (./shard-counts.ts); paged
+ * by DynamoDB's 1 MB.
+ */
+export async function readUserDays(tenant: string, days: string[], userId?: string): Promise<Map<string, Record<string, unknown>[]>> {
+  const counts = await readerShardCounts(tenant, days);
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const byDay = new Map<string, Record<string, unknown>[]>();
+  await Promise.all(
+    [...counts].map(async ([day, { userDays }]) => {
+      const partitions = userId ? userDayPartitionsOf(tenant, day, userId, userDays) : userDayPartitions(tenant, day, userDays);
+      const pages = await Promise.all(
+        partitions.map((pk) =>
+          queryAll({
+            TableName: config.analyticsTable(),
+            KeyConditionExpression: userId ? 'pk = :pk AND sk = :user' : 'pk = :pk',
+            FilterExpression: 'expiresAt > :now',
+            ExpressionAttributeValues: { ':pk': pk, ':now': nowSeconds, ...(userId ? { ':user': userId } : {}) },
+          }),
+        ),
+      );
+      byDay.set(day, mergeShards(pages.flat()));
+    }),
   );
-  return pages.flat();
+  return byDay;
 }
 
-/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: one Query per day and shard, merged. */
+/** The per-import items (IMPORT#<importId>) of every day in [fromDay, toDay]: the days' shard counts, then one Query per day and shard, merged. */
 export async function readImportAggregates(tenant: string, days: string[]): Promise<Record<string, unknown>[]> {
   const nowSeconds = Math.floor(Date.now() / 1000);
+  const counts = await readerShardCounts(tenant, days);
   const pages = await Promise.all(
     days.map((day) =>
-      queryAggregateShards(tenant, day, {
+      queryAggregateShards(tenant, day, counts.get(day)!.aggregates, {
         sortKeyCondition: 'begins_with(sk, :prefix)',
         FilterExpression: 'expiresAt > :now',
         ExpressionAttributeValues: { ':prefix': 'IMPORT#', ':now': nowSeconds },

@@ -92,16 +92,20 @@ locals {
       { sid = "SendUndeliverableEvents", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn, local.app_events_dlq_arn] },
     ]
     "analytics" = [
-      # shared/analytics/store.ts: TransactWrite of Puts (events) and Updates (aggregates).
-      { sid = "StoreAnalytics", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources = [local.analytics_table_arn] },
+      # shared/analytics/store.ts: TransactWrite of Puts (events) and Updates (aggregates);
+      # shared/analytics/shard-counts.ts: the count items (GetItem, UpdateItem), and once per
+      # table the layout item (PutItem), after a Scan of one item to see whether the table is empty.
+      { sid = "StoreAnalytics", actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Scan"], resources = [local.analytics_table_arn] },
       # analytics/handler.ts delayRetries: GetQueueUrl and ChangeMessageVisibilityBatch on the queue it polls.
       { sid = "PollAnalyticsQueue", actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"], resources = [local.analytics_queue_arn] },
       # analytics/handler.ts reject: invalid events go straight to the DLQ.
       { sid = "SendRejectedAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
     ]
     "analytics-api" = [
-      # shared/analytics/store.ts: readAggregates (Query on the table), readUserEvents (Query on byUser).
+      # shared/analytics/store.ts: readAggregates (Query on the table), readUserEvents (Query on byUser);
+      # shared/analytics/shard-counts.ts readerShardCounts: the days' shard counts (BatchGetItem).
       { sid = "ReadAnalytics", actions = ["dynamodb:Query"], resources = [local.analytics_table_arn, local.analytics_index_arns["byUser"]] },
+      { sid = "ReadAnalyticsShardCounts", actions = ["dynamodb:BatchGetItem"], resources = [local.analytics_table_arn] },
       { sid = "EmitAnalytics", actions = ["events:PutEvents"], resources = [local.analytics_bus_arn] },
       { sid = "SendUndeliverableAnalytics", actions = ["sqs:SendMessage"], resources = [local.analytics_dlq_arn] },
       # analytics-api/queues.ts: queue depths for GET /analytics/health.
@@ -140,9 +144,27 @@ module "table" {
     hash_key        = index.hash_key
     range_key       = index.range_key
     projection_type = index.projection
+    warm_throughput = lookup(var.table_warm_throughput, "${each.key}/${index.name}", null)
   }]
+  warm_throughput             = lookup(var.table_warm_throughput, each.key, null)
   deletion_protection_enabled = var.table_deletion_protection
   tags                        = local.tags
+}
+
+# A misspelt table or index key would silently change nothing (lookup() falls back to null).
+check "table_warm_throughput_names_tables" {
+  assert {
+    condition     = length(setsubtract(keys(var.table_warm_throughput), local.warmable_tables)) == 0
+    error_message = "table_warm_throughput names tables or indexes the topology does not have: ${join(", ", setsubtract(keys(var.table_warm_throughput), local.warmable_tables))} (known: ${join(", ", local.warmable_tables)})."
+  }
+}
+
+# A misspelt queue key would silently change nothing (lookup() falls back to topology.json).
+check "queue_consumer_concurrency_names_queues" {
+  assert {
+    condition     = length(setsubtract(keys(var.queue_consumer_concurrency), keys(local.queues))) == 0
+    error_message = "queue_consumer_concurrency names queues the topology does not have: ${join(", ", setsubtract(keys(var.queue_consumer_concurrency), keys(local.queues)))} (known: ${join(", ", keys(local.queues))})."
+  }
 }
 
 module "queue" {
@@ -155,7 +177,7 @@ module "queue" {
   consumer_timeout_seconds = local.functions[each.value.consumer].timeout_seconds
   batch_size               = each.value.batch_size
   batching_window_seconds  = each.value.batching_window_seconds
-  maximum_concurrency      = each.value.maximum_concurrency
+  maximum_concurrency      = lookup(var.queue_consumer_concurrency, each.key, each.value.maximum_concurrency)
   # The EventBridge rules that target this queue: the queue module creates their targets and
   # admits only them in its policy (see modules/event-bus/main.tf for why the target is there).
   event_sources = { for rule_key, rule in local.rules : rule_key => {

@@ -13,4 +13,7 @@ locals {
   rules     = local.topology.rules
   routes    = local.topology.routes
   cors      = local.topology.cors
+
+  # What var.table_warm_throughput may name: a table ("analytics") or one of its indexes ("analytics/byUser").
+  warmable_tables = concat(keys(local.tables), flatten([for key, table in local.tables : [for index in table.indexes : "${key}/${index.name}"]]))
 }

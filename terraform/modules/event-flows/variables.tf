@@ -36,6 +36,32 @@ variable "reserved_concurrency" {
   default     = {}
 }
 
+variable "table_warm_throughput" {
+  description = "Pre-warming for a known peak, by table key (data, analytics, ...) or \"<table>/<index>\" (e.g. analytics/byUser): the read and write units per second DynamoDB serves at once. Charged once; never lowered again. docs/DEPLOY.md, \"Sizing for one busy tenant\", gives the arithmetic. Tables not listed keep the on-demand default (12,000 reads and 4,000 writes a second)."
+  type = map(object({
+    read_units_per_second  = number
+    write_units_per_second = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for warm in values(var.table_warm_throughput) : warm.read_units_per_second >= 12000 && warm.write_units_per_second >= 4000])
+    error_message = "table_warm_throughput values must be at least DynamoDB's on-demand default: 12000 read and 4000 write units per second."
+  }
+}
+
+variable "queue_consumer_concurrency" {
+  description = "Per-queue overrides of topology.json's maximum_concurrency (the most invocations the queue's event source mapping runs at once), by queue key (import, app-events, analytics). Raise it for a busy tenant: docs/DEPLOY.md, \"Sizing for one busy tenant\", gives the arithmetic. Queues not listed keep topology.json's value."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    # Lambda's own bounds for scaling_config.maximum_concurrency.
+    condition     = alltrue([for value in values(var.queue_consumer_concurrency) : value >= 2 && value <= 1000 && floor(value) == value])
+    error_message = "queue_consumer_concurrency values must be whole numbers between 2 and 1000."
+  }
+}
+
 variable "jwt_issuer" {
   description = "Issuer URL of the JWT authorizer (when create_cognito_user_pool is false)."
   type        = string

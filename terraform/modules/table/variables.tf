@@ -20,14 +20,24 @@ variable "range_key" {
 }
 
 variable "global_secondary_indexes" {
-  description = "Global secondary indexes: name, hash and range key attributes (strings) and projection."
+  description = "Global secondary indexes: name, hash and range key attributes (strings), projection, and optional warm_throughput (as the table's)."
   type = list(object({
     name            = string
     hash_key        = string
     range_key       = string
     projection_type = optional(string, "ALL")
+    # Pre-warming of the index (see var.warm_throughput); null keeps DynamoDB's default.
+    warm_throughput = optional(object({
+      read_units_per_second  = number
+      write_units_per_second = number
+    }))
   }))
   default = []
+
+  validation {
+    condition     = alltrue([for index in var.global_secondary_indexes : index.warm_throughput == null ? true : index.warm_throughput.read_units_per_second >= 12000 && index.warm_throughput.write_units_per_second >= 4000])
+    error_message = "An index's warm_throughput must be at least DynamoDB's on-demand default: 12000 read and 4000 write units per second."
+  }
 
   validation {
     condition     = alltrue([for index in var.global_secondary_indexes : contains(["ALL", "KEYS_ONLY"], index.projection_type)])
@@ -37,6 +47,20 @@ variable "global_secondary_indexes" {
   validation {
     condition     = length(distinct([for index in var.global_secondary_indexes : index.name])) == length(var.global_secondary_indexes)
     error_message = "Index names must be unique."
+  }
+}
+
+variable "warm_throughput" {
+  description = "Read and write units per second the table can serve at once (pre-warming, charged once; it can never be lowered again). Null keeps DynamoDB's on-demand default of 12,000 reads and 4,000 writes a second."
+  type = object({
+    read_units_per_second  = number
+    write_units_per_second = number
+  })
+  default = null
+
+  validation {
+    condition     = var.warm_throughput == null ? true : var.warm_throughput.read_units_per_second >= 12000 && var.warm_throughput.write_units_per_second >= 4000
+    error_message = "warm_throughput must be at least DynamoDB's on-demand default: 12000 read and 4000 write units per second."
   }
 }
 
