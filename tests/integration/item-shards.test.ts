@@ -270,6 +270,14 @@ describe('first writes racing', () => {
     expect((await stats(collection)).body.itemCount).toBe(2);
   });
 
+  it('an import into a collection that has a count keeps it, also in a container that has not read it', async () => {
+    vi.stubEnv('ITEM_SHARDS', '6');
+    expect(await reserveImportShards(alice.tenant, 'second-import')).toBe(6);
+    vi.stubEnv('ITEM_SHARDS', '3');
+    forgetCollectionShards();
+    expect(await reserveImportShards(alice.tenant, 'second-import')).toBe(6);
+  });
+
   it('an import created before the first PUT fixes the count the PUT then uses', async () => {
     const collection = 'import-first';
     vi.stubEnv('ITEM_SHARDS', '9');

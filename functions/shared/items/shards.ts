@@ -92,10 +92,13 @@ export async function reserveImportShards(tenant: string, collection: string): P
         ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(itemShards)',
         ExpressionAttributeNames: { '#tenant': 'tenant', '#collection': 'collection' },
         ExpressionAttributeValues: { ':itemShards': config.itemShards(), ':tenant': tenant, ':collection': collection },
-        ReturnValues: 'UPDATED_NEW',
+        // ALL_NEW, not UPDATED_NEW: an attribute if_not_exists left as it was need not be among the "updated" ones.
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return remember(tenant, collection, { shards: Number(Attributes?.itemShards), state: 'recorded' }).shards;
+    const shards = Attributes?.itemShards;
+    if (!Number.isInteger(shards)) throw new Error(`the STATS item of ${collection} holds no item shard count after recording one`);
+    return remember(tenant, collection, { shards: shards as number, state: 'recorded' }).shards;
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     return remember(tenant, collection, { shards: 1, state: 'legacy' }).shards;
