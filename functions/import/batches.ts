@@ -17,6 +17,7 @@ import type { ImportMessage } from '../shared/imports/messages.ts';
 import { transactWrite } from '../shared/imports/transact.ts';
 import { itemPartition, itemSortKey } from '../shared/items/keys.ts';
 import { shardOf, withShard } from '../shared/shards.ts';
+import { legacyImportShards } from '../shared/items/shards.ts';
 
 export interface PlannedItem {
   /** The version the import writes. */
@@ -35,8 +36,11 @@ export interface BatchPlan {
   items: Record<string, PlannedItem>;
 }
 
+/** The shards the batch's plan records are spread over: the message's count (a message queued before item shards carries none: 1). */
+const planShardsOf = (message: ImportMessage): number => message.itemShards ?? 1;
+
 /** The collection's item shards the message's items are written to (../shared/items/shards.ts). */
-export const itemShardsOf = (message: ImportMessage): number => message.itemShards ?? 1;
+export const itemShardsOf = async (message: ImportMessage): Promise<number> => message.itemShards ?? legacyImportShards(message.tenant, message.collection);
 
 /**
  * The key of a batch's plan record. Every batch writes its plan and then its written ids
@@ -45,7 +49,7 @@ export const itemShardsOf = (message: ImportMessage): number => message.itemShar
  * would stop an import at about 5,000 items a second (docs/SCALE.md).
  */
 export const planKeyOf = (message: ImportMessage) => ({
-  pk: withShard(jobPartition(message.tenant, message.importId), shardOf(message.batchId, itemShardsOf(message))),
+  pk: withShard(jobPartition(message.tenant, message.importId), shardOf(message.batchId, planShardsOf(message))),
   sk: batchSortKey(message.batchId),
 });
 const keyOf = planKeyOf;
@@ -65,7 +69,7 @@ export async function loadBatch(message: ImportMessage, now = new Date().toISOSt
   const table = config.dataTable();
   const planKey = keyOf(message);
   const chunkKey = { pk: jobPartition(message.tenant, message.importId), sk: chunkSortKey(message.chunkId) };
-  const shards = itemShardsOf(message);
+  const shards = await itemShardsOf(message);
   const records = await batchGetAll(table, [planKey, chunkKey, ...message.items.map((item) => ({ pk: itemPartition(message.tenant, message.collection, item.id, shards), sk: itemSortKey(item.id) }))], {
     expression: 'pk, sk, #id, #version, createdAt, #plan, doneBatches, cancelled, writtenIds',
     names: { '#id': 'id', '#version': 'version', '#plan': 'plan' },

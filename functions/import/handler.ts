@@ -114,13 +114,14 @@ async function planAndWrite(message: ImportMessage): Promise<Attempt> {
   const state = await loadBatch(message);
   if (state.settled) return state;
   const plan: BatchPlan = state.planIsNew ? await savePlan(message, state.plan) : state.plan;
+  const shards = await itemShardsOf(message);
   // Items an earlier delivery wrote are not written again: they count as written, whatever happened to them since.
   const writes = message.items
     .filter((item) => !state.writtenIds.has(item.id))
     .map((item): PlannedWrite => {
       const planned = plan.items[item.id] ?? { version: 1, createdAt: plan.at, isNew: true };
       const stored = { collection: message.collection, id: item.id, data: item.data, version: planned.version, createdAt: planned.createdAt, updatedAt: plan.at };
-      const record = toItemRecord(message.tenant, stored, itemShardsOf(message));
+      const record = toItemRecord(message.tenant, stored, shards);
       return { record, ...(planned.isNew ? {} : { basedOn: planned.version - 1 }) };
     });
   return { plan, report: await writeInParallel(writes, { tableName: config.dataTable(), planKey: planKeyOf(message) }) };

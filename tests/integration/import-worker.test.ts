@@ -6,7 +6,7 @@
  * over existing items keeps createdAt, bumps versions and counts only new items in the stats.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -19,7 +19,8 @@ import { toMessages, type ImportMessage } from '../../functions/shared/imports/m
 import { validateItems } from '../../functions/shared/imports/items.ts';
 import { importMaxReceiveCount } from '../../functions/shared/imports/limits.ts';
 import { deleteItem, getCollectionStats, getItem, putItem } from '../../functions/shared/items/repository.ts';
-import { itemPartition } from '../../functions/shared/items/keys.ts';
+import { collectionPartition, itemPartition, STATS_SORT_KEY } from '../../functions/shared/items/keys.ts';
+import { forgetCollectionShards } from '../../functions/shared/items/shards.ts';
 import { loadBatch, savePlan } from '../../functions/import/batches.ts';
 import { startEventSourceMapping, type EventSourceMapping } from '../../scripts/local/event-source-mapping.ts';
 import { clientConfig, type ProvisionedStack } from '../../scripts/local/provision.ts';
@@ -299,6 +300,31 @@ describe('import worker', () => {
     );
     expect(Object.keys(Item ?? {}).sort()).toEqual(['collection', 'createdAt', 'createdSort', 'data', 'id', 'pk', 'sk', 'tenant', 'updatedAt', 'updatedSort', 'version']);
     expect(Item?.createdSort).toBe(`${Item?.createdAt}#s-1`);
+  });
+
+  it('a message queued before item shards (no count) into a never-written collection: items under the collection key, and a later PUT keeps them found', async () => {
+    const collection = 'queued-before-shards';
+    const { job, messages } = await jobWithChunk(collection, makeItems('q', 5));
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    // What the old code left: no STATS item (an import recorded nothing before it finished), messages without itemShards.
+    await client.send(new DeleteCommand({ TableName: stack.tableName('data'), Key: { pk: collectionPartition(tenant, collection), sk: STATS_SORT_KEY } }));
+    forgetCollectionShards();
+    const legacy = messages.map(({ itemShards: _dropped, ...message }) => message as ImportMessage);
+    expect((await runWorker(sqsEvent(legacy))).batchItemFailures).toEqual([]);
+    const { Item } = await client.send(new GetCommand({ TableName: stack.tableName('data'), Key: { pk: collectionPartition(tenant, collection), sk: 'ITEM#q-3' }, ConsistentRead: true }));
+    expect(Item?.data).toEqual({ n: 3, name: 'item 3' });
+    // A container deployed with shards meets the collection first through a PUT: it must not record a count that hides the imported items.
+    forgetCollectionShards();
+    process.env.ITEM_SHARDS = '8';
+    try {
+      await putItem({ tenant, collection, id: 'later' }, { put: true });
+    } finally {
+      delete process.env.ITEM_SHARDS;
+    }
+    forgetCollectionShards();
+    expect(await getItem({ tenant, collection, id: 'q-3' })).toMatchObject({ id: 'q-3', version: 1 });
+    expect(await getItem({ tenant, collection, id: 'later' })).toMatchObject({ data: { put: true } });
+    expect(await finish(job)).toMatchObject({ succeeded: 5, created: 5 });
   });
 
   describe('through the queue', () => {

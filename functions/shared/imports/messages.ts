@@ -12,7 +12,7 @@ export const ImportMessageSchema = v.object({
   v: v.literal(1),
   tenant: v.string(),
   collection: v.string(),
-  /** The collection's item shards (../items/shards.ts), fixed when the job was created; absent (messages queued before shards): 1. */
+  /** The collection's item shards (../items/shards.ts), fixed when the job was created; absent on messages queued before shards (the worker then asks legacyImportShards). */
   itemShards: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_ITEM_SHARDS))),
   importId: v.string(),
   chunkId: v.string(),

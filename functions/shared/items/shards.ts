@@ -104,3 +104,27 @@ export async function reserveImportShards(tenant: string, collection: string): P
     return remember(tenant, collection, { shards: 1, state: 'legacy' }).shards;
   }
 }
+
+/**
+ * The count for an import message queued before item shards existed (it carries none): its
+ * job recorded nothing, so the collection may still have no STATS item. Creating one without
+ * a count marks the collection legacy (1 shard, where the job's earlier batches wrote), so a
+ * PUT arriving later cannot record the deployment's count and hide those items; if a write
+ * recorded a count first, that count holds and is returned.
+ */
+export async function legacyImportShards(tenant: string, collection: string): Promise<number> {
+  const cached = known.get(cacheKey(tenant, collection));
+  if (cached) return cached.shards;
+  const { Attributes } = await dynamo().send(
+    new UpdateCommand({
+      TableName: config.dataTable(),
+      Key: { pk: collectionPartition(tenant, collection), sk: STATS_SORT_KEY },
+      UpdateExpression: 'SET #tenant = :tenant, #collection = :collection',
+      ExpressionAttributeNames: { '#tenant': 'tenant', '#collection': 'collection' },
+      ExpressionAttributeValues: { ':tenant': tenant, ':collection': collection },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  const recorded = Attributes?.itemShards;
+  return remember(tenant, collection, Number.isInteger(recorded) ? { shards: recorded as number, state: 'recorded' } : { shards: 1, state: 'legacy' }).shards;
+}
