@@ -4,6 +4,7 @@
  * only) rewrites docs/BENCHMARKS.md and its chart. Figures are printed, never asserted.
  */
 import { cpus, totalmem } from 'node:os';
+import { format } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // @ts-expect-error build.mjs is plain JavaScript without type declarations.
@@ -30,8 +31,11 @@ const sizes = quick
 
 type Row = [metric: string, value: string, baseline: string, target: string];
 
-// The functions log JSON lines and EMF metrics through console.log; a benchmark prints a table.
-const print = console.log.bind(console);
+// The functions write JSON log lines and EMF metrics straight to stdout (functions/shared/log.ts),
+// thousands of them in the in-process benchmarks; a benchmark prints a table.
+const writeToTerminal = process.stdout.write.bind(process.stdout);
+const print = (...parts: unknown[]) => void writeToTerminal(`${format(...parts)}\n`);
+process.stdout.write = (() => true) as typeof process.stdout.write;
 console.log = () => undefined;
 
 async function main(): Promise<void> {
