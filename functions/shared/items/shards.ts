@@ -80,29 +80,8 @@ export function shardsCondition(shards: CollectionShards): { condition: string; 
  * written): records the deployment's count unless one is there, and returns the count that
  * holds. A legacy collection (STATS without a count) keeps 1.
  */
-export async function reserveImportShards(tenant: string, collection: string): Promise<number> {
-  const cached = known.get(cacheKey(tenant, collection));
-  if (cached) return cached.shards;
-  try {
-    const { Attributes } = await dynamo().send(
-      new UpdateCommand({
-        TableName: config.dataTable(),
-        Key: { pk: collectionPartition(tenant, collection), sk: STATS_SORT_KEY },
-        UpdateExpression: 'SET itemShards = if_not_exists(itemShards, :itemShards), #tenant = :tenant, #collection = :collection',
-        ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(itemShards)',
-        ExpressionAttributeNames: { '#tenant': 'tenant', '#collection': 'collection' },
-        ExpressionAttributeValues: { ':itemShards': config.itemShards(), ':tenant': tenant, ':collection': collection },
-        // ALL_NEW, not UPDATED_NEW: an attribute if_not_exists left as it was need not be among the "updated" ones.
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    const shards = Attributes?.itemShards;
-    if (!Number.isInteger(shards)) throw new Error(`the STATS item of ${collection} holds no item shard count after recording one`);
-    return remember(tenant, collection, { shards: shards as number, state: 'recorded' }).shards;
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return remember(tenant, collection, { shards: 1, state: 'legacy' }).shards;
-  }
+export function reserveImportShards(tenant: string, collection: string): Promise<number> {
+  return settleImportShards(tenant, collection, config.itemShards());
 }
 
 /**
@@ -112,19 +91,42 @@ export async function reserveImportShards(tenant: string, collection: string): P
  * PUT arriving later cannot record the deployment's count and hide those items; if a write
  * recorded a count first, that count holds and is returned.
  */
-export async function legacyImportShards(tenant: string, collection: string): Promise<number> {
+export function legacyImportShards(tenant: string, collection: string): Promise<number> {
+  return settleImportShards(tenant, collection, undefined);
+}
+
+/**
+ * Makes sure the collection has a STATS item, recording `proposed` on it unless a count is
+ * there or the collection is legacy (proposed undefined: records none), and returns the
+ * count that holds.
+ */
+async function settleImportShards(tenant: string, collection: string, proposed: number | undefined): Promise<number> {
   const cached = known.get(cacheKey(tenant, collection));
   if (cached) return cached.shards;
-  const { Attributes } = await dynamo().send(
-    new UpdateCommand({
-      TableName: config.dataTable(),
-      Key: { pk: collectionPartition(tenant, collection), sk: STATS_SORT_KEY },
-      UpdateExpression: 'SET #tenant = :tenant, #collection = :collection',
-      ExpressionAttributeNames: { '#tenant': 'tenant', '#collection': 'collection' },
-      ExpressionAttributeValues: { ':tenant': tenant, ':collection': collection },
-      ReturnValues: 'ALL_NEW',
-    }),
-  );
-  const recorded = Attributes?.itemShards;
-  return remember(tenant, collection, Number.isInteger(recorded) ? { shards: recorded as number, state: 'recorded' } : { shards: 1, state: 'legacy' }).shards;
+  const names = { '#tenant': 'tenant', '#collection': 'collection' };
+  const values = { ':tenant': tenant, ':collection': collection };
+  try {
+    const { Attributes } = await dynamo().send(
+      new UpdateCommand({
+        TableName: config.dataTable(),
+        Key: { pk: collectionPartition(tenant, collection), sk: STATS_SORT_KEY },
+        ...(proposed === undefined
+          ? { UpdateExpression: 'SET #tenant = :tenant, #collection = :collection', ExpressionAttributeValues: values }
+          : {
+              UpdateExpression: 'SET itemShards = if_not_exists(itemShards, :itemShards), #tenant = :tenant, #collection = :collection',
+              // A STATS item without a count is a legacy collection: it keeps 1.
+              ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(itemShards)',
+              ExpressionAttributeValues: { ...values, ':itemShards': proposed },
+            }),
+        ExpressionAttributeNames: names,
+        // ALL_NEW, not UPDATED_NEW: an attribute if_not_exists left as it was need not be among the "updated" ones.
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const recorded = Attributes?.itemShards;
+    return remember(tenant, collection, Number.isInteger(recorded) ? { shards: recorded as number, state: 'recorded' } : { shards: 1, state: 'legacy' }).shards;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return remember(tenant, collection, { shards: 1, state: 'legacy' }).shards;
+  }
 }
